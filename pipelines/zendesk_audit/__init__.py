@@ -1,0 +1,1 @@
+"""Load the Zendesk audit log into DuckDB or any dlt destination, exactly once."""

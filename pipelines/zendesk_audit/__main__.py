@@ -1,0 +1,3 @@
+from zendesk_audit.cli import main
+
+main()
