@@ -7,3 +7,84 @@ import tempfile
 # Must happen before dlt is imported anywhere: dlt reads DLT_DATA_DIR when it builds pipelines.
 os.environ.setdefault("DLT_DATA_DIR", tempfile.mkdtemp(prefix="zendesk-audit-dlt-"))
 os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+
+import socket  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Iterator, Optional  # noqa: E402
+
+import duckdb  # noqa: E402
+import pytest  # noqa: E402
+
+from zendesk_audit.credentials import ZendeskCredentials  # noqa: E402
+from zendesk_audit.pipeline import LoadResult, load_account  # noqa: E402
+
+# The machine's server uses trust auth: the password is ignored, but dlt insists on one.
+POSTGRES_URL = os.environ.get("ZENDESK_AUDIT_TEST_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432/test")
+
+
+def api_token_credentials(sandbox: Any) -> ZendeskCredentials:
+    return ZendeskCredentials(email=sandbox.config.email, api_token=sandbox.config.api_token)
+
+
+def load_sandbox(
+    sandbox: Any,
+    duckdb_path: Optional[Path] = None,
+    destination: str = "duckdb",
+    dataset: str = "zendesk_audit",
+    credentials: Optional[ZendeskCredentials] = None,
+    **source_args: Any,
+) -> LoadResult:
+    """One `zendesk-audit load` against the sandbox, in-process."""
+    args = {
+        "subdomain": sandbox.config.subdomain,
+        "base_url": sandbox.base_url,
+        "credentials": credentials or api_token_credentials(sandbox),
+        **source_args,
+    }
+    return load_account(args, destination=destination, dataset_name=dataset, duckdb_path=str(duckdb_path or "unused.duckdb"))
+
+
+def duckdb_ids(path: Path, dataset: str = "zendesk_audit") -> list[int]:
+    """Every loaded id, duplicates kept, so tests can see both loss and duplication."""
+    with duckdb.connect(str(path), read_only=True) as connection:
+        return [row[0] for row in connection.execute(f"select id from {dataset}.audit_logs").fetchall()]
+
+
+@pytest.fixture
+def duckdb_path(tmp_path: Path) -> Path:
+    return tmp_path / "zendesk.duckdb"
+
+
+def _postgres_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh dataset name on the machine's PostgreSQL, dropped afterwards; skips without a server."""
+    if "ZENDESK_AUDIT_TEST_POSTGRES" not in os.environ and not _postgres_reachable():
+        pytest.skip(
+            "PostgreSQL is not reachable at 127.0.0.1:5432: start it (pg_ctlcluster <version> main start) "
+            "or set ZENDESK_AUDIT_TEST_POSTGRES=postgresql://user@host:port/db to run the warehouse tests"
+        )
+    import psycopg2
+
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", POSTGRES_URL)
+    dataset = f"zt_{uuid.uuid4().hex[:10]}"
+    yield dataset
+    with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
+        for schema in (dataset, f"{dataset}_models", f"{dataset}_staging"):
+            cursor.execute(f'drop schema if exists "{schema}" cascade')
+
+
+def postgres_rows(dataset: str, query: str) -> list[tuple[Any, ...]]:
+    import psycopg2
+
+    with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
+        cursor.execute(query.format(dataset=dataset))
+        return cursor.fetchall()

@@ -1,0 +1,81 @@
+"""requests auth objects for the three ways Zendesk lets a loader in. Secrets stay in headers."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Optional
+
+from requests import PreparedRequest
+from requests.auth import AuthBase, HTTPBasicAuth
+
+from zendesk_audit.credentials import ZendeskCredentials
+from zendesk_audit.errors import ApiError
+from zendesk_audit.settings import DEFAULT_OAUTH_SCOPE, TOKEN_RENEW_MARGIN_SECONDS
+
+TokenFetcher = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class BearerAuth(AuthBase):
+    """A fixed OAuth access token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+
+class ClientCredentialsAuth(AuthBase):
+    """OAuth client-credentials grant: fetches a token, renews it before it expires or after a 401.
+
+    The token request itself goes through `fetch_token`, the client's retrying POST, so a flaky
+    token endpoint is retried like any other call.
+    """
+
+    def __init__(self, client_id: str, client_secret: str, scope: str, fetch_token: TokenFetcher) -> None:
+        self._grant = {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "scope": scope or DEFAULT_OAUTH_SCOPE,
+        }
+        self._fetch_token = fetch_token
+        self._token: Optional[str] = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+        self.renewals = 0
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._current_token()}"
+        return request
+
+    def invalidate(self) -> None:
+        """Forget the token so the next request fetches a new one (Zendesk answered 401)."""
+        with self._lock:
+            self._token = None
+
+    def _current_token(self) -> str:
+        with self._lock:
+            if self._token is None or time.monotonic() >= self._expires_at - TOKEN_RENEW_MARGIN_SECONDS:
+                answer = self._fetch_token(self._grant)
+                token = answer.get("access_token") if isinstance(answer, dict) else None
+                if not token:
+                    raise ApiError("Zendesk's /oauth/tokens answered without an access_token: check the OAuth client")
+                expires_in = answer.get("expires_in")
+                lifetime = float(expires_in) if isinstance(expires_in, (int, float)) else float("inf")
+                self._token, self._expires_at = str(token), time.monotonic() + lifetime
+                self.renewals += 1
+            return self._token
+
+
+def create_auth(credentials: ZendeskCredentials, fetch_token: TokenFetcher) -> AuthBase:
+    """The auth object for the one mode `credentials` describes."""
+    mode = credentials.auth_mode()
+    if mode == "api_token":
+        return HTTPBasicAuth(f"{credentials.email}/token", str(credentials.api_token))
+    if mode == "access_token":
+        return BearerAuth(str(credentials.access_token))
+    return ClientCredentialsAuth(
+        str(credentials.client_id), str(credentials.client_secret), str(credentials.scope), fetch_token
+    )

@@ -1,0 +1,339 @@
+"""HTTP to Zendesk: retries, pacing, cursor pages, and Zendesk's error envelopes mapped to errors.py.
+
+dlt's retrying session is not used because the audit-log API needs what it does not do: honour a
+non-integer `Retry-After`, retry a 200 whose body is not JSON, pace on `X-Rate-Limit-Remaining`,
+renew an OAuth token once on a 401, and count every retry for the run summary.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping, Optional
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+
+from zendesk_audit.auth import ClientCredentialsAuth, create_auth
+from zendesk_audit.credentials import ZendeskCredentials
+from zendesk_audit.errors import (
+    ApiError,
+    AuthenticationError,
+    PlanError,
+    ScopeError,
+    SubdomainError,
+    ZendeskAuditError,
+)
+from zendesk_audit.settings import (
+    ACCOUNT_SETTINGS_PATH,
+    AUDIT_LOGS_PATH,
+    BACKOFF_BASE_SECONDS,
+    BACKOFF_MAX_SECONDS,
+    CONNECT_TIMEOUT_SECONDS,
+    MAX_ATTEMPTS,
+    OAUTH_TOKENS_PATH,
+    PACE_BELOW_SHARE,
+    READ_TIMEOUT_SECONDS,
+    RETRY_AFTER_MAX_SECONDS,
+)
+
+logger = logging.getLogger("zendesk_audit")
+
+Params = Mapping[str, Any]
+
+
+@dataclass
+class RequestStats:
+    """What the run cost; read by the progress line and the summary."""
+
+    requests: int = 0
+    list_requests: int = 0
+    retries: int = 0
+    rate_limit_waits: int = 0
+    waited_seconds: float = 0.0
+    pages: int = 0
+    records: int = 0
+    on_change: Optional[Callable[["RequestStats"], None]] = field(default=None, repr=False, compare=False)
+
+    def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
+
+
+class _Retry(Exception):
+    """A transient failure: wait `delay` (None: exponential backoff) and try again."""
+
+    def __init__(self, reason: str, delay: Optional[float] = None, rate_limited: bool = False) -> None:
+        super().__init__(reason)
+        self.reason, self.delay, self.rate_limited = reason, delay, rate_limited
+
+
+def parse_retry_after(value: Optional[str]) -> Optional[float]:
+    """Seconds from a Retry-After header; Zendesk has sent non-integers, so accept any number."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    if seconds != seconds or seconds < 0:  # NaN or negative
+        return None
+    return min(seconds, RETRY_AFTER_MAX_SECONDS)
+
+
+def _body_summary(response: requests.Response) -> str:
+    """A short, secret-free description of an error body for one-line messages."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.text.strip().replace("\n", " ")[:200]
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message") or error.get("title") or error)[:200]
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = errors[0]
+            return f"{first.get('code', '')}: {first.get('title') or first.get('detail') or ''}"[:200]
+        parts = [str(body[key]) for key in ("error", "description") if body.get(key)]
+        return " - ".join(parts)[:200]
+    return str(body)[:200]
+
+
+def _is_name_resolution_failure(exc: BaseException) -> bool:
+    text = repr(exc)
+    return any(
+        marker in text
+        for marker in ("NameResolutionError", "Name or service not known", "nodename nor servname", "No address associated")
+    )
+
+
+class ZendeskClient:
+    """One Zendesk account: authenticated, retrying, paced requests and audit-log pages."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: ZendeskCredentials,
+        stats: Optional[RequestStats] = None,
+        session: Optional[requests.Session] = None,
+        max_attempts: int = MAX_ATTEMPTS,
+        backoff_base: float = BACKOFF_BASE_SECONDS,
+        backoff_max: float = BACKOFF_MAX_SECONDS,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.host = urlsplit(self.base_url).netloc
+        self.stats = stats or RequestStats()
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = "zendesk-audit (+dlt)"
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.auth_mode = credentials.auth_mode()
+        self.auth = create_auth(credentials, self._fetch_token)
+        self._pace_lock = threading.Lock()
+        self._not_before = 0.0
+
+    # -- audit logs ---------------------------------------------------------------------------
+
+    def iter_audit_log_pages(self, params: Params) -> Iterator[list[dict[str, Any]]]:
+        """Follow `meta.after_cursor` until `has_more` is false, yielding each page's records.
+
+        A page is yielded only once it is complete and valid, so a failure never hands dlt half a page.
+        """
+        query: dict[str, Any] = dict(params)
+        seen_cursors: set[str] = set()
+        while True:
+            self.stats.list_requests += 1
+            body = self.request_json("GET", AUDIT_LOGS_PATH, params=query)
+            records = body.get("audit_logs") if isinstance(body, dict) else None
+            if not isinstance(records, list):
+                raise ApiError("Zendesk answered a page without `audit_logs`: retry later; nothing from it was loaded")
+            self.stats.pages += 1
+            self.stats.records += len(records)
+            self.stats.changed()
+            yield records
+            meta = body.get("meta") or {}
+            if not meta.get("has_more"):
+                return
+            cursor = meta.get("after_cursor")
+            if not cursor:
+                raise ApiError("Zendesk said has_more but sent no after_cursor: retry later; the cursor was not moved")
+            if cursor in seen_cursors:
+                raise ApiError("Zendesk sent the same page cursor twice: retry later; the cursor was not moved")
+            seen_cursors.add(cursor)
+            query["page[after]"] = cursor
+
+    def account_settings(self) -> dict[str, Any]:
+        body = self.request_json("GET", ACCOUNT_SETTINGS_PATH)
+        return body if isinstance(body, dict) else {}
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def request_json(
+        self, method: str, path: str, params: Optional[Params] = None, json_body: Any = None, authenticated: bool = True
+    ) -> Any:
+        """Send one API call with bounded retries and return its decoded JSON body.
+
+        Raises:
+            ZendeskAuditError: a user-fixable answer (401, 403, 404 endpoint) or retries exhausted.
+        """
+        url = self.base_url + path
+        renewed_after_401 = False
+        attempt = 0
+        while True:
+            attempt += 1
+            self._pace()
+            try:
+                return self._attempt(method, url, params, json_body, authenticated)
+            except _Retry as retry:
+                if attempt >= self.max_attempts:
+                    raise ApiError(
+                        f"Zendesk kept failing at {path} ({retry.reason}) after {attempt} attempts: "
+                        "try again later; nothing partial was committed"
+                    ) from None
+                delay = retry.delay if retry.delay is not None else self._backoff(attempt)
+                self.stats.retries += 1
+                if retry.rate_limited:
+                    self.stats.rate_limit_waits += 1
+                self._wait(delay)
+                logger.info("retrying %s %s in %.1fs: %s", method, path, delay, retry.reason)
+            except AuthenticationError:
+                if renewed_after_401 or not isinstance(self.auth, ClientCredentialsAuth) or not authenticated:
+                    raise
+                renewed_after_401 = True
+                self.auth.invalidate()
+                attempt -= 1
+
+    def _attempt(
+        self, method: str, url: str, params: Optional[Params], json_body: Any, authenticated: bool
+    ) -> Any:
+        self.stats.requests += 1
+        try:
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                auth=self.auth if authenticated else None,
+                timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+                allow_redirects=False,
+            )
+        except requests.ConnectionError as exc:
+            if _is_name_resolution_failure(exc):
+                raise SubdomainError(
+                    f"cannot resolve {self.host}: check the subdomain (the part before .zendesk.com) or base_url"
+                ) from None
+            raise _Retry(f"connection error: {type(exc).__name__}") from None
+        except requests.RequestException as exc:  # timeouts, truncated bodies
+            raise _Retry(f"{type(exc).__name__}") from None
+        self._note_rate_limit(response.headers)
+        status = response.status_code
+        if status == 429:
+            raise _Retry("429 rate limited", parse_retry_after(response.headers.get("Retry-After")), rate_limited=True)
+        if status >= 500:
+            raise _Retry(f"{status} server error")
+        if status >= 400:
+            raise self._error_for(response)
+        if status >= 300:
+            raise ApiError(
+                f"Zendesk redirected {urlsplit(url).path} to {response.headers.get('Location', '?')}: "
+                "check the subdomain or base_url"
+            )
+        if not response.content:
+            if status == 200:
+                raise _Retry("empty 200 body")
+            return None
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise _Retry(f"{status} body is not valid JSON") from None
+
+    def _error_for(self, response: requests.Response) -> ZendeskAuditError:
+        status, summary = response.status_code, _body_summary(response)
+        path = urlsplit(response.url).path
+        if status == 401:
+            hint = {
+                "api_token": "check email and api_token, and that the token is active",
+                "access_token": "the access token is wrong or expired: get a new one or use client credentials",
+                "client_credentials": "check client_id and client_secret in Admin Center > OAuth clients",
+            }[self.auth_mode]
+            return AuthenticationError(f"Zendesk refused the credentials (401 {summary}): {hint}")
+        if status == 403:
+            if "scope" in summary.lower():
+                missing = summary.rsplit(":", 1)[-1].strip() if ":" in summary else "read"
+                return ScopeError(
+                    f"the OAuth token lacks the scope {missing!r} (403): give the OAuth client the scope "
+                    "'auditlogs:read' (or 'read') and set scope accordingly"
+                )
+            return PlanError(
+                "Zendesk answered 403 Forbidden: audit logs need the Enterprise plan and an admin, "
+                "or a custom role with the view_audit_logs permission"
+            )
+        if status == 404 and "InvalidEndpoint" in response.text:
+            return SubdomainError(
+                f"no Zendesk API at {self.host} (404 InvalidEndpoint): check the subdomain or base_url"
+            )
+        return ApiError(f"Zendesk answered {status} at {path}: {summary}", status=status)
+
+    def _fetch_token(self, grant: dict[str, Any]) -> dict[str, Any]:
+        try:
+            body = self.request_json("POST", OAUTH_TOKENS_PATH, json_body=grant, authenticated=False)
+        except AuthenticationError:
+            raise AuthenticationError(
+                "Zendesk refused the OAuth client (401 at /oauth/tokens): check client_id and client_secret"
+            ) from None
+        except ApiError as exc:
+            if exc.status in (400, 403):
+                raise AuthenticationError(
+                    f"Zendesk refused the OAuth token request ({exc}): check the client and its scope"
+                ) from None
+            raise
+        return body if isinstance(body, dict) else {}
+
+    # -- pacing -------------------------------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            self.stats.waited_seconds += seconds
+            self.stats.changed()
+            time.sleep(seconds)
+
+    def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
+        """Spread the window's remaining budget over the time left once it runs low."""
+        remaining = _header_number(headers, "X-Rate-Limit-Remaining", "ratelimit-remaining")
+        limit = _header_number(headers, "X-Rate-Limit", "ratelimit-limit")
+        reset = _header_number(headers, "ratelimit-reset")
+        if remaining is None or not limit:
+            return
+        if remaining >= limit * PACE_BELOW_SHARE:
+            return
+        window_left = reset if reset is not None else 60.0
+        delay = window_left if remaining <= 0 else window_left / (remaining + 1)
+        with self._pace_lock:
+            self._not_before = max(self._not_before, time.monotonic() + delay)
+
+    def _pace(self) -> None:
+        with self._pace_lock:
+            delay = self._not_before - time.monotonic()
+        if delay > 0:
+            self.stats.rate_limit_waits += 1
+            self._wait(delay)
+
+
+def _header_number(headers: Mapping[str, str], *names: str) -> Optional[float]:
+    for name in names:
+        value = headers.get(name)
+        if value is not None:
+            try:
+                return float(value)
+            except ValueError:
+                continue
+    return None

@@ -1,0 +1,190 @@
+"""Validate the source's options once, up front, so a bad value fails before any request or write."""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Optional, Sequence
+from urllib.parse import urlsplit
+
+from zendesk_audit.errors import ConfigurationError
+from zendesk_audit.settings import DEFAULT_START, KNOWN_ACTIONS
+
+_SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+_SOURCE_TYPE = re.compile(r"^[a-z0-9_][a-z0-9_/.-]*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    subdomain: str
+    base_url: str
+    start: datetime
+    end: Optional[datetime]
+    lag_seconds: int
+    actions: tuple[str, ...] = ()
+    actor_ids: tuple[int, ...] = ()
+    source_types: tuple[str, ...] = ()
+    source_ids: tuple[int, ...] = ()
+    ip_addresses: tuple[str, ...] = ()
+
+    def filters(self) -> dict[str, tuple[Any, ...]]:
+        """Zendesk's filter names with the values to send (empty ones left out)."""
+        named = {
+            "action": self.actions,
+            "actor_id": self.actor_ids,
+            "source_type": self.source_types,
+            "source_id": self.source_ids,
+            "ip_address": self.ip_addresses,
+        }
+        return {name: values for name, values in named.items() if values}
+
+
+def parse_time(value: Any, name: str) -> datetime:
+    """An ISO-8601 time as an aware UTC datetime; a bare date means its midnight UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ConfigurationError(
+                f"{name} {value!r} is not an ISO-8601 time: use e.g. 2024-01-31 or 2024-01-31T12:00:00Z"
+            ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str) -> str:
+    """A base URL we may send credentials to: https anywhere, plain http only on this machine."""
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"base_url {base_url!r} is not an http(s) URL: use e.g. https://acme.zendesk.com")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigurationError("base_url must not hold credentials, a query or a fragment: put secrets in .dlt/secrets.toml")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"base_url {parts.scheme}://{parts.netloc} is plain http to a remote host: use https "
+            "(http is only allowed to a loopback address such as the sandbox)"
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def check_subdomain(subdomain: str) -> str:
+    cleaned = subdomain.strip()
+    if not _SUBDOMAIN.match(cleaned):
+        raise ConfigurationError(
+            f"subdomain {subdomain!r} is not a Zendesk subdomain: give only the account name, e.g. 'acme' "
+            "for https://acme.zendesk.com (use base_url for a full address)"
+        )
+    return cleaned.lower()
+
+
+def _subdomain_from(base_url: str) -> Optional[str]:
+    host = urlsplit(base_url).hostname or ""
+    if host.endswith(".zendesk.com") and host.count(".") == 2:
+        return host.split(".")[0]
+    return None
+
+
+def _as_tuple(values: Optional[Sequence[Any]] | str | int) -> tuple[Any, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, (str, int)):
+        values = [values]
+    result: list[Any] = []
+    for value in values:
+        if isinstance(value, str):  # "a,b" from an env var or a CLI option is two values
+            result.extend(part.strip() for part in value.split(","))
+        else:
+            result.append(value)
+    return tuple(value for value in result if value != "")
+
+
+def _as_ids(values: Optional[Sequence[Any]], name: str) -> tuple[int, ...]:
+    ids = []
+    for value in _as_tuple(values):
+        try:
+            ids.append(int(value))
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"{name} {value!r} is not an integer id") from None
+    return tuple(ids)
+
+
+def resolve_options(
+    *,
+    subdomain: Optional[str],
+    base_url: Optional[str],
+    start: Optional[Any],
+    end: Optional[Any],
+    lag_seconds: Any,
+    actions: Optional[Sequence[str]] = None,
+    actor_ids: Optional[Sequence[Any]] = None,
+    source_types: Optional[Sequence[str]] = None,
+    source_ids: Optional[Sequence[Any]] = None,
+    ip_addresses: Optional[Sequence[str]] = None,
+) -> SourceOptions:
+    """Every option checked; the first problem raises ConfigurationError with its fix."""
+    if base_url:
+        base_url = check_base_url(base_url)
+        subdomain = check_subdomain(subdomain) if subdomain else _subdomain_from(base_url)
+        if not subdomain:
+            raise ConfigurationError(
+                "set subdomain as well as base_url: it labels every row (SOURCES__ZENDESK_AUDIT__SUBDOMAIN or --subdomain)"
+            )
+    elif subdomain:
+        subdomain = check_subdomain(subdomain)
+        base_url = f"https://{subdomain}.zendesk.com"
+    else:
+        raise ConfigurationError(
+            "no Zendesk account: set SOURCES__ZENDESK_AUDIT__SUBDOMAIN (or subdomain in .dlt/config.toml, or --subdomain)"
+        )
+    try:
+        lag = int(lag_seconds)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"lag_seconds {lag_seconds!r} is not a whole number of seconds") from None
+    if lag < 0:
+        raise ConfigurationError(f"lag_seconds is {lag}: it must be 0 or more (default 300)")
+    start_at = parse_time(start if start else DEFAULT_START, "start")
+    end_at = parse_time(end, "end") if end else None
+    if end_at is not None and end_at <= start_at:
+        raise ConfigurationError(f"start {start_at:%Y-%m-%dT%H:%M:%SZ} is not before end {end_at:%Y-%m-%dT%H:%M:%SZ}")
+    action_values = tuple(str(a).lower() for a in _as_tuple(actions))
+    unknown = [a for a in action_values if a not in KNOWN_ACTIONS]
+    if unknown:
+        raise ConfigurationError(f"unknown action {unknown[0]!r}: use one of {', '.join(KNOWN_ACTIONS)}")
+    type_values = tuple(str(t) for t in _as_tuple(source_types))
+    bad_types = [t for t in type_values if not _SOURCE_TYPE.match(t)]
+    if bad_types:
+        raise ConfigurationError(f"source_type {bad_types[0]!r} is not a Zendesk source type such as user or rule")
+    id_values = _as_ids(source_ids, "source_id")
+    if id_values and not type_values:
+        raise ConfigurationError("source_id filters need a source_type too (Zendesk requires both)")
+    ips = tuple(str(ip) for ip in _as_tuple(ip_addresses))
+    for ip in ips:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise ConfigurationError(f"ip_address {ip!r} is not an IP address") from None
+    return SourceOptions(
+        subdomain=subdomain,
+        base_url=base_url,
+        start=start_at,
+        end=end_at,
+        lag_seconds=lag,
+        actions=action_values,
+        actor_ids=_as_ids(actor_ids, "actor_id"),
+        source_types=type_values,
+        source_ids=id_values,
+        ip_addresses=ips,
+    )

@@ -1,0 +1,57 @@
+"""`zendesk-audit demo`: the whole path on this machine, with no Zendesk account."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Iterator
+
+import duckdb
+
+from zendesk_audit.client import RequestStats
+from zendesk_audit.credentials import ZendeskCredentials
+from zendesk_audit.pipeline import create_pipeline, run_load
+from zendesk_audit.sandbox import Sandbox
+from zendesk_audit.settings import DEFAULT_DATASET_NAME
+from zendesk_audit.source import zendesk_audit_source
+
+
+def run_demo(records: int, duckdb_path: str) -> Iterator[str]:
+    """Load a sandbox into `duckdb_path` with OAuth client credentials and describe the result."""
+    with Sandbox(records=records) as sandbox:
+        yield f"sandbox: {records:,} audit-log records served at {sandbox.base_url}"
+        stats = RequestStats()
+        credentials = ZendeskCredentials(
+            client_id=sandbox.config.client_id, client_secret=sandbox.config.client_secret
+        )
+        source = zendesk_audit_source(
+            subdomain=sandbox.config.subdomain, base_url=sandbox.base_url, credentials=credentials, stats=stats
+        )
+        pipeline = create_pipeline("duckdb", DEFAULT_DATASET_NAME, duckdb_path=duckdb_path)
+        result = run_load(pipeline, source, stats)
+        yield result.summary_line()
+    yield from describe(duckdb_path, DEFAULT_DATASET_NAME)
+
+
+def describe(duckdb_path: str, dataset: str) -> Iterator[str]:
+    """A few lines about what the DuckDB file holds, and how to query it."""
+    table = f"{dataset}.audit_logs"
+    with duckdb.connect(duckdb_path, read_only=True) as connection:
+        total, first, last = connection.execute(
+            f"select count(*), min(created_at), max(created_at) from {table}"
+        ).fetchone()
+        yield f"{os.path.basename(duckdb_path)}: {total:,} records in {table}, from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+        yield "changes by action:"
+        for action, changes in connection.execute(
+            f"select action, count(*) from {table} group by action order by 2 desc"
+        ).fetchall():
+            yield f"  {action:<10} {changes:>8,}"
+        yield "most active people:"
+        for name, changes in connection.execute(
+            f"select actor_name, count(*) from {table} where actor_id <> -1 group by actor_name order by 2 desc limit 5"
+        ).fetchall():
+            yield f"  {name:<24} {changes:>8,}"
+    shell = os.path.join(os.path.dirname(sys.executable), "duckdb")
+    shell = os.path.relpath(shell) if os.path.exists(shell) else "duckdb"
+    yield "query it:"
+    yield f"  {shell} {duckdb_path} \"select action, count(*) from {table} group by 1\""
+    yield f"  python -c \"import duckdb; print(duckdb.connect('{duckdb_path}').sql('from {table} limit 5'))\""

@@ -1,0 +1,61 @@
+"""Failures a user can fix, each rendered as one line that says what to do.
+
+The CLI prints `str(error)` and exits with `exit_code`; nothing here may carry a secret.
+"""
+from __future__ import annotations
+
+from typing import Optional, TypeVar
+
+
+class ZendeskAuditError(Exception):
+    """Base of every error the user can act on."""
+
+    exit_code = 1
+
+
+class ConfigurationError(ZendeskAuditError):
+    """Bad option, config value or missing setting: nothing was requested or written."""
+
+    exit_code = 2
+
+
+class AuthenticationError(ZendeskAuditError):
+    """Zendesk answered 401 or the OAuth client was refused."""
+
+
+class PlanError(ZendeskAuditError):
+    """Zendesk answered 403: the account is not Enterprise or the user may not view audit logs."""
+
+
+class ScopeError(ZendeskAuditError):
+    """The OAuth token lacks a scope that the endpoint needs."""
+
+
+class SubdomainError(ZendeskAuditError):
+    """No Zendesk account answers at that address."""
+
+
+class ApiError(ZendeskAuditError):
+    """Zendesk answered in a way we cannot use, after every retry."""
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+E = TypeVar("E", bound=BaseException)
+
+
+def find_cause(exc: BaseException, kind: type[E]) -> Optional[E]:
+    """Dig an exception of `kind` out of the wrappers dlt puts around errors raised in a step."""
+    seen: set[int] = set()
+    stack: list[Optional[BaseException]] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, kind):
+            return current
+        stack.extend([current.__cause__, current.__context__, getattr(current, "exception", None)])
+    return None

@@ -1,0 +1,218 @@
+"""Build and run the dlt pipeline: DuckDB file by default, Parquet load files, any destination by name.
+
+Local dlt state is kept per destination and dataset: dlt keys it by pipeline name only, so two
+loads named `zendesk_audit` into two databases would otherwise share one cursor and the second
+database would silently miss everything before it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+import dlt
+from dlt.common.configuration.exceptions import ConfigurationException
+from dlt.common.destination.exceptions import DestinationException
+from dlt.common.destination.reference import Destination
+from dlt.common.exceptions import MissingDependencyException
+from dlt.common.pipeline import get_dlt_pipelines_dir
+from dlt.pipeline.exceptions import PipelineStepFailed
+from dlt.sources import DltSource
+
+from zendesk_audit.client import RequestStats
+from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, find_cause
+from zendesk_audit.settings import (
+    DEFAULT_DATASET_NAME,
+    DEFAULT_DUCKDB_PATH,
+    DEFAULT_PIPELINE_NAME,
+    PARQUET_DESTINATIONS,
+)
+
+
+class LoadFailed(ZendeskAuditError):
+    """The destination refused or failed the load; nothing of this run was committed."""
+
+
+def create_destination(name: Optional[str] = None, duckdb_path: str = DEFAULT_DUCKDB_PATH) -> Destination:
+    """`duckdb` (a file, by default `./zendesk.duckdb`) or any dlt destination by name."""
+    if not name or name == "duckdb":
+        return dlt.destinations.duckdb(credentials=os.path.abspath(duckdb_path))
+    try:
+        return Destination.from_reference(name)
+    except MissingDependencyException:
+        raise ConfigurationError(
+            f"destination {name!r} needs its driver: pip install 'zendesk-audit[{name}]'"
+        ) from None
+    except DestinationException:
+        raise ConfigurationError(
+            f"unknown destination {name!r}: use duckdb, postgres, snowflake, bigquery, databricks, "
+            "filesystem or another dlt destination name"
+        ) from None
+
+
+def destination_fingerprint(destination: Destination, dataset_name: str) -> str:
+    """A short, secret-free key for "this database and dataset" (dlt masks passwords in str())."""
+    parts = [destination.destination_type, destination.destination_name or "", dataset_name]
+    try:
+        config = destination.configuration(destination.spec(), accept_partial=True)
+        credentials = getattr(config, "credentials", None)
+        if credentials is not None and type(credentials).__str__ is not object.__str__:
+            parts.append(str(credentials))
+        parts.append(str(getattr(config, "bucket_url", "") or ""))
+    except Exception:  # noqa: BLE001 - an unresolvable config still gets a per-name key
+        pass
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+
+
+def create_pipeline(
+    destination: Optional[str | Destination] = None,
+    dataset_name: str = DEFAULT_DATASET_NAME,
+    duckdb_path: str = DEFAULT_DUCKDB_PATH,
+    pipeline_name: str = DEFAULT_PIPELINE_NAME,
+    pipelines_dir: Optional[str] = None,
+    progress: Any = None,
+) -> dlt.Pipeline:
+    """A pipeline whose local state is keyed by destination and dataset.
+
+    Args:
+        destination: a name (`duckdb`, `postgres`, `filesystem`, ...) or a dlt Destination.
+        dataset_name: the schema (or folder) that gets the tables.
+        duckdb_path: the DuckDB file when the destination is DuckDB.
+        pipelines_dir: where local state lives; default: dlt's folder (DLT_DATA_DIR) / a key per database.
+    """
+    if not isinstance(destination, Destination):
+        destination = create_destination(destination, duckdb_path)
+    if pipelines_dir is None:
+        pipelines_dir = os.path.join(
+            get_dlt_pipelines_dir(), pipeline_name, destination_fingerprint(destination, dataset_name)
+        )
+    return dlt.pipeline(
+        pipeline_name=pipeline_name,
+        destination=destination,
+        dataset_name=dataset_name,
+        pipelines_dir=pipelines_dir,
+        progress=progress,
+    )
+
+
+def loader_file_format(pipeline: dlt.Pipeline) -> Optional[str]:
+    """Parquet where the destination loads it natively: tens of times faster than insert_values."""
+    destination = pipeline.destination
+    name = destination.destination_name if destination is not None else ""
+    return "parquet" if name in PARQUET_DESTINATIONS else None
+
+
+@dataclass
+class LoadResult:
+    """What one run did, for the summary line and `--json`."""
+
+    status: str
+    records_loaded: int
+    requests: int
+    list_requests: int
+    retries: int
+    rate_limit_waits: int
+    pages: int
+    seconds: float
+    destination: str
+    dataset: str
+    cursor: Optional[str] = None
+    load_ids: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary_line(self) -> str:
+        return (
+            f"loaded {self.records_loaded:,} audit log records into {self.destination} dataset "
+            f"{self.dataset} in {self.seconds:.1f} s: {self.requests:,} requests, {self.retries:,} retries, "
+            f"{self.rate_limit_waits:,} rate-limit waits; cursor at {self.cursor or 'start'}"
+        )
+
+
+def current_cursor(pipeline: dlt.Pipeline) -> Optional[str]:
+    """The created_at the next incremental run starts from, if any run has set it."""
+    try:
+        resources = pipeline.state["sources"]["zendesk_audit"]["resources"]  # type: ignore[index]
+        value = resources["audit_logs"]["incremental"]["created_at"]["last_value"]
+    except (KeyError, TypeError):
+        return None
+    return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else str(value)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an error, short enough for one line of output."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
+def run_load(pipeline: dlt.Pipeline, source: DltSource, stats: RequestStats) -> LoadResult:
+    """Run extract, normalize and load; user-fixable failures come out as ZendeskAuditError.
+
+    Raises:
+        ZendeskAuditError: what the user can fix (credentials, plan, destination).
+    """
+    started = time.monotonic()
+    try:
+        info = pipeline.run(source, loader_file_format=loader_file_format(pipeline))
+    except PipelineStepFailed as exc:
+        user_error = find_cause(exc, ZendeskAuditError)
+        if user_error is not None:
+            raise user_error from None
+        config_error = find_cause(exc, ConfigurationException)
+        if config_error is not None:
+            raise ConfigurationError(
+                f"{exc.step} step: {first_line(config_error)}: set it in .dlt/secrets.toml or the environment"
+            ) from None
+        if exc.step == "load" or isinstance(exc.__cause__, DestinationException):
+            raise LoadFailed(
+                f"the {exc.step} step into {pipeline.destination.destination_name} failed: "
+                f"{first_line(exc.__cause__ or exc)}; nothing of this run was committed, "
+                "fix the destination and run again"
+            ) from None
+        raise
+    trace = pipeline.last_trace
+    normalize = trace.last_normalize_info if trace else None
+    rows = normalize.row_counts.get("audit_logs", 0) if normalize else 0
+    return LoadResult(
+        status="ok",
+        records_loaded=rows,
+        requests=stats.requests,
+        list_requests=stats.list_requests,
+        retries=stats.retries,
+        rate_limit_waits=stats.rate_limit_waits,
+        pages=stats.pages,
+        seconds=round(time.monotonic() - started, 3),
+        destination=pipeline.destination.destination_name,
+        dataset=pipeline.dataset_name,
+        cursor=current_cursor(pipeline),
+        load_ids=list(info.loads_ids),
+    )
+
+
+def load_account(
+    source_args: dict[str, Any],
+    destination: Optional[str] = None,
+    dataset_name: str = DEFAULT_DATASET_NAME,
+    duckdb_path: str = DEFAULT_DUCKDB_PATH,
+    show_progress: bool = False,
+) -> LoadResult:
+    """One account into one destination: what `zendesk-audit load` does.
+
+    Args:
+        source_args: arguments for `zendesk_audit_source`; what is absent comes from dlt config.
+    """
+    from zendesk_audit.progress import ProgressLine
+    from zendesk_audit.source import zendesk_audit_source
+
+    progress = ProgressLine() if show_progress else None
+    stats = RequestStats(on_change=progress.update if progress else None)
+    pipeline = create_pipeline(destination, dataset_name, duckdb_path)
+    source = zendesk_audit_source(**source_args, stats=stats)
+    try:
+        return run_load(pipeline, source, stats)
+    finally:
+        if progress:
+            progress.close()

@@ -1,0 +1,93 @@
+"""`zendesk-audit sandbox`: run the local audit-log API until SIGINT or SIGTERM."""
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from zendesk_audit.sandbox.config import SandboxConfig
+from zendesk_audit.sandbox.handle import Sandbox
+
+
+@click.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=0, show_default=True, type=int, help="Port; 0 picks a free one.")
+@click.option("--records", default=10_000, show_default=True, type=click.IntRange(0),
+              help="How many seeded records to serve.")
+@click.option("--seed", default=42, show_default=True, type=int, help="Data seed.")
+@click.option("--subdomain", default="acme", show_default=True)
+@click.option("--email", default="admin@acme.example", show_default=True,
+              help="Basic-auth user is EMAIL/token.")
+@click.option("--api-token", default="sandbox-api-token", show_default=True,
+              help="API token (Basic password, or a static Bearer token).")
+@click.option("--client-id", default="sandbox-client", show_default=True,
+              help="OAuth client id for POST /oauth/tokens.")
+@click.option("--client-secret", default="sandbox-secret", show_default=True)
+@click.option("--token-ttl", default=1800, show_default=True, type=click.IntRange(1),
+              help="Lifetime of OAuth tokens, seconds.")
+@click.option("--plan", default="enterprise", show_default=True,
+              type=click.Choice(["enterprise", "professional"]),
+              help="professional: the audit-log endpoints answer 403.")
+@click.option("--time-zone", default="Europe/Paris", show_default=True,
+              help="IANA time zone of the account (office hours follow it).")
+@click.option("--history-days", default=365, show_default=True, type=click.IntRange(1))
+@click.option("--latency-ms", default=0.0, show_default=True, type=float)
+@click.option("--rate-limit", default=None, type=click.IntRange(1),
+              help="Requests per window; default: no limit.")
+@click.option("--rate-window", default=60.0, show_default=True, type=float)
+@click.option("--fault-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of requests answered with a fault (429, 5xx, reset, truncated).")
+@click.option("--fault-seed", default=0, show_default=True, type=int)
+def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: str, email: str,
+                    api_token: str, client_id: str, client_secret: str, token_ttl: int,
+                    plan: str, time_zone: str, history_days: int, latency_ms: float,
+                    rate_limit: int | None, rate_window: float, fault_rate: float,
+                    fault_seed: int) -> None:
+    """Serve a local Zendesk-compatible audit-log API until Ctrl-C or SIGTERM.
+
+    The first line on stdout is the base URL; then the credentials it accepts.
+
+    Example:
+
+        zendesk-audit sandbox --port 8765 --records 100000 --rate-limit 700
+    """
+    config = SandboxConfig(
+        host=host, port=port, records=records, seed=seed, subdomain=subdomain, email=email,
+        api_token=api_token, client_id=client_id, client_secret=client_secret,
+        token_ttl_seconds=token_ttl, plan=plan, time_zone=_zendesk_zone_name(time_zone),
+        iana_time_zone=time_zone, history_days=history_days, latency_ms=latency_ms,
+        rate_limit=rate_limit, rate_window=rate_window, fault_rate=fault_rate,
+        fault_seed=fault_seed)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    sandbox = Sandbox(config).start()
+    try:
+        click.echo(sandbox.base_url)
+        click.echo(f"Basic auth:   {email}/token : {api_token}", err=False)
+        click.echo(f"Bearer token: {api_token}")
+        click.echo(f"OAuth:        POST {sandbox.base_url}/oauth/tokens "
+                   f"client_id={client_id} client_secret={client_secret}")
+        click.echo("Point the connector at it:")
+        click.echo(f"  export SOURCES__ZENDESK_AUDIT__BASE_URL={sandbox.base_url}")
+        click.echo(f"  export SOURCES__ZENDESK_AUDIT__SUBDOMAIN={subdomain}")
+        click.echo(f"  export SOURCES__ZENDESK_AUDIT__CREDENTIALS__EMAIL={email}")
+        click.echo(f"  export SOURCES__ZENDESK_AUDIT__CREDENTIALS__API_TOKEN={api_token}")
+        click.echo(f"Serving {records} records ({plan} plan); Ctrl-C or SIGTERM stops.",
+                   err=True)
+        while not stop.wait(0.2):
+            pass
+    finally:
+        sandbox.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _zendesk_zone_name(iana: str) -> str:
+    """Zendesk's display name for a zone: the city part ("Europe/Paris" -> "Paris")."""
+    return iana.rsplit("/", 1)[-1].replace("_", " ")

@@ -1,0 +1,38 @@
+"""The sandbox's settings: one dataclass shared by the Python handle, the CLI and the fixtures."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+DEFAULT_FAULT_KINDS: tuple[str, ...] = ("429", "500", "502", "503", "reset", "truncated")
+
+
+@dataclass
+class SandboxConfig:
+    """Everything a sandbox run can vary.
+
+    The defaults make a run fully deterministic: the same seed and config give the same records,
+    because `history_end` is pinned instead of following the clock.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 = a free port
+    records: int = 10_000
+    seed: int = 42
+    subdomain: str = "acme"
+    email: str = "admin@acme.example"  # Basic user is f"{email}/token"
+    api_token: str = "sandbox-api-token"  # also accepted as a static Bearer token
+    client_id: str = "sandbox-client"
+    client_secret: str = "sandbox-secret"
+    token_ttl_seconds: int = 1800
+    plan: str = "enterprise"  # or "professional": the audit-log endpoints answer 403
+    time_zone: str = "Paris"
+    iana_time_zone: str = "Europe/Paris"
+    history_end: datetime | None = None  # None: 2026-11-01T00:00:00Z
+    history_days: int = 365
+    latency_ms: float = 0
+    rate_limit: int | None = None  # requests per rate_window; None = no limit
+    rate_window: float = 60.0
+    fault_rate: float = 0.0
+    fault_seed: int = 0
+    fault_kinds: tuple[str, ...] = DEFAULT_FAULT_KINDS

@@ -1,0 +1,45 @@
+"""Constants about Zendesk's audit-log API and our defaults. No logic."""
+from __future__ import annotations
+
+AUDIT_LOGS_PATH = "/api/v2/audit_logs"
+ACCOUNT_SETTINGS_PATH = "/api/v2/account/settings"
+OAUTH_TOKENS_PATH = "/oauth/tokens"
+
+PAGE_SIZE = 100
+SORT_OLDEST_FIRST = "created_at"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+# Zendesk is eventually consistent: a record can appear minutes after its created_at.
+DEFAULT_LAG_SECONDS = 300
+# Older than any Zendesk account: "the whole history".
+DEFAULT_START = "2007-01-01T00:00:00Z"
+
+DEFAULT_PIPELINE_NAME = "zendesk_audit"
+DEFAULT_DATASET_NAME = "zendesk_audit"
+# Not zendesk_audit.duckdb: DuckDB cannot tell a catalog from a schema of the same name.
+DEFAULT_DUCKDB_PATH = "zendesk.duckdb"
+DEMO_DUCKDB_PATH = "zendesk_demo.duckdb"
+
+DEFAULT_OAUTH_SCOPE = "auditlogs:read"
+# Renew an OAuth token this long before Zendesk says it expires.
+TOKEN_RENEW_MARGIN_SECONDS = 60
+API_TOKEN_SUNSET = "2027-04-30"
+
+KNOWN_ACTIONS = ("create", "update", "destroy", "login", "exported")
+
+# Retries: bounded exponential backoff.
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 60.0
+# A Retry-After longer than this is capped: we retry then rather than sleep for an hour.
+RETRY_AFTER_MAX_SECONDS = 120.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+READ_TIMEOUT_SECONDS = 60.0
+# Start spreading requests out when fewer than this share of the window's budget is left.
+PACE_BELOW_SHARE = 0.1
+
+# Destinations that load Parquet natively; others keep dlt's preferred format (e.g. Postgres
+# loads Parquet only through an extra ADBC driver).
+PARQUET_DESTINATIONS = frozenset(
+    {"duckdb", "motherduck", "ducklake", "filesystem", "snowflake", "bigquery", "databricks", "athena"}
+)

@@ -1,0 +1,179 @@
+"""Exactly once across runs: full load, no-op run, bursts, late records, overlaps, failed runs.
+
+Every test loads over real HTTP from the sandbox into a real DuckDB file.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import duckdb_ids, load_sandbox
+
+from zendesk_audit.client import RequestStats, ZendeskClient
+from zendesk_audit.errors import ApiError
+
+LIST_PATH = "/api/v2/audit_logs"
+LAG = 5
+
+
+def _no_duplicates(ids: list[int]) -> None:
+    duplicated = [i for i, n in Counter(ids).items() if n > 1]
+    assert not duplicated, f"{len(duplicated)} duplicated ids, e.g. {duplicated[:5]}"
+
+
+def _wait_until_settled(created_at: datetime, lag: int) -> None:
+    """Sleep until `created_at` is older than the lag, so a run may load it."""
+    delay = (created_at + timedelta(seconds=lag + 1) - datetime.now(timezone.utc)).total_seconds()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def test_full_then_noop_then_exactly_the_new_records(sandbox_factory: Any, duckdb_path: Path) -> None:
+    history_end = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=60)
+    sandbox = sandbox_factory(records=50_000, seed=3, history_end=history_end, history_days=30)
+
+    first = load_sandbox(sandbox, duckdb_path, lag_seconds=LAG)
+    ids = duckdb_ids(duckdb_path)
+    assert sorted(ids) == sorted(sandbox.ids())
+    assert first.records_loaded == 50_000
+
+    sandbox.reset_counters()
+    second = load_sandbox(sandbox, duckdb_path, lag_seconds=LAG)
+    assert second.records_loaded == 0
+    assert sandbox.counters()["requests"].get(LIST_PATH, 0) <= 2
+    assert len(duckdb_ids(duckdb_path)) == 50_000
+
+    last_loaded = max(record["created_at"] for record in sandbox.records())
+    last_second = datetime.fromisoformat(last_loaded)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    added = sandbox.append(150, created_at=last_second, late=True)  # the cursor's own second, late
+    added += sandbox.append(200, created_at=now - timedelta(seconds=3), late=True)  # late, inside the lag
+    added += sandbox.append(150, created_at=now)  # new activity, one burst
+    _wait_until_settled(now, LAG)
+
+    third = load_sandbox(sandbox, duckdb_path, lag_seconds=LAG)
+    assert third.records_loaded == 500
+    ids = duckdb_ids(duckdb_path)
+    _no_duplicates(ids)
+    assert set(ids) == sandbox.ids()
+    assert len(ids) == 50_500
+
+    fourth = load_sandbox(sandbox, duckdb_path, lag_seconds=LAG)
+    assert fourth.records_loaded == 0
+    assert len(duckdb_ids(duckdb_path)) == 50_500
+
+
+def test_records_younger_than_the_lag_wait_for_the_next_run(sandbox_factory: Any, duckdb_path: Path) -> None:
+    sandbox = sandbox_factory(records=500, seed=4, history_end=datetime.now(timezone.utc) - timedelta(minutes=5))
+    load_sandbox(sandbox, duckdb_path, lag_seconds=LAG)
+    fresh_at = datetime.now(timezone.utc).replace(microsecond=0)
+    fresh = sandbox.append(20, created_at=fresh_at)
+
+    early = load_sandbox(sandbox, duckdb_path, lag_seconds=LAG)
+    assert early.records_loaded == 0
+    assert early.cursor is not None and datetime.fromisoformat(early.cursor) < fresh_at
+
+    late = sandbox.append(30, created_at=fresh_at - timedelta(seconds=2), late=True)
+    _wait_until_settled(fresh_at, LAG)
+    settled = load_sandbox(sandbox, duckdb_path, lag_seconds=LAG)
+    assert settled.records_loaded == len(fresh) + len(late)
+    ids = duckdb_ids(duckdb_path)
+    _no_duplicates(ids)
+    assert set(ids) == sandbox.ids()
+
+
+def test_same_second_burst_across_pages(sandbox_factory: Any, duckdb_path: Path) -> None:
+    sandbox = sandbox_factory(records=300, seed=5, history_end=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    burst_at = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    sandbox.append(250, created_at=burst_at)  # two and a half pages in one second
+    result = load_sandbox(sandbox, duckdb_path)
+    ids = duckdb_ids(duckdb_path)
+    _no_duplicates(ids)
+    assert set(ids) == sandbox.ids()
+    assert result.records_loaded == 550
+
+
+def test_overlapping_rescan_adds_nothing_and_keeps_the_cursor(sandbox_factory: Any, duckdb_path: Path) -> None:
+    sandbox = sandbox_factory(records=3_000, seed=6)
+    first = load_sandbox(sandbox, duckdb_path)
+    records = sandbox.records()
+    start, end = records[500]["created_at"], records[2_500]["created_at"]
+
+    rescan = load_sandbox(sandbox, duckdb_path, start=start, end=end)
+    assert rescan.records_loaded > 1_000
+    ids = duckdb_ids(duckdb_path)
+    _no_duplicates(ids)
+    assert set(ids) == sandbox.ids()
+    assert rescan.cursor == first.cursor
+
+
+def test_faulty_api_still_loads_exactly_once(
+    sandbox_factory: Any, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ZendeskClient, "_backoff", lambda self, attempt: 0.01)
+    sandbox = sandbox_factory(records=5_000, seed=7, fault_rate=0.3, fault_seed=11)
+    result = load_sandbox(sandbox, duckdb_path)
+    ids = duckdb_ids(duckdb_path)
+    _no_duplicates(ids)
+    assert set(ids) == sandbox.ids()
+    assert result.retries > 0
+    assert sum(sandbox.counters()["faults"].values()) > 0
+
+
+def test_a_run_that_fails_midway_commits_nothing_and_the_rerun_completes(
+    sandbox_factory: Any, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ZendeskClient, "_backoff", lambda self, attempt: 0.01)
+    sandbox = sandbox_factory(records=4_000, seed=8)
+    load_sandbox(sandbox, duckdb_path, end=sandbox.records()[1_000]["created_at"], start="2000-01-01")
+    loaded_before = len(duckdb_ids(duckdb_path))
+
+    def break_after_ten_pages(stats: RequestStats) -> None:
+        if stats.pages == 10:
+            sandbox.set_faults(fault_rate=1.0, fault_kinds=("500",))
+
+    monkeypatch.setattr(RequestStats, "changed", break_after_ten_pages)
+    with pytest.raises(ApiError, match="kept failing"):
+        load_sandbox(sandbox, duckdb_path)
+    assert len(duckdb_ids(duckdb_path)) == loaded_before
+
+    monkeypatch.undo()
+    sandbox.set_faults(fault_rate=0.0)
+    load_sandbox(sandbox, duckdb_path)
+    ids = duckdb_ids(duckdb_path)
+    _no_duplicates(ids)
+    assert set(ids) == sandbox.ids()
+
+
+def test_new_fields_are_kept_and_old_field_name_is_mapped(sandbox_factory: Any, duckdb_path: Path) -> None:
+    import duckdb
+
+    sandbox = sandbox_factory(records=100, seed=9, history_end=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    sandbox.append(1, created_at=datetime(2026, 1, 1, tzinfo=timezone.utc), zendesk_new_field="hello")
+    load_sandbox(sandbox, duckdb_path)
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        assert connection.execute(
+            "select count(*) from zendesk_audit.audit_logs where zendesk_new_field = 'hello'"
+        ).fetchone() == (1,)
+        types = dict(connection.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'zendesk_audit' and table_name = 'audit_logs'"
+        ).fetchall())
+    assert types["id"] == "BIGINT" and types["actor_id"] == "BIGINT" and types["source_id"] == "BIGINT"
+    assert types["created_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["subdomain"] == "VARCHAR" and types["change_description"] == "VARCHAR"
+
+
+def test_a_type_change_fails_loudly_and_moves_nothing(sandbox_factory: Any, duckdb_path: Path) -> None:
+    sandbox = sandbox_factory(records=200, seed=10, history_end=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    first = load_sandbox(sandbox, duckdb_path)
+    sandbox.append(1, created_at=datetime(2026, 1, 2, tzinfo=timezone.utc), actor_id="not-a-number")
+    with pytest.raises(ApiError, match="actor_id"):
+        load_sandbox(sandbox, duckdb_path)
+    assert len(duckdb_ids(duckdb_path)) == 200
+    again = load_sandbox(sandbox, duckdb_path, end="2026-01-01T12:00:00Z", start="2000-01-01")
+    assert again.cursor == first.cursor
