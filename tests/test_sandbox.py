@@ -4,6 +4,7 @@ Nothing is mocked: every test talks HTTP to a real sandbox on a free loopback po
 """
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -15,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-
 from zendesk_audit.sandbox import Sandbox, SandboxConfig
 from zendesk_audit.sandbox.data import SEQ_BITS, RecordStore
 
@@ -492,7 +492,7 @@ def test_same_seed_same_records() -> None:
     first = RecordStore(SandboxConfig(records=3_000, seed=5))
     second = RecordStore(SandboxConfig(records=3_000, seed=5))
     other = RecordStore(SandboxConfig(records=3_000, seed=6))
-    dump = lambda store: [store.record(s) for s in store.all_seqs()]  # noqa: E731
+    dump = lambda store: [store.record(s) for s in store.all_seqs()]
     assert dump(first) == dump(second)
     assert dump(first) != dump(other)
     assert [first.blob(s) for s in first.all_seqs()] == [second.blob(s)
@@ -514,7 +514,7 @@ def test_data_is_realistic() -> None:
     in_bursts = sum(n for n in per_second.values() if n > 1)
     assert in_bursts / len(records) >= 0.04
     non_monotonic = any(a["created_at"] == b["created_at"] and a["id"] > b["id"]
-                        for a, b in zip(records, records[1:]))
+                        for a, b in itertools.pairwise(records))
     assert non_monotonic
     paris = ZoneInfo("Europe/Paris")
     humans = [datetime.fromisoformat(r["created_at"].replace("Z", "+00:00")).astimezone(paris)
@@ -587,7 +587,6 @@ def test_cli_prints_base_url_and_exits_0_on_signal(sig: signal.Signals) -> None:
 
 def test_cli_help_ends_with_an_example() -> None:
     from click.testing import CliRunner
-
     from zendesk_audit.sandbox.command import sandbox_command
 
     result = CliRunner().invoke(sandbox_command, ["--help"], catch_exceptions=False)
@@ -603,3 +602,12 @@ def test_history_end_follows_config() -> None:
     times = [store.record(s)["created_at"] for s in store.all_seqs()]
     assert times[0] >= (end - timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert times[-1] <= "2025-01-01T00:00:00Z"
+
+
+def test_append_keeps_unknown_fields_and_odd_values(sandbox: Sandbox, http) -> None:
+    [added] = sandbox.append(created_at=datetime(2027, 1, 1, tzinfo=timezone.utc),
+                             zendesk_new_field="hello", actor_id="not-a-number")
+    body = http.get(f"{sandbox.base_url}{LIST}?page[size]=1").json()
+    assert body["audit_logs"] == [added]
+    assert added["zendesk_new_field"] == "hello" and added["actor_id"] == "not-a-number"
+    assert set(added) == FIELDS | {"zendesk_new_field"}

@@ -316,10 +316,7 @@ class RecordStore:
     def append(self, count: int = 1, *, created_at: datetime | None = None,
                fields: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Add `count` realistic records, visible from now on, and return them."""
-        fields = dict(fields or {})
-        unknown = set(fields) - set(FIELD_ORDER)
-        if unknown:
-            raise ValueError(f"unknown record fields: {sorted(unknown)}")
+        fields = dict(fields or {})  # unknown names become extra fields, as Zendesk may add
         if created_at is None:
             created_at = datetime.now(timezone.utc)
         if created_at.tzinfo is None:
@@ -371,7 +368,7 @@ class RecordStore:
         seq = len(self._ids)
         if seq > SEQ_MASK:
             raise ValueError("the sandbox is full")
-        record = {field: record.get(field) for field in FIELD_ORDER}
+        record = {**{field: record.get(field) for field in FIELD_ORDER}, **record}
         self._ids.append(record["id"])
         self._times.append(epoch)
         self._actor.append(0)

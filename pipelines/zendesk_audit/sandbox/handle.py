@@ -5,12 +5,15 @@ import dataclasses
 import threading
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zendesk_audit.sandbox.config import SandboxConfig
 from zendesk_audit.sandbox.faults import UNSET
 from zendesk_audit.sandbox.server import SandboxServer
 from zendesk_audit.sandbox.state import SandboxState
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class Sandbox:
@@ -31,7 +34,7 @@ class Sandbox:
         self.base_url = ""
 
     # ----------------------------------------------------------------- lifecycle
-    def start(self) -> Sandbox:
+    def start(self) -> Self:
         """Build the records and serve them; returns self once the port accepts connections."""
         if self._server is not None:
             return self
@@ -56,7 +59,7 @@ class Sandbox:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> Sandbox:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -37,8 +37,8 @@ MAX_BODY = 1 << 20
 FAULT_BODIES = {
     "500": (JSON_TYPE, b'{"error":"InternalServerError","description":"Something went wrong"}'),
     "502": ("text/html; charset=utf-8",
-            b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad "
-            b"Gateway</h1></center></body></html>"),
+            (b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad "
+             b"Gateway</h1></center></body></html>")),
     "503": (JSON_TYPE, b'{"error":"ServiceUnavailable","description":"Service unavailable"}'),
 }
 
@@ -46,7 +46,7 @@ FAULT_BODIES = {
 class Answer:
     """One response: status, body bytes, content type and extra headers."""
 
-    __slots__ = ("status", "body", "content_type", "headers")
+    __slots__ = ("body", "content_type", "headers", "status")
 
     def __init__(self, status: int, body: bytes, content_type: str = JSON_TYPE,
                  headers: dict[str, str] | None = None) -> None:
@@ -102,22 +102,22 @@ class SandboxHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: SandboxServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silent: a sandbox under load must not spend its time logging."""
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         self._serve("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._serve("POST")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._serve("PUT")
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         self._serve("PATCH")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._serve("DELETE")
 
     def finish(self) -> None:
@@ -158,7 +158,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             answer = self._route(method, path, params, body)
         except errors.ApiError as error:
             answer = json_answer(error.status, error.body, error.headers)
-        except Exception:  # a bug must still answer, never hang the client
+        except Exception:  # noqa: BLE001 - a bug must still answer, never hang the client
             answer = json_answer(500, {"error": "InternalServerError",
                                        "description": "sandbox bug; see the server log"})
             self.server.handle_error(self.request, self.client_address)
@@ -315,7 +315,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         try:
             payload = orjson.loads(body) if body.strip() else {}
             if not isinstance(payload, dict):
-                raise ValueError("the body must be a JSON object")
+                raise TypeError("the body must be a JSON object")
             route = (method, path.rstrip("/"))
             if route == ("POST", "/_sandbox/records"):
                 created = payload.get("created_at")
