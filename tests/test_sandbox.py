@@ -301,6 +301,10 @@ def test_offset_mode(shared: Sandbox, http) -> None:
     logins = [r for r in records if r["action"] == "login"]
     assert asc["count"] == len(logins) and asc["audit_logs"] == logins[:10]
     assert asc["previous_page"] is None
+    both = http.get(url, params={"per_page": 5, "filter[action]": "update",
+                                 "filter[source_type][]": ["rule", "user"]}).json()
+    assert both["count"] == sum(1 for r in records if r["action"] == "update"
+                                and r["source_type"] in ("rule", "user"))
     last_page = -(-len(records) // 100)
     tail = http.get(url, params={"per_page": 100, "page": last_page}).json()
     assert tail["next_page"] is None

@@ -63,6 +63,7 @@ class RecordStore:
         self._ip = array("H")
         self._source = array("q")
         self._custom: dict[int, dict[str, Any]] = {}  # seq -> full record, for appended rows
+        self._count_cache: dict[tuple[Any, ...], int] = {}
         self._ip_pool: list[str | None] = []
         self._ip_codes: dict[str | None, int] = {}
         self._actor_ip_codes = [
@@ -423,7 +424,17 @@ class RecordStore:
             _, arrays = self._most_selective(filters, low, high)
             return sum(bisect.bisect_right(a, high) - bisect.bisect_left(a, low)
                        for a in arrays)
-        return sum(1 for _ in self.stream(filters, low, high, True))
+        # Several fields: walk the most selective one once, then remember the answer until the
+        # next append, so paging through offset pages does not walk it again.
+        signature = (len(self._keys), low, high,
+                     tuple(sorted((f, tuple(sorted(map(repr, v)))) for f, v in filters.items())))
+        cached = self._count_cache.get(signature)
+        if cached is None:
+            if len(self._count_cache) > 256:
+                self._count_cache.clear()
+            cached = self._count_cache[signature] = sum(
+                1 for _ in self.stream(filters, low, high, True))
+        return cached
 
     def _most_selective(self, filters: dict[str, set[Any]], low: int,
                         high: int) -> tuple[str, list[array]]:
