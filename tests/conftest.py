@@ -10,8 +10,9 @@ os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
 
 import socket  # noqa: E402
 import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Iterator, Optional  # noqa: E402
+from typing import Any
 
 import duckdb  # noqa: E402
 import pytest  # noqa: E402
@@ -29,10 +30,10 @@ def api_token_credentials(sandbox: Any) -> ZendeskCredentials:
 
 def load_sandbox(
     sandbox: Any,
-    duckdb_path: Optional[Path] = None,
+    duckdb_path: Path | None = None,
     destination: str = "duckdb",
     dataset: str = "zendesk_audit",
-    credentials: Optional[ZendeskCredentials] = None,
+    credentials: ZendeskCredentials | None = None,
     **source_args: Any,
 ) -> LoadResult:
     """One `zendesk-audit load` against the sandbox, in-process."""

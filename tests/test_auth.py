@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import duckdb_ids, load_sandbox
 
+from conftest import duckdb_ids, load_sandbox
 from zendesk_audit.client import RequestStats
 from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.errors import AuthenticationError, ConfigurationError, PlanError, ScopeError
@@ -83,7 +83,9 @@ def test_wrong_credentials_give_one_clear_error(sandbox: Any, duckdb_path: Path)
         (ZendeskCredentials(access_token=bad), AuthenticationError, "access token"),
         (ZendeskCredentials(client_id="nope", client_secret=bad), AuthenticationError, "client_id and client_secret"),
         (
-            ZendeskCredentials(client_id=sandbox.config.client_id, client_secret=sandbox.config.client_secret, scope="tickets:read"),
+            ZendeskCredentials(
+                client_id=sandbox.config.client_id, client_secret=sandbox.config.client_secret, scope="tickets:read"
+            ),
             ScopeError,
             "auditlogs:read",
         ),

@@ -153,7 +153,7 @@ def test_invalid_options_exit_2_with_one_line(
 
 def test_every_command_has_help_with_an_example_and_is_in_the_readme() -> None:
     readme = README.read_text()
-    for name, command in cli.commands.items():
+    for name in cli.commands:
         result = CliRunner().invoke(cli, [name, "--help"])
         assert result.exit_code == 0
         assert "Example" in result.output, name

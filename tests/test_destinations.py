@@ -7,9 +7,13 @@ from typing import Any
 
 import duckdb
 import pytest
+
 from conftest import duckdb_ids, load_sandbox, postgres_rows
 
-COLUMNS = "id, subdomain, created_at, action, action_label, actor_id, actor_name, ip_address, source_id, source_type, source_label, change_description, url"
+COLUMNS = (
+    "id, subdomain, created_at, action, action_label, actor_id, actor_name, ip_address, source_id, source_type, "
+    "source_label, change_description, url"
+)
 
 
 def _duckdb_rows(path: Path) -> list[tuple[Any, ...]]:

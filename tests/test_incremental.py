@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import duckdb_ids, load_sandbox
 
+from conftest import duckdb_ids, load_sandbox
 from zendesk_audit.client import RequestStats, ZendeskClient
 from zendesk_audit.errors import ApiError
 

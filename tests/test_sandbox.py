@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+
 from zendesk_audit.sandbox import Sandbox, SandboxConfig
 from zendesk_audit.sandbox.data import SEQ_BITS, RecordStore
 
@@ -591,6 +592,7 @@ def test_cli_prints_base_url_and_exits_0_on_signal(sig: signal.Signals) -> None:
 
 def test_cli_help_ends_with_an_example() -> None:
     from click.testing import CliRunner
+
     from zendesk_audit.sandbox.command import sandbox_command
 
     result = CliRunner().invoke(sandbox_command, ["--help"], catch_exceptions=False)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from requests import PreparedRequest
 from requests.auth import AuthBase, HTTPBasicAuth
@@ -41,7 +42,7 @@ class ClientCredentialsAuth(AuthBase):
             "scope": scope or DEFAULT_OAUTH_SCOPE,
         }
         self._fetch_token = fetch_token
-        self._token: Optional[str] = None
+        self._token: str | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
         self.renewals = 0

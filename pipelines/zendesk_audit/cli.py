@@ -9,7 +9,8 @@ import functools
 import json
 import logging
 import sys
-from typing import Any, Callable, Optional, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from dlt.common.configuration.exceptions import ConfigurationException
@@ -84,7 +85,9 @@ def cli() -> None:
 @click.option("--start", help="ISO time to start from when there is no state yet (default: all history).")
 @click.option("--end", help="ISO time to stop at: a bounded backfill or re-scan; leaves the cursor alone.")
 @click.option("--lag-seconds", type=int, help="Stop this far behind now (default 300: Zendesk is eventually consistent).")
-@click.option("--action", "actions", multiple=True, help="Only these actions (repeatable): create, update, destroy, login, exported.")
+@click.option(
+    "--action", "actions", multiple=True, help="Only these actions (repeatable): create, update, destroy, login, exported."
+)
 @click.option("--actor-id", "actor_ids", multiple=True, help="Only changes by these actor ids (repeatable).")
 @click.option("--source-type", "source_types", multiple=True, help="Only these source types (repeatable), e.g. user, rule.")
 @click.option("--source-id", "source_ids", multiple=True, help="Only these item ids (repeatable; needs --source-type).")
@@ -132,5 +135,5 @@ def demo(records: int, duckdb_path: str) -> None:
 cli.add_command(sandbox_command)
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="zendesk-audit")

@@ -10,8 +10,9 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -56,7 +57,7 @@ class RequestStats:
     waited_seconds: float = 0.0
     pages: int = 0
     records: int = 0
-    on_change: Optional[Callable[["RequestStats"], None]] = field(default=None, repr=False, compare=False)
+    on_change: Callable[[RequestStats], None] | None = field(default=None, repr=False, compare=False)
 
     def changed(self) -> None:
         if self.on_change is not None:
@@ -66,12 +67,12 @@ class RequestStats:
 class _Retry(Exception):
     """A transient failure: wait `delay` (None: exponential backoff) and try again."""
 
-    def __init__(self, reason: str, delay: Optional[float] = None, rate_limited: bool = False) -> None:
+    def __init__(self, reason: str, delay: float | None = None, rate_limited: bool = False) -> None:
         super().__init__(reason)
         self.reason, self.delay, self.rate_limited = reason, delay, rate_limited
 
 
-def parse_retry_after(value: Optional[str]) -> Optional[float]:
+def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header; Zendesk has sent non-integers, so accept any number."""
     if value is None:
         return None
@@ -118,8 +119,8 @@ class ZendeskClient:
         self,
         base_url: str,
         credentials: ZendeskCredentials,
-        stats: Optional[RequestStats] = None,
-        session: Optional[requests.Session] = None,
+        stats: RequestStats | None = None,
+        session: requests.Session | None = None,
         max_attempts: int = MAX_ATTEMPTS,
         backoff_base: float = BACKOFF_BASE_SECONDS,
         backoff_max: float = BACKOFF_MAX_SECONDS,
@@ -174,7 +175,7 @@ class ZendeskClient:
     # -- requests -----------------------------------------------------------------------------
 
     def request_json(
-        self, method: str, path: str, params: Optional[Params] = None, json_body: Any = None, authenticated: bool = True
+        self, method: str, path: str, params: Params | None = None, json_body: Any = None, authenticated: bool = True
     ) -> Any:
         """Send one API call with bounded retries and return its decoded JSON body.
 
@@ -209,7 +210,7 @@ class ZendeskClient:
                 attempt -= 1
 
     def _attempt(
-        self, method: str, url: str, params: Optional[Params], json_body: Any, authenticated: bool
+        self, method: str, url: str, params: Params | None, json_body: Any, authenticated: bool
     ) -> Any:
         self.stats.requests += 1
         try:
@@ -328,7 +329,7 @@ class ZendeskClient:
             self._wait(delay)
 
 
-def _header_number(headers: Mapping[str, str], *names: str) -> Optional[float]:
+def _header_number(headers: Mapping[str, str], *names: str) -> float | None:
     for name in names:
         value = headers.get(name)
         if value is not None:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Optional, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from zendesk_audit.errors import ConfigurationError
@@ -20,7 +21,7 @@ class SourceOptions:
     subdomain: str
     base_url: str
     start: datetime
-    end: Optional[datetime]
+    end: datetime | None
     lag_seconds: int
     actions: tuple[str, ...] = ()
     actor_ids: tuple[int, ...] = ()
@@ -90,14 +91,14 @@ def check_subdomain(subdomain: str) -> str:
     return cleaned.lower()
 
 
-def _subdomain_from(base_url: str) -> Optional[str]:
+def _subdomain_from(base_url: str) -> str | None:
     host = urlsplit(base_url).hostname or ""
     if host.endswith(".zendesk.com") and host.count(".") == 2:
         return host.split(".")[0]
     return None
 
 
-def _as_tuple(values: Optional[Sequence[Any]] | str | int) -> tuple[Any, ...]:
+def _as_tuple(values: Sequence[Any] | None | str | int) -> tuple[Any, ...]:
     if values is None:
         return ()
     if isinstance(values, (str, int)):
@@ -111,7 +112,7 @@ def _as_tuple(values: Optional[Sequence[Any]] | str | int) -> tuple[Any, ...]:
     return tuple(value for value in result if value != "")
 
 
-def _as_ids(values: Optional[Sequence[Any]], name: str) -> tuple[int, ...]:
+def _as_ids(values: Sequence[Any] | None, name: str) -> tuple[int, ...]:
     ids = []
     for value in _as_tuple(values):
         try:
@@ -123,16 +124,16 @@ def _as_ids(values: Optional[Sequence[Any]], name: str) -> tuple[int, ...]:
 
 def resolve_options(
     *,
-    subdomain: Optional[str],
-    base_url: Optional[str],
-    start: Optional[Any],
-    end: Optional[Any],
+    subdomain: str | None,
+    base_url: str | None,
+    start: Any | None,
+    end: Any | None,
     lag_seconds: Any,
-    actions: Optional[Sequence[str]] = None,
-    actor_ids: Optional[Sequence[Any]] = None,
-    source_types: Optional[Sequence[str]] = None,
-    source_ids: Optional[Sequence[Any]] = None,
-    ip_addresses: Optional[Sequence[str]] = None,
+    actions: Sequence[str] | None = None,
+    actor_ids: Sequence[Any] | None = None,
+    source_types: Sequence[str] | None = None,
+    source_ids: Sequence[Any] | None = None,
+    ip_addresses: Sequence[str] | None = None,
 ) -> SourceOptions:
     """Every option checked; the first problem raises ConfigurationError with its fix."""
     if base_url:

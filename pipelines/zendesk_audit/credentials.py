@@ -5,7 +5,7 @@ instead of dlt silently picking whichever union member resolves first.
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from dlt.common.configuration import configspec
 from dlt.common.configuration.specs import CredentialsConfiguration
@@ -21,14 +21,14 @@ AuthMode = Literal["api_token", "access_token", "client_credentials"]
 class ZendeskCredentials(CredentialsConfiguration):
     """`sources.zendesk_audit.credentials` in `.dlt/secrets.toml` or `SOURCES__ZENDESK_AUDIT__CREDENTIALS__*`."""
 
-    email: Optional[str] = None
-    api_token: Optional[TSecretStrValue] = None
-    access_token: Optional[TSecretStrValue] = None
-    client_id: Optional[str] = None
-    client_secret: Optional[TSecretStrValue] = None
-    scope: Optional[str] = DEFAULT_OAUTH_SCOPE
+    email: str | None = None
+    api_token: TSecretStrValue | None = None
+    access_token: TSecretStrValue | None = None
+    client_id: str | None = None
+    client_secret: TSecretStrValue | None = None
+    scope: str | None = DEFAULT_OAUTH_SCOPE
     # Only read so that we can refuse it with a useful message.
-    password: Optional[TSecretStrValue] = None
+    password: TSecretStrValue | None = None
 
     def auth_mode(self) -> AuthMode:
         """The one mode this config describes.

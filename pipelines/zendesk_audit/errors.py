@@ -4,7 +4,7 @@ The CLI prints `str(error)` and exits with `exit_code`; nothing here may carry a
 """
 from __future__ import annotations
 
-from typing import Optional, TypeVar
+from typing import TypeVar
 
 
 class ZendeskAuditError(Exception):
@@ -38,7 +38,7 @@ class SubdomainError(ZendeskAuditError):
 class ApiError(ZendeskAuditError):
     """Zendesk answered in a way we cannot use, after every retry."""
 
-    def __init__(self, message: str, status: Optional[int] = None) -> None:
+    def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
 
@@ -46,10 +46,10 @@ class ApiError(ZendeskAuditError):
 E = TypeVar("E", bound=BaseException)
 
 
-def find_cause(exc: BaseException, kind: type[E]) -> Optional[E]:
+def find_cause(exc: BaseException, kind: type[E]) -> E | None:
     """Dig an exception of `kind` out of the wrappers dlt puts around errors raised in a step."""
     seen: set[int] = set()
-    stack: list[Optional[BaseException]] = [exc]
+    stack: list[BaseException | None] = [exc]
     while stack:
         current = stack.pop()
         if current is None or id(current) in seen:

@@ -10,7 +10,7 @@ import hashlib
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigurationException
@@ -35,7 +35,7 @@ class LoadFailed(ZendeskAuditError):
     """The destination refused or failed the load; nothing of this run was committed."""
 
 
-def create_destination(name: Optional[str] = None, duckdb_path: str = DEFAULT_DUCKDB_PATH) -> Destination:
+def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKDB_PATH) -> Destination:
     """`duckdb` (a file, by default `./zendesk.duckdb`) or any dlt destination by name."""
     if not name or name == "duckdb":
         return dlt.destinations.duckdb(credentials=os.path.abspath(duckdb_path))
@@ -67,11 +67,11 @@ def destination_fingerprint(destination: Destination, dataset_name: str) -> str:
 
 
 def create_pipeline(
-    destination: Optional[str | Destination] = None,
+    destination: str | Destination | None = None,
     dataset_name: str = DEFAULT_DATASET_NAME,
     duckdb_path: str = DEFAULT_DUCKDB_PATH,
     pipeline_name: str = DEFAULT_PIPELINE_NAME,
-    pipelines_dir: Optional[str] = None,
+    pipelines_dir: str | None = None,
     progress: Any = None,
 ) -> dlt.Pipeline:
     """A pipeline whose local state is keyed by destination and dataset.
@@ -97,7 +97,7 @@ def create_pipeline(
     )
 
 
-def loader_file_format(pipeline: dlt.Pipeline) -> Optional[str]:
+def loader_file_format(pipeline: dlt.Pipeline) -> str | None:
     """Parquet where the destination loads it natively: tens of times faster than insert_values."""
     destination = pipeline.destination
     name = destination.destination_name if destination is not None else ""
@@ -118,7 +118,7 @@ class LoadResult:
     seconds: float
     destination: str
     dataset: str
-    cursor: Optional[str] = None
+    cursor: str | None = None
     load_ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -132,7 +132,7 @@ class LoadResult:
         )
 
 
-def current_cursor(pipeline: dlt.Pipeline) -> Optional[str]:
+def current_cursor(pipeline: dlt.Pipeline) -> str | None:
     """The created_at the next incremental run starts from, if any run has set it."""
     try:
         resources = pipeline.state["sources"]["zendesk_audit"]["resources"]  # type: ignore[index]
@@ -194,7 +194,7 @@ def run_load(pipeline: dlt.Pipeline, source: DltSource, stats: RequestStats) -> 
 
 def load_account(
     source_args: dict[str, Any],
-    destination: Optional[str] = None,
+    destination: str | None = None,
     dataset_name: str = DEFAULT_DATASET_NAME,
     duckdb_path: str = DEFAULT_DUCKDB_PATH,
     show_progress: bool = False,

@@ -10,8 +10,9 @@ oldest first, so the cursor only ever moves forward through data Zendesk has set
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any
 
 import dlt
 from dlt.sources import DltResource
@@ -171,18 +172,18 @@ def accounts_resource(client: ZendeskClient, options: SourceOptions, clock: Cloc
 
 @dlt.source(name="zendesk_audit", section="zendesk_audit", max_table_nesting=0)
 def zendesk_audit_source(
-    subdomain: Optional[str] = dlt.config.value,
+    subdomain: str | None = dlt.config.value,
     credentials: ZendeskCredentials = dlt.secrets.value,
-    base_url: Optional[str] = dlt.config.value,
-    start: Optional[str] = None,
-    end: Optional[str] = None,
+    base_url: str | None = dlt.config.value,
+    start: str | None = None,
+    end: str | None = None,
     lag_seconds: int = DEFAULT_LAG_SECONDS,
-    actions: Optional[Sequence[str]] = None,
-    actor_ids: Optional[Sequence[int]] = None,
-    source_types: Optional[Sequence[str]] = None,
-    source_ids: Optional[Sequence[int]] = None,
-    ip_addresses: Optional[Sequence[str]] = None,
-    stats: Optional[RequestStats] = None,
+    actions: Sequence[str] | None = None,
+    actor_ids: Sequence[int] | None = None,
+    source_types: Sequence[str] | None = None,
+    source_ids: Sequence[int] | None = None,
+    ip_addresses: Sequence[str] | None = None,
+    stats: RequestStats | None = None,
 ) -> list[DltResource]:
     """Zendesk's audit log for one account, loaded exactly once.
 
