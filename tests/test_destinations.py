@@ -83,3 +83,31 @@ def test_each_database_keeps_its_own_cursor(sandbox_factory: Any, tmp_path: Path
     result = load_sandbox(sandbox, second)
     assert result.records_loaded == 1_000
     assert sorted(duckdb_ids(second)) == sorted(duckdb_ids(first))
+
+
+def test_duckdb_loads_parquet_files_not_inserts(sandbox: Any, duckdb_path: Path) -> None:
+    from zendesk_audit.pipeline import create_pipeline
+
+    load_sandbox(sandbox, duckdb_path)
+    pipeline = create_pipeline("duckdb", "zendesk_audit", duckdb_path=str(duckdb_path))
+    jobs = pipeline.last_trace.last_load_info.load_packages[0].jobs["completed_jobs"]
+    formats = {job.job_file_info.file_format for job in jobs if job.job_file_info.table_name == "audit_logs"}
+    assert "parquet" in formats and "insert_values" not in formats  # "sql" is the merge statement
+
+
+def test_state_key_is_stable_per_database_and_holds_no_password(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from zendesk_audit.pipeline import create_destination, destination_fingerprint
+
+    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", (tmp_path / "a").as_uri())
+    lake_a = destination_fingerprint(create_destination("filesystem"), "zendesk_audit")
+    assert lake_a == destination_fingerprint(create_destination("filesystem"), "zendesk_audit")
+    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", (tmp_path / "b").as_uri())
+    assert lake_a != destination_fingerprint(create_destination("filesystem"), "zendesk_audit")
+
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", "postgresql://loader:first-password@db1:5432/analytics")
+    first = destination_fingerprint(create_destination("postgres"), "zendesk_audit")
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", "postgresql://loader:other-password@db1:5432/analytics")
+    assert destination_fingerprint(create_destination("postgres"), "zendesk_audit") == first
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", "postgresql://loader:first-password@db2:5432/analytics")
+    assert destination_fingerprint(create_destination("postgres"), "zendesk_audit") != first
+    assert destination_fingerprint(create_destination("postgres"), "other_dataset") != first

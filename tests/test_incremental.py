@@ -168,12 +168,26 @@ def test_new_fields_are_kept_and_old_field_name_is_mapped(sandbox_factory: Any, 
     assert types["subdomain"] == "VARCHAR" and types["change_description"] == "VARCHAR"
 
 
-def test_a_type_change_fails_loudly_and_moves_nothing(sandbox_factory: Any, duckdb_path: Path) -> None:
+def test_bad_records_are_rejected_whole_not_lost_and_the_run_goes_on(sandbox_factory: Any, duckdb_path: Path) -> None:
+    import duckdb
+
     sandbox = sandbox_factory(records=200, seed=10, history_end=datetime(2026, 1, 1, tzinfo=timezone.utc))
-    first = load_sandbox(sandbox, duckdb_path)
-    sandbox.append(1, created_at=datetime(2026, 1, 2, tzinfo=timezone.utc), actor_id="not-a-number")
-    with pytest.raises(ApiError, match="actor_id"):
-        load_sandbox(sandbox, duckdb_path)
-    assert len(duckdb_ids(duckdb_path)) == 200
-    again = load_sandbox(sandbox, duckdb_path, end="2026-01-01T12:00:00Z", start="2000-01-01")
-    assert again.cursor == first.cursor
+    at = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    sandbox.append(1, created_at=at, actor_id="not-a-number")
+    sandbox.append(1, created_at=at, source_label={"nested": True})
+    good = sandbox.append(3, created_at=at)
+    result = load_sandbox(sandbox, duckdb_path)
+    assert result.records_loaded == 203 and result.records_rejected == 2
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        reasons = sorted(row[0] for row in connection.execute(
+            "select reason from zendesk_audit.audit_logs_rejected"
+        ).fetchall())
+        raw = connection.execute("select raw_json from zendesk_audit.audit_logs_rejected").fetchall()
+    assert reasons == ["actor_id 'not-a-number' is not an integer", "source_label {'nested': True} is not text"]
+    assert any('"not-a-number"' in row[0] for row in raw)
+    assert {record["id"] for record in good} <= set(duckdb_ids(duckdb_path))
+
+    again = load_sandbox(sandbox, duckdb_path, start="2025-12-31", end="2026-01-03")
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        assert connection.execute("select count(*) from zendesk_audit.audit_logs_rejected").fetchone() == (2,)
+    assert again.records_rejected == 2

@@ -4,6 +4,7 @@ Local dlt state is kept per destination and dataset: dlt keys it by pipeline nam
 loads named `zendesk_audit` into two databases would otherwise share one cursor and the second
 database would silently miss everything before it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,6 +23,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources import DltSource
 
 from zendesk_audit.client import RequestStats
+from zendesk_audit.source import REJECTED_TABLE
 from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, find_cause
 from zendesk_audit.settings import (
     DEFAULT_DATASET_NAME,
@@ -42,9 +44,7 @@ def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKD
     try:
         return Destination.from_reference(name)
     except MissingDependencyException:
-        raise ConfigurationError(
-            f"destination {name!r} needs its driver: pip install 'zendesk-audit[{name}]'"
-        ) from None
+        raise ConfigurationError(f"destination {name!r} needs its driver: pip install 'zendesk-audit[{name}]'") from None
     except DestinationException:
         raise ConfigurationError(
             f"unknown destination {name!r}: use duckdb, postgres, snowflake, bigquery, databricks, "
@@ -52,17 +52,34 @@ def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKD
         ) from None
 
 
+# Credential fields that name a database (never a secret): what makes two destinations different.
+_IDENTITY_FIELDS = (
+    "drivername",
+    "host",
+    "port",
+    "database",
+    "username",
+    "project_id",
+    "account",
+    "server_hostname",
+    "http_path",
+    "catalog",
+)
+
+
 def destination_fingerprint(destination: Destination, dataset_name: str) -> str:
-    """A short, secret-free key for "this database and dataset" (dlt masks passwords in str())."""
+    """A short, stable, secret-free key for "this database and dataset"."""
     parts = [destination.destination_type, destination.destination_name or "", dataset_name]
     try:
         config = destination.configuration(destination.spec(), accept_partial=True)
-        credentials = getattr(config, "credentials", None)
-        if credentials is not None and type(credentials).__str__ is not object.__str__:
-            parts.append(str(credentials))
-        parts.append(str(getattr(config, "bucket_url", "") or ""))
     except Exception:  # noqa: BLE001 - an unresolvable config still gets a per-name key
-        pass
+        config = None
+    credentials = getattr(config, "credentials", None)
+    for name in _IDENTITY_FIELDS:
+        value = getattr(credentials, name, None)
+        if value is not None:
+            parts.append(f"{name}={value}")
+    parts.append(str(getattr(config, "bucket_url", "") or ""))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
@@ -85,9 +102,7 @@ def create_pipeline(
     if not isinstance(destination, Destination):
         destination = create_destination(destination, duckdb_path)
     if pipelines_dir is None:
-        pipelines_dir = os.path.join(
-            get_dlt_pipelines_dir(), pipeline_name, destination_fingerprint(destination, dataset_name)
-        )
+        pipelines_dir = os.path.join(get_dlt_pipelines_dir(), pipeline_name, destination_fingerprint(destination, dataset_name))
     return dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=destination,
@@ -110,6 +125,7 @@ class LoadResult:
 
     status: str
     records_loaded: int
+    records_rejected: int
     requests: int
     list_requests: int
     retries: int
@@ -129,6 +145,7 @@ class LoadResult:
             f"loaded {self.records_loaded:,} audit log records into {self.destination} dataset "
             f"{self.dataset} in {self.seconds:.1f} s: {self.requests:,} requests, {self.retries:,} retries, "
             f"{self.rate_limit_waits:,} rate-limit waits; cursor at {self.cursor or 'start'}"
+            + (f"; {self.records_rejected:,} rejected into {REJECTED_TABLE}" if self.records_rejected else "")
         )
 
 
@@ -155,8 +172,14 @@ def run_load(pipeline: dlt.Pipeline, source: DltSource, stats: RequestStats) -> 
         ZendeskAuditError: what the user can fix (credentials, plan, destination).
     """
     started = time.monotonic()
+    file_format = loader_file_format(pipeline)
+    if file_format and "audit_logs" in source.resources:
+        # pipeline.run sets the format on resources, not on table variants such as the rejected table.
+        source.resources["audit_logs"].apply_hints(
+            table_name=REJECTED_TABLE, file_format=file_format, create_table_variant=True
+        )
     try:
-        info = pipeline.run(source, loader_file_format=loader_file_format(pipeline))
+        info = pipeline.run(source, loader_file_format=file_format)
     except PipelineStepFailed as exc:
         user_error = find_cause(exc, ZendeskAuditError)
         if user_error is not None:
@@ -175,10 +198,11 @@ def run_load(pipeline: dlt.Pipeline, source: DltSource, stats: RequestStats) -> 
         raise
     trace = pipeline.last_trace
     normalize = trace.last_normalize_info if trace else None
-    rows = normalize.row_counts.get("audit_logs", 0) if normalize else 0
+    row_counts = normalize.row_counts if normalize else {}
     return LoadResult(
         status="ok",
-        records_loaded=rows,
+        records_loaded=row_counts.get("audit_logs", 0),
+        records_rejected=row_counts.get(REJECTED_TABLE, 0),
         requests=stats.requests,
         list_requests=stats.list_requests,
         retries=stats.retries,

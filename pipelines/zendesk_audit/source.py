@@ -9,18 +9,20 @@ oldest first, so the cursor only ever moves forward through data Zendesk has set
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Optional
 
 import dlt
+import orjson
 from dlt.sources import DltResource
 
 from zendesk_audit.client import RequestStats, ZendeskClient
 from zendesk_audit.config import SourceOptions, resolve_options
 from zendesk_audit.credentials import API_TOKEN_WARNING, ZendeskCredentials
-from zendesk_audit.errors import ApiError, PlanError, ScopeError
+from zendesk_audit.errors import PlanError, ScopeError
 from zendesk_audit.settings import DEFAULT_LAG_SECONDS, PAGE_SIZE, SORT_OLDEST_FIRST, TIME_FORMAT
 
 logger = logging.getLogger("zendesk_audit")
@@ -52,9 +54,15 @@ ACCOUNT_COLUMNS: dict[str, dict[str, Any]] = {
     "iana_time_zone": _column("text"),
     "loaded_at": _column("timestamp", nullable=False, timezone=True),
 }
-# New fields are kept as new columns; a known field changing type fails the load loudly.
-SCHEMA_CONTRACT = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
-
+REJECTED_TABLE = "audit_logs_rejected"
+REJECTED_COLUMNS: dict[str, dict[str, Any]] = {
+    "reject_key": _column("text", nullable=False),
+    "subdomain": _column("text", nullable=False),
+    "audit_log_id": _column("text"),
+    "reason": _column("text", nullable=False),
+    "raw_json": _column("text", nullable=False),
+    "rejected_at": _column("timestamp", nullable=False, timezone=True),
+}
 Clock = Callable[[], datetime]
 
 
@@ -66,32 +74,45 @@ _INTEGER_FIELDS = ("actor_id", "source_id")
 _TEXT_FIELDS = tuple(name for name, hint in AUDIT_LOG_COLUMNS.items() if hint["data_type"] == "text")
 
 
-def prepare_record(record: dict[str, Any], subdomain: str) -> dict[str, Any]:
-    """Make one API record a row: typed cursor, account label, the old field name mapped.
+def rejection_reason(record: Any) -> Optional[str]:
+    """Why a record cannot become an `audit_logs` row, or None when it can.
 
-    Types are checked here, during extraction, so that a changed type fails the run before
-    anything is written or the cursor moves (dlt's own contract check runs later, in normalize).
-
-    Raises:
-        ApiError: a known field has a type the table cannot hold.
+    Checked during extraction so that a bad record neither stops the run nor reaches a typed
+    column: it goes to `audit_logs_rejected` with its raw JSON instead.
     """
-    if "change_description" not in record and "changes_description" in record:
-        record["change_description"] = record.pop("changes_description")
+    if not isinstance(record, dict):
+        return f"not a JSON object: {type(record).__name__}"
     raw_id, raw_created_at = record.get("id"), record.get("created_at")
+    if raw_id is None:
+        return "no id"
     if isinstance(raw_id, bool) or not isinstance(raw_id, int):
-        raise _type_changed(record, "id", "an integer")
+        return f"id {_short(raw_id)} is not an integer"
+    if raw_created_at is None:
+        return "no created_at"
     try:
-        created_at = datetime.fromisoformat(raw_created_at)  # type: ignore[arg-type]
+        datetime.fromisoformat(raw_created_at)
     except (TypeError, ValueError):
-        raise _type_changed(record, "created_at", "an ISO-8601 time") from None
+        return f"created_at {_short(raw_created_at)} is not an ISO-8601 time"
     for name in _INTEGER_FIELDS:
         value = record.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise _type_changed(record, name, "an integer")
+            return f"{name} {_short(value)} is not an integer"
+    if "change_description" not in record and "changes_description" in record:
+        record["change_description"] = record.pop("changes_description")
     for name in _TEXT_FIELDS:
         value = record.get(name)
         if value is not None and not isinstance(value, str):
-            raise _type_changed(record, name, "text")
+            return f"{name} {_short(value)} is not text"
+    return None
+
+
+def _short(value: Any) -> str:
+    return repr(value)[:60]
+
+
+def prepare_record(record: dict[str, Any], subdomain: str) -> dict[str, Any]:
+    """Make one valid API record a row: typed UTC cursor and the account label."""
+    created_at = datetime.fromisoformat(record["created_at"])
     if created_at.tzinfo is None:
         created_at = created_at.replace(tzinfo=timezone.utc)
     record["created_at"] = created_at.astimezone(timezone.utc)
@@ -99,12 +120,31 @@ def prepare_record(record: dict[str, Any], subdomain: str) -> dict[str, Any]:
     return record
 
 
-def _type_changed(record: dict[str, Any], name: str, expected: str) -> ApiError:
-    value = repr(record.get(name))[:60]
-    return ApiError(
-        f"Zendesk sent audit log {record.get('id')!r} with {name} = {value}, not {expected}: the table's "
-        "type would change, so nothing of this run was loaded and the cursor did not move; report it"
-    )
+def rejected_row(record: Any, subdomain: str, reason: str, rejected_at: datetime) -> dict[str, Any]:
+    """The raw record, kept whole; keyed by its content so a re-read adds nothing."""
+    raw_json = orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+    raw_id = record.get("id") if isinstance(record, dict) else None
+    return {
+        "reject_key": hashlib.sha256(f"{subdomain}|{raw_json}".encode()).hexdigest(),
+        "subdomain": subdomain,
+        "audit_log_id": None if raw_id is None else str(raw_id),
+        "reason": reason,
+        "raw_json": raw_json,
+        "rejected_at": rejected_at,
+    }
+
+
+def split_page(page: list[Any], subdomain: str, clock: Clock) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows for audit_logs, rows for audit_logs_rejected) from one API page."""
+    rows: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    for record in page:
+        reason = rejection_reason(record)
+        if reason is None:
+            rows.append(prepare_record(record, subdomain))
+        else:
+            rejected.append(rejected_row(record, subdomain, reason, clock()))
+    return rows, rejected
 
 
 def list_params(options: SourceOptions, start: datetime, end: datetime) -> dict[str, Any]:
@@ -122,18 +162,21 @@ def list_params(options: SourceOptions, start: datetime, end: datetime) -> dict[
 def audit_logs_resource(
     client: ZendeskClient, options: SourceOptions, clock: Clock = _utc_now
 ) -> DltResource:
-    """Build `audit_logs` for one account; the window's bounds come from dlt's incremental state."""
+    """Build `audit_logs` for one account; the window's bounds come from dlt's incremental state.
+
+    The resource writes two tables: `audit_logs`, and `audit_logs_rejected` (a dlt table variant
+    with its own hints) for records that cannot be typed. Rejected rows carry no created_at, so
+    dlt's incremental lets them through without touching the cursor.
+    """
 
     @dlt.resource(
         name="audit_logs",
         primary_key=("subdomain", "id"),
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns=AUDIT_LOG_COLUMNS,
-        schema_contract=SCHEMA_CONTRACT,
     )
     def audit_logs(
         created_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
-            "created_at", initial_value=options.start, end_value=options.end
+            "created_at", initial_value=options.start, end_value=options.end, on_cursor_value_missing="include"
         ),
     ) -> Iterator[list[dict[str, Any]]]:
         settled = clock().replace(microsecond=0) - timedelta(seconds=options.lag_seconds)
@@ -142,10 +185,26 @@ def audit_logs_resource(
         if window_start >= window_end:
             return
         for page in client.iter_audit_log_pages(list_params(options, window_start, window_end)):
-            rows = [prepare_record(record, options.subdomain) for record in page]
+            rows, rejected = split_page(page, options.subdomain, clock)
             # Should the server ignore the window, never let the cursor pass the settled bound.
-            yield [row for row in rows if row["created_at"] <= window_end]
+            settled_rows = [row for row in rows if row["created_at"] <= window_end]
+            if settled_rows:
+                yield settled_rows
+            if rejected:
+                logger.warning(
+                    "%d audit log record(s) rejected into %s: %s", len(rejected), REJECTED_TABLE, rejected[0]["reason"]
+                )
+                yield dlt.mark.with_table_name(rejected, REJECTED_TABLE)
 
+    # The variant copies the resource's hints as they are now: give it its own before the columns.
+    audit_logs.apply_hints(
+        table_name=REJECTED_TABLE,
+        primary_key="reject_key",
+        write_disposition="merge",
+        columns=REJECTED_COLUMNS,
+        create_table_variant=True,
+    )
+    audit_logs.apply_hints(columns=AUDIT_LOG_COLUMNS)
     return audit_logs
 
 

@@ -1,0 +1,242 @@
+"""Seed CSV files (`sql/seeds/*.csv`): what users edit, validated row by row, loaded as tables.
+
+A bad row fails the build with `file:line: reason`, before anything is written, so a typo in
+business hours can never silently turn every change into an off-hours change.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from zendesk_audit.errors import ConfigurationError
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+SEVERITIES = ("low", "medium", "high", "critical")
+_CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+
+
+class SeedError(ConfigurationError):
+    """A seed CSV row is invalid; the message is `file:line: reason`."""
+
+
+class _RowError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SeedColumn:
+    """One column: its SQL type (`text`, `integer`, `date`, `timestamp`) and how to read a cell."""
+
+    name: str
+    sql_type: str = "text"
+    required: bool = False
+    default: Any = None
+    parse: Optional[Callable[[str], Any]] = None
+
+
+@dataclass(frozen=True)
+class SeedSpec:
+    name: str
+    columns: tuple[SeedColumn, ...]
+    unique: tuple[str, ...] = ()
+    check: Optional[Callable[[dict[str, Any]], None]] = None
+
+
+@dataclass
+class Seed:
+    """A validated seed: typed rows ready to load, and a checksum to skip unchanged reloads."""
+
+    name: str
+    path: Path
+    columns: list[tuple[str, str]]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    checksum: str = ""
+
+
+def _weekday(text: str) -> str:
+    value = text.strip().lower()
+    for day in WEEKDAYS:
+        if value in (day, day[:3]):
+            return day
+    raise _RowError(f"unknown weekday {text!r} (use monday .. sunday)")
+
+
+def _clock(text: str) -> str:
+    value = text.strip()
+    match = _CLOCK.match(value)
+    if not match or (match.group(1) == "24" and match.group(2) != "00"):
+        raise _RowError(f"bad time {text!r} (use HH:MM, 00:00 .. 24:00)")
+    return value
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise _RowError(f"bad date {text!r} (use YYYY-MM-DD)") from None
+
+
+def _utc_time(text: str) -> datetime:
+    value = text.strip()
+    try:
+        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        raise _RowError(f"bad time {text!r} (use ISO 8601 in UTC, e.g. 2026-10-30T14:00:00Z)") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise _RowError(f"bad number {text!r} (use a whole number)") from None
+    if value <= 0:
+        raise _RowError(f"{value} must be greater than 0")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise _RowError(f"bad id {text!r} (use the numeric Zendesk id)") from None
+
+
+def _severity(text: str) -> str:
+    value = text.strip().lower()
+    if value not in SEVERITIES:
+        raise _RowError(f"unknown severity {text!r} (use {', '.join(SEVERITIES)})")
+    return value
+
+
+def _check_hours(row: dict[str, Any]) -> None:
+    if row["opens_at"] >= row["closes_at"]:
+        raise _RowError(f"opens_at {row['opens_at']} is not before closes_at {row['closes_at']}")
+
+
+def _check_rule(row: dict[str, Any]) -> None:
+    patterns = ("source_type_pattern", "action_pattern", "label_pattern", "description_pattern")
+    if not any(row[name] for name in patterns):
+        raise _RowError("a rule needs at least one of " + ", ".join(patterns))
+
+
+SEED_SPECS: dict[str, SeedSpec] = {
+    spec.name: spec
+    for spec in (
+        SeedSpec(
+            "business_hours",
+            (
+                SeedColumn("weekday", required=True, parse=_weekday),
+                SeedColumn("opens_at", required=True, parse=_clock),
+                SeedColumn("closes_at", required=True, parse=_clock),
+            ),
+            check=_check_hours,
+        ),
+        SeedSpec(
+            "holidays",
+            (SeedColumn("holiday_date", "date", required=True, parse=_date), SeedColumn("holiday_name")),
+            unique=("holiday_date",),
+        ),
+        SeedSpec(
+            "incidents",
+            (
+                SeedColumn("incident_id", required=True),
+                SeedColumn("title"),
+                SeedColumn("started_at", "timestamp", required=True, parse=_utc_time),
+                SeedColumn("lookback_hours", "integer", default=24, parse=_positive_int),
+            ),
+            unique=("incident_id",),
+        ),
+        SeedSpec(
+            "approved_actors",
+            (SeedColumn("actor_id", "bigint", required=True, parse=_int), SeedColumn("actor_name"), SeedColumn("note")),
+            unique=("actor_id",),
+        ),
+        SeedSpec(
+            "sensitive_rules",
+            (
+                SeedColumn("rule_id", required=True),
+                SeedColumn("severity", required=True, parse=_severity),
+                SeedColumn("title"),
+                SeedColumn("source_type_pattern"),
+                SeedColumn("action_pattern"),
+                SeedColumn("label_pattern"),
+                SeedColumn("description_pattern"),
+            ),
+            unique=("rule_id",),
+            check=_check_rule,
+        ),
+    )
+}
+
+
+def read_seed(path: Path, display: Optional[str] = None) -> Seed:
+    """Validate one CSV against its spec (unknown seeds load as all-text tables).
+
+    Raises:
+        SeedError: `file:line: reason` for the first bad header or row.
+    """
+    where = display or str(path)
+    raw = path.read_bytes()
+    text = raw.decode("utf-8-sig", errors="strict").replace("\r\n", "\n")
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [cell.strip().lower() for cell in next(reader)]
+    except StopIteration:
+        raise SeedError(f"{where}:1: empty file: the first line names the columns") from None
+    spec = SEED_SPECS.get(path.stem) or SeedSpec(path.stem, tuple(SeedColumn(name) for name in header))
+    known = {column.name for column in spec.columns}
+    for name in header:
+        if name not in known:
+            raise SeedError(f"{where}:1: unknown column {name!r} (expected {', '.join(c.name for c in spec.columns)})")
+    for column in spec.columns:
+        if column.required and column.name not in header:
+            raise SeedError(f"{where}:1: missing column {column.name!r}")
+    seed = Seed(spec.name, path, [(column.name, column.sql_type) for column in spec.columns])
+    seen: dict[str, dict[Any, int]] = {name: {} for name in spec.unique}
+    line = reader.line_num
+    for cells in reader:
+        start, line = line + 1, reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(header):
+            raise SeedError(f"{where}:{start}: {len(cells)} values for {len(header)} columns")
+        given = dict(zip(header, cells))
+        row: dict[str, Any] = {}
+        try:
+            for column in spec.columns:
+                cell = given.get(column.name, "").strip()
+                if not cell:
+                    if column.required:
+                        raise _RowError(f"{column.name} is empty")
+                    row[column.name] = column.default
+                else:
+                    row[column.name] = column.parse(cell) if column.parse else cell
+            if spec.check:
+                spec.check(row)
+            for name in spec.unique:
+                if row[name] in seen[name]:
+                    raise _RowError(f"{name} {row[name]} repeats line {seen[name][row[name]]}")
+                seen[name][row[name]] = start
+        except _RowError as exc:
+            raise SeedError(f"{where}:{start}: {exc}") from None
+        seed.rows.append(tuple(row[column.name] for column in spec.columns))
+    seed.checksum = hashlib.sha256(repr((seed.columns, seed.rows)).encode("utf-8")).hexdigest()
+    return seed
+
+
+def read_seeds(seeds_dir: Path, root: Optional[Path] = None) -> list[Seed]:
+    """Every `*.csv` in the folder, validated, in name order."""
+    seeds = []
+    for path in sorted(Path(seeds_dir).glob("*.csv")):
+        display = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+        seeds.append(read_seed(path, display))
+    return seeds
