@@ -191,3 +191,18 @@ def test_bad_records_are_rejected_whole_not_lost_and_the_run_goes_on(sandbox_fac
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
         assert connection.execute("select count(*) from zendesk_audit.audit_logs_rejected").fetchone() == (2,)
     assert again.records_rejected == 2
+
+
+def test_a_long_backfill_commits_chunk_by_chunk(sandbox_factory: Any, duckdb_path: Path) -> None:
+    from zendesk_audit.pipeline import load_account
+
+    sandbox = sandbox_factory(records=1_500, seed=12)
+    args = {"subdomain": sandbox.config.subdomain, "base_url": sandbox.base_url,
+            "credentials": __import__("conftest").api_token_credentials(sandbox)}
+    result = load_account(args, "duckdb", duckdb_path=str(duckdb_path), chunk_pages=4)
+    assert len(result.load_ids) == 4  # 15 pages in chunks of 4
+    assert result.records_loaded == 1_500
+    ids = duckdb_ids(duckdb_path)
+    _no_duplicates(ids)
+    assert set(ids) == sandbox.ids()
+    assert sandbox.counters()["requests"]["/api/v2/account/settings"] == 1

@@ -93,10 +93,17 @@ def cli() -> None:
 @click.option("--source-id", "source_ids", multiple=True, help="Only these item ids (repeatable; needs --source-type).")
 @click.option("--ip-address", "ip_addresses", multiple=True, help="Only changes from these IP addresses (repeatable).")
 @destination_options
+@click.option(
+    "--wait-for-lock",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait when another load into the same database is running (then fail).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @fails_in_one_line
 def load(
-    destination: str, dataset: str, duckdb_path: str, as_json: bool, **source_args: Any
+    destination: str, dataset: str, duckdb_path: str, as_json: bool, wait_for_lock: float, **source_args: Any
 ) -> None:
     """Load new audit-log records, exactly once, into the destination.
 
@@ -113,6 +120,7 @@ def load(
         dataset_name=dataset,
         duckdb_path=duckdb_path,
         show_progress=sys.stderr.isatty() and not as_json,
+        wait_for_lock=wait_for_lock,
     )
     click.echo(json.dumps(result.as_dict()) if as_json else result.summary_line())
 

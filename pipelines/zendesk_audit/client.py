@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
+from dlt.common.runtime import signals
 
 from zendesk_audit.auth import ClientCredentialsAuth, create_auth
 from zendesk_audit.credentials import ZendeskCredentials
@@ -57,6 +58,8 @@ class RequestStats:
     waited_seconds: float = 0.0
     pages: int = 0
     records: int = 0
+    # Set by the resource when it stopped at its page limit: the load runs another chunk.
+    page_limit_reached: bool = False
     on_change: Callable[[RequestStats], None] | None = field(default=None, repr=False, compare=False)
 
     def changed(self) -> None:
@@ -143,16 +146,28 @@ class ZendeskClient:
     def iter_audit_log_pages(self, params: Params) -> Iterator[list[dict[str, Any]]]:
         """Follow `meta.after_cursor` until `has_more` is false, yielding each page's records.
 
-        A page is yielded only once it is complete and valid, so a failure never hands dlt half a page.
+        A page is yielded only once it is complete and valid; a garbled page (no `audit_logs`,
+        `has_more` without a cursor, a cursor seen before) is asked for again, like a 5xx, and
+        after the last attempt the run fails before dlt commits anything of it.
         """
         query: dict[str, Any] = dict(params)
         seen_cursors: set[str] = set()
+
+        def check_page(body: Any) -> None:
+            if not isinstance(body, dict) or not isinstance(body.get("audit_logs"), list):
+                raise _Retry("a page without audit_logs")
+            meta = body.get("meta") or {}
+            if meta.get("has_more"):
+                cursor = meta.get("after_cursor")
+                if not cursor:
+                    raise _Retry("has_more without an after_cursor")
+                if cursor in seen_cursors:
+                    raise _Retry("a page cursor seen before")
+
         while True:
             self.stats.list_requests += 1
-            body = self.request_json("GET", AUDIT_LOGS_PATH, params=query)
-            records = body.get("audit_logs") if isinstance(body, dict) else None
-            if not isinstance(records, list):
-                raise ApiError("Zendesk answered a page without `audit_logs`: retry later; nothing from it was loaded")
+            body = self.request_json("GET", AUDIT_LOGS_PATH, params=query, check=check_page)
+            records = body["audit_logs"]
             self.stats.pages += 1
             self.stats.records += len(records)
             self.stats.changed()
@@ -160,13 +175,8 @@ class ZendeskClient:
             meta = body.get("meta") or {}
             if not meta.get("has_more"):
                 return
-            cursor = meta.get("after_cursor")
-            if not cursor:
-                raise ApiError("Zendesk said has_more but sent no after_cursor: retry later; the cursor was not moved")
-            if cursor in seen_cursors:
-                raise ApiError("Zendesk sent the same page cursor twice: retry later; the cursor was not moved")
-            seen_cursors.add(cursor)
-            query["page[after]"] = cursor
+            seen_cursors.add(meta["after_cursor"])
+            query["page[after]"] = meta["after_cursor"]
 
     def account_settings(self) -> dict[str, Any]:
         body = self.request_json("GET", ACCOUNT_SETTINGS_PATH)
@@ -175,9 +185,17 @@ class ZendeskClient:
     # -- requests -----------------------------------------------------------------------------
 
     def request_json(
-        self, method: str, path: str, params: Params | None = None, json_body: Any = None, authenticated: bool = True
+        self,
+        method: str,
+        path: str,
+        params: Params | None = None,
+        json_body: Any = None,
+        authenticated: bool = True,
+        check: Callable[[Any], None] | None = None,
     ) -> Any:
         """Send one API call with bounded retries and return its decoded JSON body.
+
+        `check` may raise `_Retry` for a body that decoded but cannot be used.
 
         Raises:
             ZendeskAuditError: a user-fixable answer (401, 403, 404 endpoint) or retries exhausted.
@@ -189,7 +207,10 @@ class ZendeskClient:
             attempt += 1
             self._pace()
             try:
-                return self._attempt(method, url, params, json_body, authenticated)
+                body = self._attempt(method, url, params, json_body, authenticated)
+                if check is not None:
+                    check(body)
+                return body
             except _Retry as retry:
                 if attempt >= self.max_attempts:
                     raise ApiError(
@@ -212,6 +233,7 @@ class ZendeskClient:
     def _attempt(
         self, method: str, url: str, params: Params | None, json_body: Any, authenticated: bool
     ) -> Any:
+        signals.raise_if_signalled()
         self.stats.requests += 1
         try:
             response = self.session.request(
@@ -302,10 +324,12 @@ class ZendeskClient:
         return random.uniform(ceiling / 2, ceiling)
 
     def _wait(self, seconds: float) -> None:
+        """Sleep, but wake at once on SIGTERM/SIGINT (when the run intercepts them) and stop."""
         if seconds > 0:
             self.stats.waited_seconds += seconds
             self.stats.changed()
-            time.sleep(seconds)
+            signals.sleep(seconds)
+        signals.raise_if_signalled()
 
     def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
         """Spread the window's remaining budget over the time left once it runs low."""

@@ -7,27 +7,19 @@ from collections.abc import Iterator
 
 import duckdb
 
-from zendesk_audit.client import RequestStats
 from zendesk_audit.credentials import ZendeskCredentials
-from zendesk_audit.pipeline import create_pipeline, run_load
+from zendesk_audit.pipeline import load_account
 from zendesk_audit.sandbox import Sandbox
 from zendesk_audit.settings import DEFAULT_DATASET_NAME
-from zendesk_audit.source import zendesk_audit_source
 
 
 def run_demo(records: int, duckdb_path: str) -> Iterator[str]:
     """Load a sandbox into `duckdb_path` with OAuth client credentials and describe the result."""
     with Sandbox(records=records) as sandbox:
         yield f"sandbox: {records:,} audit-log records served at {sandbox.base_url}"
-        stats = RequestStats()
-        credentials = ZendeskCredentials(
-            client_id=sandbox.config.client_id, client_secret=sandbox.config.client_secret
-        )
-        source = zendesk_audit_source(
-            subdomain=sandbox.config.subdomain, base_url=sandbox.base_url, credentials=credentials, stats=stats
-        )
-        pipeline = create_pipeline("duckdb", DEFAULT_DATASET_NAME, duckdb_path=duckdb_path)
-        result = run_load(pipeline, source, stats)
+        credentials = ZendeskCredentials(client_id=sandbox.config.client_id, client_secret=sandbox.config.client_secret)
+        source_args = {"subdomain": sandbox.config.subdomain, "base_url": sandbox.base_url, "credentials": credentials}
+        result = load_account(source_args, "duckdb", DEFAULT_DATASET_NAME, duckdb_path=duckdb_path)
         yield result.summary_line()
     yield from describe(duckdb_path, DEFAULT_DATASET_NAME)
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from zendesk_audit.errors import ConfigurationError, ZendeskAuditError
@@ -39,6 +39,7 @@ __all__ = [
     "ModelStatus",
     "SeedError",
     "build_models",
+    "check_models",
     "demo_lines",
     "model_status",
     "models_schema_name",
@@ -107,8 +108,8 @@ class ModelStatus:
     name: str
     layer: str
     file_version: int
-    built_version: Optional[int]
-    built_at: Optional[datetime]
+    built_version: int | None
+    built_at: datetime | None
     state: str  # "up to date", "not built", "outdated", "view missing"
 
     def as_dict(self) -> dict[str, Any]:
@@ -117,7 +118,7 @@ class ModelStatus:
         return data
 
 
-def resolve_time_zone(time_zone: Optional[str]) -> Optional[str]:
+def resolve_time_zone(time_zone: str | None) -> str | None:
     """The override from the argument or the config key `models.time_zone`; None means "the account's".
 
     Raises:
@@ -139,7 +140,7 @@ def resolve_time_zone(time_zone: Optional[str]) -> Optional[str]:
     return name
 
 
-def _sql_dir(sql_dir: Optional[str | Path]) -> Path:
+def _sql_dir(sql_dir: str | Path | None) -> Path:
     if sql_dir is None:
         import dlt
 
@@ -147,7 +148,7 @@ def _sql_dir(sql_dir: Optional[str | Path]) -> Path:
     return Path(sql_dir) if sql_dir else default_sql_dir()
 
 
-def _seeds_dir(root: Path, seeds_dir: Optional[str | Path]) -> Path:
+def _seeds_dir(root: Path, seeds_dir: str | Path | None) -> Path:
     if seeds_dir is None:
         import dlt
 
@@ -164,7 +165,7 @@ class Project:
     seeds: list[Seed]
 
     @classmethod
-    def load(cls, sql_dir: Optional[str | Path] = None, seeds_dir: Optional[str | Path] = None) -> "Project":
+    def load(cls, sql_dir: str | Path | None = None, seeds_dir: str | Path | None = None) -> Project:
         root = _sql_dir(sql_dir)
         models = discover_models(root)
         seeds = read_seeds(_seeds_dir(root, seeds_dir), root.parent)
@@ -182,10 +183,10 @@ def build_with_engine(
     engine: Engine,
     dataset: str,
     *,
-    time_zone: Optional[str] = None,
-    sql_dir: Optional[str | Path] = None,
-    seeds_dir: Optional[str | Path] = None,
-    project: Optional[Project] = None,
+    time_zone: str | None = None,
+    sql_dir: str | Path | None = None,
+    seeds_dir: str | Path | None = None,
+    project: Project | None = None,
 ) -> BuildResult:
     """Build the models on an open engine. See `build_models`."""
     started = time.monotonic()
@@ -254,9 +255,9 @@ def build_with_engine(
 def build_models(
     pipeline: Any,
     *,
-    time_zone: Optional[str] = None,
-    sql_dir: Optional[str | Path] = None,
-    seeds_dir: Optional[str | Path] = None,
+    time_zone: str | None = None,
+    sql_dir: str | Path | None = None,
+    seeds_dir: str | Path | None = None,
 ) -> BuildResult:
     """Build the SQL models as views in `<dataset>_models` on the pipeline's destination.
 
@@ -282,7 +283,7 @@ def build_models(
         return build_with_engine(engine, pipeline.dataset_name, time_zone=time_zone, project=project)
 
 
-def status_with_engine(engine: Engine, dataset: str, sql_dir: Optional[str | Path] = None) -> list[ModelStatus]:
+def status_with_engine(engine: Engine, dataset: str, sql_dir: str | Path | None = None) -> list[ModelStatus]:
     models = discover_models(_sql_dir(sql_dir))
     schema = models_schema_name(dataset)
     relations = engine.relations(schema)
@@ -304,7 +305,7 @@ def status_with_engine(engine: Engine, dataset: str, sql_dir: Optional[str | Pat
     return statuses
 
 
-def model_status(pipeline: Any, *, sql_dir: Optional[str | Path] = None) -> list[ModelStatus]:
+def model_status(pipeline: Any, *, sql_dir: str | Path | None = None) -> list[ModelStatus]:
     """Each model with its file version, built version, build time and state, in build order.
 
     Example:
@@ -348,3 +349,54 @@ def lines_with_engine(engine: Engine, schema: str) -> list[str]:
     for changed_at, user, old, new, actor in rows:
         lines.append(f"  {changed_at:%Y-%m-%d %H:%M} {user}: {old} -> {new} (by {actor})")
     return lines
+
+
+def checks_with_engine(engine: Engine, dataset: str, sql_dir: Optional[str | Path] = None) -> list[str]:
+    """Run the checks each model's `.yml` declares; one line per failure, empty when all pass.
+
+    Checks: the documented columns are the view's columns, in order; `unique_key` has no
+    duplicates; `not_null` and `accepted_values` column tests.
+    """
+    import yaml
+
+    schema = models_schema_name(dataset)
+    problems: list[str] = []
+    for model in discover_models(_sql_dir(sql_dir)):
+        spec_path = model.path.with_suffix(".yml")
+        if not spec_path.exists():
+            problems.append(f"{model.name}: no {spec_path.name} beside the model")
+            continue
+        spec = yaml.safe_load(spec_path.read_text(encoding="utf-8")) or {}
+        view = engine.relation(schema, model.name)
+        documented = [column["name"] for column in spec.get("columns", [])]
+        actual = engine.columns(schema, model.name)
+        if documented != actual:
+            problems.append(f"{model.name}: {spec_path.name} documents {documented}, the view has {actual}")
+        key = spec.get("unique_key")
+        if key:
+            columns = ", ".join(key)
+            duplicates = engine.query(
+                f"select count(*) from (select {columns} from {view} group by {columns} having count(*) > 1) as duplicates"
+            )[0][0]
+            if duplicates:
+                problems.append(f"{model.name}: {duplicates} duplicated values of ({columns})")
+        for column in spec.get("columns", []):
+            for test in column.get("tests", []) or []:
+                if test == "not_null":
+                    nulls = engine.query(f"select count(*) from {view} where {column['name']} is null")[0][0]
+                    if nulls:
+                        problems.append(f"{model.name}.{column['name']}: {nulls} nulls")
+                elif isinstance(test, dict) and "accepted_values" in test:
+                    allowed = ", ".join(f"'{value}'" for value in test["accepted_values"])
+                    bad = engine.query(
+                        f"select count(*) from {view} where {column['name']} is not null and {column['name']} not in ({allowed})"
+                    )[0][0]
+                    if bad:
+                        problems.append(f"{model.name}.{column['name']}: {bad} values outside {test['accepted_values']}")
+    return problems
+
+
+def check_models(pipeline: Any, *, sql_dir: Optional[str | Path] = None) -> list[str]:
+    """The `.yml` checks of every model on the pipeline's destination (see `checks_with_engine`)."""
+    with open_engine(pipeline) as engine:
+        return checks_with_engine(engine, pipeline.dataset_name, sql_dir)

@@ -8,8 +8,9 @@ transpiled by sqlglot when the build runs.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import sqlglot
 from sqlglot.errors import ErrorLevel
@@ -232,5 +233,5 @@ def first_error_line(exc: BaseException, limit: int = 240) -> str:
     return (lines[0] if lines else type(exc).__name__)[:limit]
 
 
-def optional(value: Optional[str]) -> Optional[str]:
+def optional(value: str | None) -> str | None:
     return value.strip() or None if isinstance(value, str) else value

@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from zendesk_audit.errors import ConfigurationError
 
@@ -88,7 +89,7 @@ def parse_model(path: Path, layer: str) -> Model:
     )
 
 
-def discover_models(sql_dir: Optional[Path] = None) -> list[Model]:
+def discover_models(sql_dir: Path | None = None) -> list[Model]:
     """Every model under `sql/<layer>/`, in build order (references first, then layer, then name).
 
     Raises:
@@ -164,7 +165,7 @@ class RenderContext:
 
     dataset: str
     models_schema: str
-    variables: dict[str, Optional[str]] = field(default_factory=dict)
+    variables: dict[str, str | None] = field(default_factory=dict)
     # source name -> SQL that replaces it when the table does not exist (e.g. `accounts`)
     missing_sources: dict[str, str] = field(default_factory=dict)
     quote: Callable[[str], str] = quote_identifier
@@ -209,11 +210,11 @@ def rendered_checksum(rendered: str) -> str:
 
 
 # ----------------------------------------------------------------------------- the lock file
-def lock_path(sql_dir: Optional[Path] = None) -> Path:
+def lock_path(sql_dir: Path | None = None) -> Path:
     return (Path(sql_dir) if sql_dir else default_sql_dir()) / LOCK_FILE_NAME
 
 
-def read_lock(sql_dir: Optional[Path] = None) -> dict[str, dict[str, Any]]:
+def read_lock(sql_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     path = lock_path(sql_dir)
     if not path.exists():
         return {}
@@ -225,7 +226,7 @@ def lock_contents(models: list[Model]) -> str:
     return json.dumps({"models": entries}, indent=2) + "\n"
 
 
-def write_lock(sql_dir: Optional[Path] = None) -> Path:
+def write_lock(sql_dir: Path | None = None) -> Path:
     """Record every model's version and checksum in `sql/models.lock` (commit it)."""
     models = discover_models(sql_dir)
     path = lock_path(sql_dir)
@@ -233,7 +234,7 @@ def write_lock(sql_dir: Optional[Path] = None) -> Path:
     return path
 
 
-def lock_problems(sql_dir: Optional[Path] = None) -> list[str]:
+def lock_problems(sql_dir: Path | None = None) -> list[str]:
     """One line per model whose file and lock disagree; empty when the lock is current.
 
     A changed file with the same version is the mistake this guards against: a BI tool would

@@ -9,10 +9,11 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from zendesk_audit.errors import ConfigurationError
 
@@ -37,7 +38,7 @@ class SeedColumn:
     sql_type: str = "text"
     required: bool = False
     default: Any = None
-    parse: Optional[Callable[[str], Any]] = None
+    parse: Callable[[str], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class SeedSpec:
     name: str
     columns: tuple[SeedColumn, ...]
     unique: tuple[str, ...] = ()
-    check: Optional[Callable[[dict[str, Any]], None]] = None
+    check: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -178,7 +179,7 @@ SEED_SPECS: dict[str, SeedSpec] = {
 }
 
 
-def read_seed(path: Path, display: Optional[str] = None) -> Seed:
+def read_seed(path: Path, display: str | None = None) -> Seed:
     """Validate one CSV against its spec (unknown seeds load as all-text tables).
 
     Raises:
@@ -233,7 +234,7 @@ def read_seed(path: Path, display: Optional[str] = None) -> Seed:
     return seed
 
 
-def read_seeds(seeds_dir: Path, root: Optional[Path] = None) -> list[Seed]:
+def read_seeds(seeds_dir: Path, root: Path | None = None) -> list[Seed]:
     """Every `*.csv` in the folder, validated, in name order."""
     seeds = []
     for path in sorted(Path(seeds_dir).glob("*.csv")):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,18 +20,22 @@ from dlt.common.destination.exceptions import DestinationException
 from dlt.common.destination.reference import Destination
 from dlt.common.exceptions import MissingDependencyException
 from dlt.common.pipeline import get_dlt_pipelines_dir
+from dlt.common.runtime import signals
+from dlt.common.runtime.signals import SignalReceivedException
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources import DltSource
 
 from zendesk_audit.client import RequestStats
-from zendesk_audit.source import REJECTED_TABLE
 from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, find_cause
+from zendesk_audit.locking import load_lock
 from zendesk_audit.settings import (
+    DEFAULT_CHUNK_PAGES,
     DEFAULT_DATASET_NAME,
     DEFAULT_DUCKDB_PATH,
     DEFAULT_PIPELINE_NAME,
     PARQUET_DESTINATIONS,
 )
+from zendesk_audit.source import REJECTED_TABLE
 
 
 class LoadFailed(ZendeskAuditError):
@@ -165,13 +170,63 @@ def first_line(exc: BaseException) -> str:
     return (lines[0] if lines else type(exc).__name__)[:300]
 
 
-def run_load(pipeline: dlt.Pipeline, source: DltSource, stats: RequestStats) -> LoadResult:
-    """Run extract, normalize and load; user-fixable failures come out as ZendeskAuditError.
+class Interrupted(ZendeskAuditError):
+    """SIGTERM or SIGINT stopped the run; what was committed before stays consistent."""
+
+
+def run_load(
+    pipeline: dlt.Pipeline,
+    make_source: Callable[[], DltSource],
+    stats: RequestStats,
+    wait_for_lock: float = 0.0,
+) -> LoadResult:
+    """Run extract, normalize and load in chunks until the source reaches the settled end.
+
+    Each chunk is one dlt run that commits its data and its cursor together, so a crash or a
+    kill loses at most the chunk in flight (see `chunk_pages`), never what was committed.
+    SIGTERM and SIGINT are intercepted (on the main thread): the run stops at the next page,
+    wait or load job, commits nothing partial, and raises Interrupted.
+
+    Args:
+        make_source: builds a fresh `zendesk_audit_source` for each chunk (a dlt source runs once).
 
     Raises:
-        ZendeskAuditError: what the user can fix (credentials, plan, destination).
+        ZendeskAuditError: what the user can fix (credentials, plan, destination, a concurrent run).
     """
     started = time.monotonic()
+    loaded = rejected = 0
+    load_ids: list[str] = []
+    with load_lock(pipeline.pipelines_dir, wait_for_lock), signals.intercepted_signals():
+        while True:
+            stats.page_limit_reached = False
+            source = make_source()
+            if load_ids:  # later chunks: the account settings were loaded by the first
+                source = source.with_resources("audit_logs")
+            row_counts, chunk_load_ids = _run_chunk(pipeline, source)
+            loaded += row_counts.get("audit_logs", 0)
+            rejected += row_counts.get(REJECTED_TABLE, 0)
+            load_ids.extend(chunk_load_ids)
+            if not stats.page_limit_reached:
+                break
+    return LoadResult(
+        status="ok",
+        records_loaded=loaded,
+        records_rejected=rejected,
+        requests=stats.requests,
+        list_requests=stats.list_requests,
+        retries=stats.retries,
+        rate_limit_waits=stats.rate_limit_waits,
+        pages=stats.pages,
+        seconds=round(time.monotonic() - started, 3),
+        destination=pipeline.destination.destination_name,
+        dataset=pipeline.dataset_name,
+        cursor=current_cursor(pipeline),
+        load_ids=load_ids,
+    )
+
+
+def _run_chunk(pipeline: dlt.Pipeline, source: DltSource) -> tuple[dict[str, int], list[str]]:
+    """One dlt run: (row counts per table, load ids); failures as ZendeskAuditError where fixable."""
     file_format = loader_file_format(pipeline)
     if file_format and "audit_logs" in source.resources:
         # pipeline.run sets the format on resources, not on table variants such as the rejected table.
@@ -181,6 +236,12 @@ def run_load(pipeline: dlt.Pipeline, source: DltSource, stats: RequestStats) -> 
     try:
         info = pipeline.run(source, loader_file_format=file_format)
     except PipelineStepFailed as exc:
+        signalled = find_cause(exc, SignalReceivedException)
+        if signalled is not None:
+            raise Interrupted(
+                f"stopped by signal {signalled.signal_code} during {exc.step}: nothing partial was committed; "
+                "run again to continue"
+            ) from None
         user_error = find_cause(exc, ZendeskAuditError)
         if user_error is not None:
             raise user_error from None
@@ -198,22 +259,7 @@ def run_load(pipeline: dlt.Pipeline, source: DltSource, stats: RequestStats) -> 
         raise
     trace = pipeline.last_trace
     normalize = trace.last_normalize_info if trace else None
-    row_counts = normalize.row_counts if normalize else {}
-    return LoadResult(
-        status="ok",
-        records_loaded=row_counts.get("audit_logs", 0),
-        records_rejected=row_counts.get(REJECTED_TABLE, 0),
-        requests=stats.requests,
-        list_requests=stats.list_requests,
-        retries=stats.retries,
-        rate_limit_waits=stats.rate_limit_waits,
-        pages=stats.pages,
-        seconds=round(time.monotonic() - started, 3),
-        destination=pipeline.destination.destination_name,
-        dataset=pipeline.dataset_name,
-        cursor=current_cursor(pipeline),
-        load_ids=list(info.loads_ids),
-    )
+    return (dict(normalize.row_counts) if normalize else {}), list(info.loads_ids)
 
 
 def load_account(
@@ -222,11 +268,14 @@ def load_account(
     dataset_name: str = DEFAULT_DATASET_NAME,
     duckdb_path: str = DEFAULT_DUCKDB_PATH,
     show_progress: bool = False,
+    wait_for_lock: float = 0.0,
+    chunk_pages: int = DEFAULT_CHUNK_PAGES,
 ) -> LoadResult:
     """One account into one destination: what `zendesk-audit load` does.
 
     Args:
         source_args: arguments for `zendesk_audit_source`; what is absent comes from dlt config.
+        chunk_pages: pages per committed chunk (a kill re-fetches at most one chunk).
     """
     from zendesk_audit.progress import ProgressLine
     from zendesk_audit.source import zendesk_audit_source
@@ -234,9 +283,13 @@ def load_account(
     progress = ProgressLine() if show_progress else None
     stats = RequestStats(on_change=progress.update if progress else None)
     pipeline = create_pipeline(destination, dataset_name, duckdb_path)
-    source = zendesk_audit_source(**source_args, stats=stats)
     try:
-        return run_load(pipeline, source, stats)
+        return run_load(
+            pipeline,
+            lambda: zendesk_audit_source(**source_args, chunk_pages=chunk_pages, stats=stats),
+            stats,
+            wait_for_lock=wait_for_lock,
+        )
     finally:
         if progress:
             progress.close()

@@ -25,6 +25,9 @@ DEFAULT_OAUTH_SCOPE = "auditlogs:read"
 TOKEN_RENEW_MARGIN_SECONDS = 60
 API_TOKEN_SUNSET = "2027-04-30"
 
+# A load commits every this many pages (20,000 records): a killed backfill re-fetches at most that.
+DEFAULT_CHUNK_PAGES = 200
+
 KNOWN_ACTIONS = ("create", "update", "destroy", "login", "exported")
 
 # Retries: bounded exponential backoff.

@@ -13,7 +13,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any
 
 import dlt
 import orjson
@@ -74,7 +74,7 @@ _INTEGER_FIELDS = ("actor_id", "source_id")
 _TEXT_FIELDS = tuple(name for name, hint in AUDIT_LOG_COLUMNS.items() if hint["data_type"] == "text")
 
 
-def rejection_reason(record: Any) -> Optional[str]:
+def rejection_reason(record: Any) -> str | None:
     """Why a record cannot become an `audit_logs` row, or None when it can.
 
     Checked during extraction so that a bad record neither stops the run nor reaches a typed
@@ -160,7 +160,7 @@ def list_params(options: SourceOptions, start: datetime, end: datetime) -> dict[
 
 
 def audit_logs_resource(
-    client: ZendeskClient, options: SourceOptions, clock: Clock = _utc_now
+    client: ZendeskClient, options: SourceOptions, chunk_pages: int | None = None, clock: Clock = _utc_now
 ) -> DltResource:
     """Build `audit_logs` for one account; the window's bounds come from dlt's incremental state.
 
@@ -184,7 +184,8 @@ def audit_logs_resource(
         window_start = created_at.start_value - timedelta(seconds=1)
         if window_start >= window_end:
             return
-        for page in client.iter_audit_log_pages(list_params(options, window_start, window_end)):
+        pages = client.iter_audit_log_pages(list_params(options, window_start, window_end))
+        for number, page in enumerate(pages, start=1):
             rows, rejected = split_page(page, options.subdomain, clock)
             # Should the server ignore the window, never let the cursor pass the settled bound.
             settled_rows = [row for row in rows if row["created_at"] <= window_end]
@@ -195,6 +196,10 @@ def audit_logs_resource(
                     "%d audit log record(s) rejected into %s: %s", len(rejected), REJECTED_TABLE, rejected[0]["reason"]
                 )
                 yield dlt.mark.with_table_name(rejected, REJECTED_TABLE)
+            if chunk_pages and number >= chunk_pages:
+                # Let this run commit; the load runs the next chunk from the new cursor.
+                client.stats.page_limit_reached = True
+                return
 
     # The variant copies the resource's hints as they are now: give it its own before the columns.
     audit_logs.apply_hints(
@@ -242,6 +247,7 @@ def zendesk_audit_source(
     source_types: Sequence[str] | None = None,
     source_ids: Sequence[int] | None = None,
     ip_addresses: Sequence[str] | None = None,
+    chunk_pages: int | None = None,
     stats: RequestStats | None = None,
 ) -> list[DltResource]:
     """Zendesk's audit log for one account, loaded exactly once.
@@ -254,6 +260,8 @@ def zendesk_audit_source(
         end: ISO time to stop at, for a bounded backfill; such a run leaves the cursor alone.
         lag_seconds: how far behind now the window stops, for Zendesk's eventual consistency.
         actions, actor_ids, source_types, source_ids, ip_addresses: server-side filters.
+        chunk_pages: stop after this many pages and set `stats.page_limit_reached`, so that a long
+            backfill commits as it goes (`load_account` runs chunk after chunk); None: no limit.
         stats: filled with request, retry and page counts while the load runs.
 
     Example:
@@ -275,4 +283,4 @@ def zendesk_audit_source(
     client = ZendeskClient(options.base_url, credentials, stats=stats)
     if client.auth_mode == "api_token":
         logger.warning(API_TOKEN_WARNING)
-    return [audit_logs_resource(client, options), accounts_resource(client, options)]
+    return [audit_logs_resource(client, options, chunk_pages), accounts_resource(client, options)]

@@ -5,6 +5,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 DEFAULT_FAULT_KINDS: tuple[str, ...] = ("429", "500", "502", "503", "reset", "truncated")
+# Answers that look successful but are not usable; opt-in, for the reliability tests.
+BAD_ANSWER_KINDS: tuple[str, ...] = (
+    "429-fractional",  # 429 with a non-integer Retry-After
+    "html",  # 200 text/html maintenance page
+    "empty",  # 200 with an empty body
+    "no_audit_logs",  # 200 JSON without the audit_logs key
+    "no_cursor",  # a list page that says has_more but carries no after_cursor
+    "repeat_cursor",  # a list page whose after_cursor is the one the request sent
+)
 
 
 @dataclass

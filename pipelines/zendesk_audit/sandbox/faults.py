@@ -7,10 +7,10 @@ import threading
 import time
 from dataclasses import dataclass
 
-from zendesk_audit.sandbox.config import DEFAULT_FAULT_KINDS
+from zendesk_audit.sandbox.config import BAD_ANSWER_KINDS, DEFAULT_FAULT_KINDS
 
 DEFAULT_REPORTED_LIMIT = 700
-FAULT_KINDS = frozenset(DEFAULT_FAULT_KINDS)
+FAULT_KINDS = frozenset(DEFAULT_FAULT_KINDS + BAD_ANSWER_KINDS)
 UNSET = object()  # lets `rate_limit=None` mean "no limit" in set_faults
 
 

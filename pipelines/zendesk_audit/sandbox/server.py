@@ -56,6 +56,28 @@ class Answer:
         self.headers = headers or {}
 
 
+# A list page that Zendesk might garble: the real page, with its cursor spoiled.
+PAGE_FAULTS = frozenset({"no_cursor", "repeat_cursor"})
+BAD_200_BODIES = {
+    "html": ("text/html; charset=utf-8", b"<!DOCTYPE html><html><body><h1>Zendesk is down for maintenance</h1></body></html>"),
+    "empty": (JSON_TYPE, b""),
+    "no_audit_logs": (JSON_TYPE, b'{"meta":{"has_more":false},"links":{}}'),
+}
+
+
+def _spoil_page(answer: Answer, fault: str, params: list[tuple[str, str]]) -> Answer:
+    """no_cursor: has_more without a cursor; repeat_cursor: the request's own cursor sent back."""
+    page = orjson.loads(answer.body)
+    meta = page.setdefault("meta", {})
+    if fault == "no_cursor":
+        meta.update(has_more=True, after_cursor=None)
+    else:
+        sent = dict(params).get("page[after]")
+        if sent:
+            meta.update(has_more=True, after_cursor=sent)
+    return Answer(200, orjson.dumps(page), answer.content_type, answer.headers)
+
+
 def json_answer(status: int, value: Any, headers: dict[str, str] | None = None) -> Answer:
     return Answer(status, orjson.dumps(value), JSON_TYPE, headers)
 
@@ -152,10 +174,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
         fault = faults.draw_fault()
         if fault is not None:
             state.counters.add_fault(fault)
-            self._inject(fault, admission.headers)
-            return
+            if fault not in PAGE_FAULTS or not is_list:
+                self._inject(fault, admission.headers)
+                return
         try:
             answer = self._route(method, path, params, body)
+            if fault in PAGE_FAULTS and answer.status == 200:
+                answer = _spoil_page(answer, fault, params)
         except errors.ApiError as error:
             answer = json_answer(error.status, error.body, error.headers)
         except Exception:  # noqa: BLE001 - a bug must still answer, never hang the client
@@ -198,6 +223,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _inject(self, fault: str, headers: dict[str, str]) -> None:
         if fault == "429":  # from the edge: no Retry-After
             self._send(Answer(429, errors.RATE_LIMIT_TEXT.encode(), TEXT_TYPE), headers)
+        elif fault == "429-fractional":
+            self._send(Answer(429, errors.RATE_LIMIT_TEXT.encode(), TEXT_TYPE, {"Retry-After": "0.5"}), headers)
+        elif fault in BAD_200_BODIES:
+            content_type, body = BAD_200_BODIES[fault]
+            self._send(Answer(200, body, content_type), headers)
         elif fault in FAULT_BODIES:
             content_type, body = FAULT_BODIES[fault]
             self._send(Answer(int(fault), body, content_type), headers)

@@ -1,0 +1,149 @@
+"""`zendesk-audit models`: build the SQL models, show their status, refresh the lock file.
+
+Registered in `cli.py` with `cli.add_command(models_group)`; parsing and printing only, the work
+is in `zendesk_audit.models`.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Optional
+
+import click
+
+try:  # the shared option bundle and error handling; cli.py imports this module after defining them
+    from zendesk_audit.cli import destination_options, fails_in_one_line
+except ImportError:  # pragma: no cover - only when cli.py imports this module before its own definitions
+    import functools
+    import sys
+
+    from zendesk_audit.errors import ZendeskAuditError
+    from zendesk_audit.settings import DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH
+
+    def fails_in_one_line(func: Any) -> Any:  # type: ignore[no-redef]
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except ZendeskAuditError as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(exc.exit_code)
+
+        return wrapper
+
+    def destination_options(func: Any) -> Any:  # type: ignore[no-redef]
+        func = click.option("--duckdb-path", default=DEFAULT_DUCKDB_PATH, show_default=True, help="The DuckDB file, when the destination is DuckDB.")(func)
+        func = click.option("--dataset", default=DEFAULT_DATASET_NAME, show_default=True, help="Schema (or folder) for the tables.")(func)
+        return click.option("--destination", default="duckdb", show_default=True, help="Any dlt destination name.")(func)
+
+
+def _pipeline(destination: str, dataset: str, duckdb_path: str) -> Any:
+    from zendesk_audit.errors import ConfigurationError
+    from zendesk_audit.pipeline import create_pipeline
+
+    if destination in ("", "duckdb") and not os.path.exists(duckdb_path):
+        raise ConfigurationError(
+            f"no DuckDB file at {duckdb_path}: run `zendesk-audit load` first or pass --duckdb-path"
+        )
+    if destination == "filesystem":
+        raise ConfigurationError(
+            "the filesystem destination has no SQL engine: build the models with Spark "
+            "(zendesk_audit.models_spark.build_models_spark) or DuckDB over the Parquet files"
+        )
+    return create_pipeline(destination, dataset, duckdb_path)
+
+
+@click.group("models", context_settings={"help_option_names": ["-h", "--help"]})
+def models_group() -> None:
+    """Versioned SQL models: analysis views in the schema <dataset>_models.
+
+    Example: zendesk-audit models build
+    """
+
+
+@models_group.command("build")
+@destination_options
+@click.option("--time-zone", help="IANA zone for local times; default: config models.time_zone, then the account's, then UTC.")
+@click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
+@click.option("--seeds-dir", type=click.Path(file_okay=False), help="The seed CSV folder (default: <sql-dir>/seeds).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@fails_in_one_line
+def build_command(
+    destination: str,
+    dataset: str,
+    duckdb_path: str,
+    time_zone: Optional[str],
+    sql_dir: Optional[str],
+    seeds_dir: Optional[str],
+    as_json: bool,
+) -> None:
+    """Build every model that changed, in dependency order; views are replaced in place.
+
+    Exit 0 on success, 1 when a model fails on the destination (nothing is committed on DuckDB
+    and PostgreSQL), 2 on a bad seed row, time zone or model file.
+
+    Example: zendesk-audit models build --destination postgres --dataset zendesk_audit
+    """
+    from zendesk_audit.models import build_models
+
+    result = build_models(_pipeline(destination, dataset, duckdb_path), time_zone=time_zone, sql_dir=sql_dir, seeds_dir=seeds_dir)
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+        return
+    click.echo(result.summary_line())
+    for outcome in result.models:
+        if outcome.action == "built":
+            click.echo(f"  built {outcome.name} (version {outcome.version}: {outcome.reason})")
+
+
+@models_group.command("status")
+@destination_options
+@click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model.")
+@fails_in_one_line
+def status_command(destination: str, dataset: str, duckdb_path: str, sql_dir: Optional[str], as_json: bool) -> None:
+    """List each model with its file version, built version and state.
+
+    Example: zendesk-audit models status --duckdb-path zendesk.duckdb
+    """
+    from zendesk_audit.models import model_status
+
+    statuses = model_status(_pipeline(destination, dataset, duckdb_path), sql_dir=sql_dir)
+    if as_json:
+        for status in statuses:
+            click.echo(json.dumps(status.as_dict()))
+        return
+    click.echo(f"{'model':<42} {'layer':<13} {'file':>4} {'built':>5}  {'state':<13} built at")
+    for status in statuses:
+        built = "-" if status.built_version is None else str(status.built_version)
+        when = f"{status.built_at:%Y-%m-%d %H:%M:%S}" if status.built_at else "-"
+        click.echo(f"{status.name:<42} {status.layer:<13} {status.file_version:>4} {built:>5}  {status.state:<13} {when}")
+
+
+@models_group.command("lock")
+@click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
+@click.option("--check", is_flag=True, help="Only check: exit 1 and list the models whose lock entry is stale.")
+@fails_in_one_line
+def lock_command(sql_dir: Optional[str], check: bool) -> None:
+    """Record each model's version and checksum in sql/models.lock (commit it with the SQL).
+
+    A model whose SQL changed needs a higher '-- version: N' first; the tests fail otherwise.
+
+    Example: zendesk-audit models lock --check
+    """
+    from zendesk_audit.models_project import lock_problems, write_lock
+
+    problems = lock_problems(sql_dir)
+    if check:
+        for problem in problems:
+            click.echo(problem, err=True)
+        if problems:
+            raise SystemExit(1)
+        click.echo("models.lock is current")
+        return
+    unbumped = [problem for problem in problems if "without a version bump" in problem]
+    if unbumped:
+        from zendesk_audit.errors import ConfigurationError
+
+        raise ConfigurationError(unbumped[0])
+    click.echo(f"wrote {write_lock(sql_dir)}")
