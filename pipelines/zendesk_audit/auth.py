@@ -60,9 +60,9 @@ class ClientCredentialsAuth(AuthBase):
         with self._lock:
             if self._token is None or time.monotonic() >= self._expires_at - TOKEN_RENEW_MARGIN_SECONDS:
                 answer = self._fetch_token(self._grant)
-                token = answer.get("access_token") if isinstance(answer, dict) else None
+                token = answer["access_token"]
                 if not token:
-                    raise ApiError("Zendesk's /oauth/tokens answered without an access_token: check the OAuth client")
+                    raise ApiError("Zendesk's /oauth/tokens answered an empty access_token: check the OAuth client")
                 expires_in = answer.get("expires_in")
                 lifetime = float(expires_in) if isinstance(expires_in, (int, float)) else float("inf")
                 self._token, self._expires_at = str(token), time.monotonic() + lifetime

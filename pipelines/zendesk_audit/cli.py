@@ -5,22 +5,17 @@ for usage or configuration, 1 for a failed run; anything else is a bug and keeps
 """
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from dlt.common.configuration.exceptions import ConfigurationException
 
-from zendesk_audit.errors import ZendeskAuditError
-from zendesk_audit.pipeline import first_line
+from zendesk_audit.cli_options import destination_options, fails_in_one_line
+from zendesk_audit.models_cli import models_group
 from zendesk_audit.sandbox.command import sandbox_command
-from zendesk_audit.settings import DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH
-
-F = TypeVar("F", bound=Callable[..., Any])
+from zendesk_audit.settings import DEFAULT_CHUNK_PAGES
 
 
 def _setup_logging() -> None:
@@ -33,41 +28,10 @@ def _setup_logging() -> None:
     logger.propagate = False
 
 
-def fails_in_one_line(func: F) -> F:
-    """Turn the errors a user can fix into one line and an exit code; never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ZendeskAuditError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except ConfigurationException as exc:
-            click.echo(f"error: configuration: {first_line(exc)}", err=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def destination_options(func: F) -> F:
-    """--destination, --dataset and --duckdb-path mean the same thing in every command."""
-    func = click.option(
-        "--duckdb-path",
-        default=DEFAULT_DUCKDB_PATH,
-        show_default=True,
-        help="The DuckDB file, when the destination is DuckDB.",
-    )(func)
-    func = click.option(
-        "--dataset", default=DEFAULT_DATASET_NAME, show_default=True, help="Schema (or folder) for the tables."
-    )(func)
-    func = click.option(
-        "--destination",
-        default="duckdb",
-        show_default=True,
-        help="Any dlt destination name: duckdb, postgres, snowflake, bigquery, databricks, filesystem, ...",
-    )(func)
-    return func
+def _progress_mode(choice: str, as_json: bool) -> str | None:
+    if choice == "auto":
+        return "line" if sys.stderr.isatty() and not as_json else None
+    return None if choice == "none" else choice
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,15 +64,39 @@ def cli() -> None:
     show_default=True,
     help="Seconds to wait when another load into the same database is running (then fail).",
 )
+@click.option(
+    "--chunk-pages",
+    type=click.IntRange(min=1),
+    default=DEFAULT_CHUNK_PAGES,
+    show_default=True,
+    help="Commit every this many pages: a killed backfill re-fetches at most one chunk.",
+)
+@click.option(
+    "--progress",
+    type=click.Choice(["auto", "line", "log", "none"]),
+    default="auto",
+    show_default=True,
+    help="line: a live line; log: plain lines for orchestrator logs; auto: line on a terminal, else none.",
+)
+@click.option("--no-models", is_flag=True, help="Do not build the SQL models after the load.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @fails_in_one_line
 def load(
-    destination: str, dataset: str, duckdb_path: str, as_json: bool, wait_for_lock: float, **source_args: Any
+    destination: str,
+    dataset: str,
+    duckdb_path: str,
+    as_json: bool,
+    wait_for_lock: float,
+    progress: str,
+    chunk_pages: int,
+    no_models: bool,
+    **source_args: Any,
 ) -> None:
     """Load new audit-log records, exactly once, into the destination.
 
     Settings not given here come from .dlt/config.toml, .dlt/secrets.toml or SOURCES__ZENDESK_AUDIT__*
-    environment variables. Exit 0 on success, 1 on a failed run, 2 on a usage or configuration error.
+    environment variables. The SQL models are built after a successful load (--no-models to skip).
+    Exit 0 on success, 1 on a failed run, 2 on a usage or configuration error.
 
     Example: zendesk-audit load --subdomain acme --start 2024-01-01
     """
@@ -119,10 +107,14 @@ def load(
         destination=destination,
         dataset_name=dataset,
         duckdb_path=duckdb_path,
-        show_progress=sys.stderr.isatty() and not as_json,
+        progress=_progress_mode(progress, as_json),
         wait_for_lock=wait_for_lock,
+        chunk_pages=chunk_pages,
+        build_models=not no_models,
     )
-    click.echo(json.dumps(result.as_dict()) if as_json else result.summary_line())
+    click.echo(json.dumps(result.as_dict(), default=str) if as_json else result.summary_line())
+    if result.models_summary and not as_json:
+        click.echo(result.models_summary)
 
 
 @cli.command()
@@ -141,6 +133,7 @@ def demo(records: int, duckdb_path: str) -> None:
 
 
 cli.add_command(sandbox_command)
+cli.add_command(models_group)
 
 
 def main(argv: list[str] | None = None) -> None:

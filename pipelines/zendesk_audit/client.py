@@ -179,8 +179,7 @@ class ZendeskClient:
             query["page[after]"] = meta["after_cursor"]
 
     def account_settings(self) -> dict[str, Any]:
-        body = self.request_json("GET", ACCOUNT_SETTINGS_PATH)
-        return body if isinstance(body, dict) else {}
+        return self.request_json("GET", ACCOUNT_SETTINGS_PATH, check=_require_key("settings"))
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -304,7 +303,9 @@ class ZendeskClient:
 
     def _fetch_token(self, grant: dict[str, Any]) -> dict[str, Any]:
         try:
-            body = self.request_json("POST", OAUTH_TOKENS_PATH, json_body=grant, authenticated=False)
+            body = self.request_json(
+                "POST", OAUTH_TOKENS_PATH, json_body=grant, authenticated=False, check=_require_key("access_token")
+            )
         except AuthenticationError:
             raise AuthenticationError(
                 "Zendesk refused the OAuth client (401 at /oauth/tokens): check client_id and client_secret"
@@ -315,7 +316,7 @@ class ZendeskClient:
                     f"Zendesk refused the OAuth token request ({exc}): check the client and its scope"
                 ) from None
             raise
-        return body if isinstance(body, dict) else {}
+        return body
 
     # -- pacing -------------------------------------------------------------------------------
 
@@ -351,6 +352,16 @@ class ZendeskClient:
         if delay > 0:
             self.stats.rate_limit_waits += 1
             self._wait(delay)
+
+
+def _require_key(key: str) -> Callable[[Any], None]:
+    """A body check: a JSON object holding `key`, else the answer is retried like a 5xx."""
+
+    def check(body: Any) -> None:
+        if not isinstance(body, dict) or key not in body:
+            raise _Retry(f"an answer without {key}")
+
+    return check
 
 
 def _header_number(headers: Mapping[str, str], *names: str) -> float | None:

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import duckdb
 
 from zendesk_audit.credentials import ZendeskCredentials
-from zendesk_audit.pipeline import load_account
+from zendesk_audit.models import demo_lines
+from zendesk_audit.pipeline import create_pipeline, load_account
 from zendesk_audit.sandbox import Sandbox
 from zendesk_audit.settings import DEFAULT_DATASET_NAME
 
@@ -19,8 +20,10 @@ def run_demo(records: int, duckdb_path: str) -> Iterator[str]:
         yield f"sandbox: {records:,} audit-log records served at {sandbox.base_url}"
         credentials = ZendeskCredentials(client_id=sandbox.config.client_id, client_secret=sandbox.config.client_secret)
         source_args = {"subdomain": sandbox.config.subdomain, "base_url": sandbox.base_url, "credentials": credentials}
-        result = load_account(source_args, "duckdb", DEFAULT_DATASET_NAME, duckdb_path=duckdb_path)
+        result = load_account(source_args, "duckdb", DEFAULT_DATASET_NAME, duckdb_path=duckdb_path, build_models=True)
         yield result.summary_line()
+        if result.models_summary:
+            yield result.models_summary
     yield from describe(duckdb_path, DEFAULT_DATASET_NAME)
 
 
@@ -32,18 +35,9 @@ def describe(duckdb_path: str, dataset: str) -> Iterator[str]:
             f"select count(*), min(created_at), max(created_at) from {table}"
         ).fetchone()
         yield f"{os.path.basename(duckdb_path)}: {total:,} records in {table}, from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
-        yield "changes by action:"
-        for action, changes in connection.execute(
-            f"select action, count(*) from {table} group by action order by 2 desc"
-        ).fetchall():
-            yield f"  {action:<10} {changes:>8,}"
-        yield "most active people:"
-        for name, changes in connection.execute(
-            f"select actor_name, count(*) from {table} where actor_id <> -1 group by actor_name order by 2 desc limit 5"
-        ).fetchall():
-            yield f"  {name:<24} {changes:>8,}"
+    yield from demo_lines(create_pipeline("duckdb", dataset, duckdb_path=duckdb_path))
     shell = os.path.join(os.path.dirname(sys.executable), "duckdb")
     shell = os.path.relpath(shell) if os.path.exists(shell) else "duckdb"
     yield "query it:"
-    yield f"  {shell} {duckdb_path} \"select action, count(*) from {table} group by 1\""
+    yield f"  {shell} {duckdb_path} \"select * from {dataset}_models.off_hours_changes limit 10\""
     yield f"  python -c \"import duckdb; print(duckdb.connect('{duckdb_path}').sql('from {table} limit 5'))\""

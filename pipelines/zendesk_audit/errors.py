@@ -59,3 +59,13 @@ def find_cause(exc: BaseException, kind: type[E]) -> E | None:
             return current
         stack.extend([current.__cause__, current.__context__, getattr(current, "exception", None)])
     return None
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an error, short enough for one line of output."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
+class Interrupted(ZendeskAuditError):
+    """SIGTERM or SIGINT stopped the run; what was committed before stays consistent."""

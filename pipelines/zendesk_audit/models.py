@@ -202,7 +202,8 @@ def build_with_engine(
     context = RenderContext(
         dataset=dataset, models_schema=schema, variables={"time_zone": override}, missing_sources=missing_sources
     )
-    result = BuildResult(schema=schema, time_zone=override or ("account time zone" if "accounts" in present else "UTC"), seconds=0.0)
+    zone_label = override or ("account time zone" if "accounts" in present else "UTC")
+    result = BuildResult(schema=schema, time_zone=zone_label, seconds=0.0)
     now = datetime.now(timezone.utc).replace(microsecond=0)
     entries: list[tuple[str, str, int, str, datetime]] = []
     with engine.transaction():
@@ -328,7 +329,9 @@ def lines_with_engine(engine: Engine, schema: str) -> list[str]:
         return engine.relation(schema, name)
 
     lines = []
-    rows = engine.query(f"select off_hours_reason, count(*) from {view('off_hours_changes')} group by off_hours_reason order by 2 desc")
+    rows = engine.query(
+        f"select off_hours_reason, count(*) from {view('off_hours_changes')} group by off_hours_reason order by 2 desc"
+    )
     total = sum(count for _, count in rows)
     lines.append(f"off-hours changes by people: {total:,} (" + ", ".join(f"{reason} {count:,}" for reason, count in rows) + ")")
     rows = engine.query(
@@ -340,7 +343,8 @@ def lines_with_engine(engine: Engine, schema: str) -> list[str]:
         f"select severity, count(*), count(distinct rule_id) from {view('sensitive_changes')} "
         "group by severity, severity_rank order by severity_rank desc"
     )
-    lines.append("sensitive changes by severity: " + ", ".join(f"{severity} {count:,} ({rules} rules)" for severity, count, rules in rows))
+    by_severity = ", ".join(f"{severity} {count:,} ({rules} rules)" for severity, count, rules in rows)
+    lines.append(f"sensitive changes by severity: {by_severity}")
     rows = engine.query(
         f"select changed_at, user_name, old_role, new_role, actor_name from {view('user_role_history')} "
         "order by changed_at desc, audit_log_id desc limit 3"
@@ -351,7 +355,7 @@ def lines_with_engine(engine: Engine, schema: str) -> list[str]:
     return lines
 
 
-def checks_with_engine(engine: Engine, dataset: str, sql_dir: Optional[str | Path] = None) -> list[str]:
+def checks_with_engine(engine: Engine, dataset: str, sql_dir: str | Path | None = None) -> list[str]:
     """Run the checks each model's `.yml` declares; one line per failure, empty when all pass.
 
     Checks: the documented columns are the view's columns, in order; `unique_key` has no
@@ -396,7 +400,7 @@ def checks_with_engine(engine: Engine, dataset: str, sql_dir: Optional[str | Pat
     return problems
 
 
-def check_models(pipeline: Any, *, sql_dir: Optional[str | Path] = None) -> list[str]:
+def check_models(pipeline: Any, *, sql_dir: str | Path | None = None) -> list[str]:
     """The `.yml` checks of every model on the pipeline's destination (see `checks_with_engine`)."""
     with open_engine(pipeline) as engine:
         return checks_with_engine(engine, pipeline.dataset_name, sql_dir)

@@ -7,34 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Optional
+from typing import Any
 
 import click
 
-try:  # the shared option bundle and error handling; cli.py imports this module after defining them
-    from zendesk_audit.cli import destination_options, fails_in_one_line
-except ImportError:  # pragma: no cover - only when cli.py imports this module before its own definitions
-    import functools
-    import sys
-
-    from zendesk_audit.errors import ZendeskAuditError
-    from zendesk_audit.settings import DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH
-
-    def fails_in_one_line(func: Any) -> Any:  # type: ignore[no-redef]
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return func(*args, **kwargs)
-            except ZendeskAuditError as exc:
-                click.echo(f"error: {exc}", err=True)
-                sys.exit(exc.exit_code)
-
-        return wrapper
-
-    def destination_options(func: Any) -> Any:  # type: ignore[no-redef]
-        func = click.option("--duckdb-path", default=DEFAULT_DUCKDB_PATH, show_default=True, help="The DuckDB file, when the destination is DuckDB.")(func)
-        func = click.option("--dataset", default=DEFAULT_DATASET_NAME, show_default=True, help="Schema (or folder) for the tables.")(func)
-        return click.option("--destination", default="duckdb", show_default=True, help="Any dlt destination name.")(func)
+from zendesk_audit.cli_options import destination_options, fails_in_one_line
 
 
 def _pipeline(destination: str, dataset: str, duckdb_path: str) -> Any:
@@ -72,9 +49,9 @@ def build_command(
     destination: str,
     dataset: str,
     duckdb_path: str,
-    time_zone: Optional[str],
-    sql_dir: Optional[str],
-    seeds_dir: Optional[str],
+    time_zone: str | None,
+    sql_dir: str | None,
+    seeds_dir: str | None,
     as_json: bool,
 ) -> None:
     """Build every model that changed, in dependency order; views are replaced in place.
@@ -101,7 +78,7 @@ def build_command(
 @click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model.")
 @fails_in_one_line
-def status_command(destination: str, dataset: str, duckdb_path: str, sql_dir: Optional[str], as_json: bool) -> None:
+def status_command(destination: str, dataset: str, duckdb_path: str, sql_dir: str | None, as_json: bool) -> None:
     """List each model with its file version, built version and state.
 
     Example: zendesk-audit models status --duckdb-path zendesk.duckdb
@@ -124,7 +101,7 @@ def status_command(destination: str, dataset: str, duckdb_path: str, sql_dir: Op
 @click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
 @click.option("--check", is_flag=True, help="Only check: exit 1 and list the models whose lock entry is stale.")
 @fails_in_one_line
-def lock_command(sql_dir: Optional[str], check: bool) -> None:
+def lock_command(sql_dir: str | None, check: bool) -> None:
     """Record each model's version and checksum in sql/models.lock (commit it with the SQL).
 
     A model whose SQL changed needs a higher '-- version: N' first; the tests fail otherwise.

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlglot
+from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from zendesk_audit.models_project import SOURCE_DIALECT, quote_identifier, sql_literal
@@ -49,8 +50,29 @@ def transpile(sql: str, dialect: str) -> str:
     """
     if dialect in NATIVE_DIALECTS:
         return sql
-    statements = sqlglot.transpile(sql, read=SOURCE_DIALECT, write=dialect, unsupported_level=ErrorLevel.RAISE, pretty=True)
+    statements = []
+    for tree in sqlglot.parse(sql, read=SOURCE_DIALECT):
+        if tree is None:
+            continue
+        if dialect in SPARK_DIALECTS:
+            tree = tree.transform(_spark_rewrites)
+        statements.append(tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE, pretty=True))
     return ";\n".join(statements)
+
+
+# Spark SQL (and Databricks) know neither `extract(isodow ...)` nor `extract(epoch ...)`, and
+# sqlglot passes both through unchanged.
+SPARK_DIALECTS = frozenset({"spark", "spark2", "databricks"})
+
+
+def _spark_rewrites(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Extract):
+        unit = node.this.name.upper() if isinstance(node.this, (exp.Var, exp.Identifier, exp.Column)) else ""
+        if unit == "ISODOW":
+            return exp.Extract(this=exp.var("DAYOFWEEK_ISO"), expression=node.expression)
+        if unit == "EPOCH":
+            return exp.Anonymous(this="unix_seconds", expressions=[node.expression])
+    return node
 
 
 def value_literal(value: Any, sql_type: str) -> str:
@@ -151,7 +173,10 @@ class Engine:
     def read_ledger(self, schema: str) -> dict[tuple[str, str], tuple[int, str, Any]]:
         """(kind, name) -> (version, checksum, built_at)."""
         rows = self.query(f"select kind, model, version, checksum, built_at from {self.relation(schema, LEDGER_TABLE)}")
-        return {(str(kind), str(model)): (int(version), str(checksum), built_at) for kind, model, version, checksum, built_at in rows}
+        return {
+            (str(kind), str(model)): (int(version), str(checksum), built_at)
+            for kind, model, version, checksum, built_at in rows
+        }
 
     def write_ledger(self, schema: str, entries: list[tuple[str, str, int, str, datetime]]) -> None:
         """Upsert (kind, name, version, checksum, built_at) rows."""
@@ -160,7 +185,8 @@ class Engine:
             self.execute(f"delete from {table} where model = {sql_literal(name)} and kind = {sql_literal(kind)}")
             self.execute(
                 f"insert into {table} (model, version, checksum, built_at, kind) values ("
-                f"{sql_literal(name)}, {version}, {sql_literal(checksum)}, {value_literal(built_at, 'timestamp')}, {sql_literal(kind)})"
+                f"{sql_literal(name)}, {version}, {sql_literal(checksum)}, "
+                f"{value_literal(built_at, 'timestamp')}, {sql_literal(kind)})"
             )
 
 

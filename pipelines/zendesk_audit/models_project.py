@@ -190,7 +190,8 @@ def render(model: Model, context: RenderContext) -> str:
         if kind in ("ref", "seed"):
             return context.relation(context.models_schema, name)
         if name not in context.variables:
-            raise ConfigurationError(f"{model.path}: var({name!r}) is not a known setting (known: {', '.join(sorted(context.variables))})")
+            known = ", ".join(sorted(context.variables))
+            raise ConfigurationError(f"{model.path}: var({name!r}) is not a known setting (known: {known})")
         value = context.variables[name]
         return sql_literal(value) if value is not None else "cast(null as varchar)"
 
@@ -222,7 +223,8 @@ def read_lock(sql_dir: Path | None = None) -> dict[str, dict[str, Any]]:
 
 
 def lock_contents(models: list[Model]) -> str:
-    entries = {model.name: {"version": model.version, "checksum": model.checksum} for model in sorted(models, key=lambda m: m.name)}
+    ordered = sorted(models, key=lambda model: model.name)
+    entries = {model.name: {"version": model.version, "checksum": model.checksum} for model in ordered}
     return json.dumps({"models": entries}, indent=2) + "\n"
 
 

@@ -21,36 +21,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import ErrorLevel
-
 from zendesk_audit.models import BuildResult, Project, build_with_engine, lines_with_engine, status_with_engine
-from zendesk_audit.models_engines import LEDGER_COLUMNS, LEDGER_TABLE, Engine
-from zendesk_audit.models_project import SOURCE_DIALECT
+from zendesk_audit.models_engines import LEDGER_COLUMNS, LEDGER_TABLE, Engine, transpile
 from zendesk_audit.models_seeds import Seed
 
 SPARK_TABLES = ("audit_logs", "accounts")
 
 
-def _spark_rewrites(node: exp.Expression) -> exp.Expression:
-    if isinstance(node, exp.Extract):
-        unit = node.this.name.upper() if isinstance(node.this, (exp.Var, exp.Identifier, exp.Column)) else ""
-        if unit == "ISODOW":
-            return exp.Extract(this=exp.var("DAYOFWEEK_ISO"), expression=node.expression)
-        if unit == "EPOCH":
-            return exp.Anonymous(this="unix_seconds", expressions=[node.expression])
-    return node
-
-
 def to_spark_sql(sql: str, dialect: str = "spark") -> str:
     """Model SQL (PostgreSQL dialect) as Spark SQL, with the rewrites sqlglot leaves out."""
-    statements = []
-    for tree in sqlglot.parse(sql, read=SOURCE_DIALECT):
-        if tree is None:
-            continue
-        statements.append(tree.transform(_spark_rewrites).sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE, pretty=True))
-    return ";\n".join(statements)
+    return transpile(sql, dialect)
 
 
 class SparkEngine(Engine):
@@ -109,7 +89,10 @@ class SparkEngine(Engine):
         ledger = self.read_ledger(schema)
         for kind, name, version, checksum, built_at in entries:
             ledger[(kind, name)] = (version, checksum, built_at)
-        rows = [(name, version, checksum, built_at, kind) for (kind, name), (version, checksum, built_at) in sorted(ledger.items())]
+        rows = [
+            (name, version, checksum, built_at, kind)
+            for (kind, name), (version, checksum, built_at) in sorted(ledger.items())
+        ]
         # Spark cannot overwrite a table it is reading: materialise first (rows are plain tuples).
         self._write_table(schema, LEDGER_TABLE, list(LEDGER_COLUMNS), rows)
 

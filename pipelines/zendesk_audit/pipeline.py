@@ -26,8 +26,9 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources import DltSource
 
 from zendesk_audit.client import RequestStats
-from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, find_cause
+from zendesk_audit.errors import ConfigurationError, Interrupted, ZendeskAuditError, find_cause, first_line
 from zendesk_audit.locking import load_lock
+from zendesk_audit.progress import LoadProgress, ProgressMode
 from zendesk_audit.settings import (
     DEFAULT_CHUNK_PAGES,
     DEFAULT_DATASET_NAME,
@@ -141,6 +142,9 @@ class LoadResult:
     dataset: str
     cursor: str | None = None
     load_ids: list[str] = field(default_factory=list)
+    # What `zendesk-audit models build` did after the load, when it ran.
+    models: dict[str, Any] | None = None
+    models_summary: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -162,16 +166,6 @@ def current_cursor(pipeline: dlt.Pipeline) -> str | None:
     except (KeyError, TypeError):
         return None
     return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else str(value)
-
-
-def first_line(exc: BaseException) -> str:
-    """The first non-empty line of an error, short enough for one line of output."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:300]
-
-
-class Interrupted(ZendeskAuditError):
-    """SIGTERM or SIGINT stopped the run; what was committed before stays consistent."""
 
 
 def run_load(
@@ -197,10 +191,16 @@ def run_load(
     loaded = rejected = 0
     load_ids: list[str] = []
     with load_lock(pipeline.pipelines_dir, wait_for_lock), signals.intercepted_signals():
+        if pipeline.has_pending_data:
+            # A run killed after extract left a package: dlt would load it and skip new data.
+            row_counts, pending_load_ids = _run_chunk(pipeline, None)
+            loaded += row_counts.get("audit_logs", 0)
+            rejected += row_counts.get(REJECTED_TABLE, 0)
+            load_ids.extend(pending_load_ids)
         while True:
             stats.page_limit_reached = False
             source = make_source()
-            if load_ids:  # later chunks: the account settings were loaded by the first
+            if stats.pages:  # later chunks: the account settings were loaded by the first
                 source = source.with_resources("audit_logs")
             row_counts, chunk_load_ids = _run_chunk(pipeline, source)
             loaded += row_counts.get("audit_logs", 0)
@@ -225,10 +225,13 @@ def run_load(
     )
 
 
-def _run_chunk(pipeline: dlt.Pipeline, source: DltSource) -> tuple[dict[str, int], list[str]]:
-    """One dlt run: (row counts per table, load ids); failures as ZendeskAuditError where fixable."""
+def _run_chunk(pipeline: dlt.Pipeline, source: DltSource | None) -> tuple[dict[str, int], list[str]]:
+    """One dlt run (None: only the pending packages): (row counts per table, load ids).
+
+    Failures come out as ZendeskAuditError where the user can act on them.
+    """
     file_format = loader_file_format(pipeline)
-    if file_format and "audit_logs" in source.resources:
+    if source is not None and file_format and "audit_logs" in source.resources:
         # pipeline.run sets the format on resources, not on table variants such as the rejected table.
         source.resources["audit_logs"].apply_hints(
             table_name=REJECTED_TABLE, file_format=file_format, create_table_variant=True
@@ -239,7 +242,7 @@ def _run_chunk(pipeline: dlt.Pipeline, source: DltSource) -> tuple[dict[str, int
         signalled = find_cause(exc, SignalReceivedException)
         if signalled is not None:
             raise Interrupted(
-                f"stopped by signal {signalled.signal_code} during {exc.step}: nothing partial was committed; "
+                f"stopped by signal {signalled.signal_code} during {exc.step}: the chunk in flight was not committed; "
                 "run again to continue"
             ) from None
         user_error = find_cause(exc, ZendeskAuditError)
@@ -259,7 +262,7 @@ def _run_chunk(pipeline: dlt.Pipeline, source: DltSource) -> tuple[dict[str, int
         raise
     trace = pipeline.last_trace
     normalize = trace.last_normalize_info if trace else None
-    return (dict(normalize.row_counts) if normalize else {}), list(info.loads_ids)
+    return (dict(normalize.row_counts) if normalize else {}), (list(info.loads_ids) if info else [])
 
 
 def load_account(
@@ -267,29 +270,37 @@ def load_account(
     destination: str | None = None,
     dataset_name: str = DEFAULT_DATASET_NAME,
     duckdb_path: str = DEFAULT_DUCKDB_PATH,
-    show_progress: bool = False,
+    progress: ProgressMode | None = None,
     wait_for_lock: float = 0.0,
     chunk_pages: int = DEFAULT_CHUNK_PAGES,
+    build_models: bool = False,
 ) -> LoadResult:
     """One account into one destination: what `zendesk-audit load` does.
 
     Args:
         source_args: arguments for `zendesk_audit_source`; what is absent comes from dlt config.
+        progress: "line" (a live line, for terminals), "log" (plain lines, for orchestrator logs) or None.
         chunk_pages: pages per committed chunk (a kill re-fetches at most one chunk).
+        build_models: build the SQL models after a successful load (not on the filesystem destination).
     """
-    from zendesk_audit.progress import ProgressLine
     from zendesk_audit.source import zendesk_audit_source
 
-    progress = ProgressLine() if show_progress else None
-    stats = RequestStats(on_change=progress.update if progress else None)
-    pipeline = create_pipeline(destination, dataset_name, duckdb_path)
+    display = LoadProgress(progress) if progress else None
+    stats = RequestStats(on_change=display.on_stats if display else None)
+    pipeline = create_pipeline(destination, dataset_name, duckdb_path, progress=display)
     try:
-        return run_load(
+        result = run_load(
             pipeline,
             lambda: zendesk_audit_source(**source_args, chunk_pages=chunk_pages, stats=stats),
             stats,
             wait_for_lock=wait_for_lock,
         )
     finally:
-        if progress:
-            progress.close()
+        if display:
+            display.close()
+    if build_models and result.destination != "filesystem":
+        from zendesk_audit.models import build_models as build
+
+        built = build(pipeline)
+        result.models, result.models_summary = built.as_dict(), built.summary_line()
+    return result

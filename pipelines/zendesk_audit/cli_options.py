@@ -1,0 +1,52 @@
+"""Option bundles and error handling shared by every `zendesk-audit` command (one meaning per flag)."""
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from dlt.common.configuration.exceptions import ConfigurationException
+
+from zendesk_audit.errors import ZendeskAuditError, first_line
+from zendesk_audit.settings import DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fails_in_one_line(func: F) -> F:
+    """Turn the errors a user can fix into one line and an exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ZendeskAuditError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except ConfigurationException as exc:
+            click.echo(f"error: configuration: {first_line(exc)}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def destination_options(func: F) -> F:
+    """--destination, --dataset and --duckdb-path mean the same thing in every command."""
+    func = click.option(
+        "--duckdb-path",
+        default=DEFAULT_DUCKDB_PATH,
+        show_default=True,
+        help="The DuckDB file, when the destination is DuckDB.",
+    )(func)
+    func = click.option(
+        "--dataset", default=DEFAULT_DATASET_NAME, show_default=True, help="Schema (or folder) for the tables."
+    )(func)
+    func = click.option(
+        "--destination",
+        default="duckdb",
+        show_default=True,
+        help="Any dlt destination name: duckdb, postgres, snowflake, bigquery, databricks, filesystem, ...",
+    )(func)
+    return func
