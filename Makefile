@@ -11,7 +11,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,shell]'
+	$(BIN)/python -m pip install --quiet -e '.[test,shell,spark]'
 	touch $(STAMP)
 
 demo: install

@@ -99,6 +99,12 @@ def test_error_answers_end_in_one_line_without_secret(sandbox_factory: Any, tmp_
             "lacks the scope",
         ),
         (
+            "bad OAuth client secret",
+            _sandbox_env(sandbox, client_id=sandbox.config.client_id, client_secret=secret),
+            "refused the OAuth client",
+        ),
+        ("bad access token", _sandbox_env(sandbox, access_token=secret), "refused the credentials"),
+        (
             "wrong endpoint",
             {**_sandbox_env(sandbox, email=sandbox.config.email, api_token=secret),
              "SOURCES__ZENDESK_AUDIT__BASE_URL": sandbox.base_url + "/not-zendesk"},
@@ -122,33 +128,70 @@ def test_error_answers_end_in_one_line_without_secret(sandbox_factory: Any, tmp_
         _assert_secret_nowhere(secret, tmp_path, done.stdout, done.stderr)
 
 
-@pytest.mark.parametrize(
-    "args, words",
-    [
-        (["--lag-seconds", "-1"], "must be 0 or more"),
-        (["--start", "yesterday"], "not an ISO-8601 time"),
-        (["--start", "2024-02-01", "--end", "2024-01-01"], "is not before end"),
-        (["--subdomain", "https://acme.zendesk.com", "--base-url", ""], "not a Zendesk subdomain"),
-        (["--base-url", "http://example.com"], "plain http to a remote host"),
-        (["--action", "explode"], "unknown action"),
-        (["--source-id", "12"], "need a source_type"),
-        (["--actor-id", "bob"], "not an integer"),
-        (["--ip-address", "10.0.0.300"], "not an IP address"),
-        (["--destination", "nowhere"], "unknown destination"),
-    ],
-)
-def test_invalid_options_exit_2_with_one_line(
-    args: list[str], words: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SOURCES__ZENDESK_AUDIT__SUBDOMAIN", "acme")
-    monkeypatch.setenv("SOURCES__ZENDESK_AUDIT__BASE_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("SOURCES__ZENDESK_AUDIT__CREDENTIALS__EMAIL", "a@b.c")
-    monkeypatch.setenv("SOURCES__ZENDESK_AUDIT__CREDENTIALS__API_TOKEN", "t")
-    result = CliRunner().invoke(cli, ["load", *args])
-    assert result.exit_code == 2, result.output
-    assert words in result.output and result.output.count("error:") == 1
-    assert not list(tmp_path.glob("*.duckdb"))
+GOOD_ENV = {
+    "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": "acme",
+    "SOURCES__ZENDESK_AUDIT__BASE_URL": "http://127.0.0.1:9",
+    "SOURCES__ZENDESK_AUDIT__CREDENTIALS__EMAIL": "a@b.c",
+    "SOURCES__ZENDESK_AUDIT__CREDENTIALS__API_TOKEN": "t0ken-value",
+}
+CRED = "SOURCES__ZENDESK_AUDIT__CREDENTIALS__"
+# (name, extra args, environment changes (None removes), .dlt/secrets.toml content or "<dir>", words in the line)
+BAD_CONFIGURATIONS: list[tuple[str, list[str], dict[str, str | None], str | None, str]] = [
+    ("missing subdomain", [], {"SOURCES__ZENDESK_AUDIT__SUBDOMAIN": None, "SOURCES__ZENDESK_AUDIT__BASE_URL": None},
+     None, "no Zendesk account"),
+    ("subdomain with a scheme", ["--subdomain", "https://acme.zendesk.com", "--base-url", ""], {}, None,
+     "not a Zendesk subdomain"),
+    ("subdomain with dots", ["--subdomain", "acme.zendesk.com", "--base-url", ""], {}, None, "not a Zendesk subdomain"),
+    ("token and OAuth both set", [], {CRED + "ACCESS_TOKEN": "oauth-value"}, None, "more than one auth mode"),
+    ("password auth", [], {CRED + "API_TOKEN": None, CRED + "PASSWORD": "pw-value"}, None, "removed e-mail and password"),
+    ("no credentials", [], {CRED + "EMAIL": None, CRED + "API_TOKEN": None}, None, "no Zendesk credentials"),
+    ("half an OAuth client", [], {CRED + "EMAIL": None, CRED + "API_TOKEN": None, CRED + "CLIENT_ID": "c"}, None,
+     "set client_secret"),
+    ("unknown destination", ["--destination", "nowhere"], {}, None, "unknown destination"),
+    ("start after end", ["--start", "2024-02-01", "--end", "2024-01-01"], {}, None, "is not before end"),
+    ("malformed date", ["--start", "yesterday"], {}, None, "not an ISO-8601 time"),
+    ("negative lag", ["--lag-seconds", "-1"], {}, None, "must be 0 or more"),
+    ("lag that is not a number", [], {"SOURCES__ZENDESK_AUDIT__LAG_SECONDS": "soon"}, None, "configuration:"),
+    ("unknown action", ["--action", "explode"], {}, None, "unknown action"),
+    ("source id without type", ["--source-id", "12"], {}, None, "need a source_type"),
+    ("actor id not an integer", ["--actor-id", "bob"], {}, None, "not an integer"),
+    ("bad IP address", ["--ip-address", "10.0.0.300"], {}, None, "not an IP address"),
+    ("http to a remote host", ["--base-url", "http://example.com"], {}, None, "plain http to a remote host"),
+    ("credentials in base_url", ["--base-url", "https://user:pw@acme.zendesk.com"], {}, None, "must not hold credentials"),
+    ("unreadable secrets file", [], {}, "<dir>", "cannot read .dlt/secrets.toml"),
+    ("malformed secrets file", [], {}, '[sources.zendesk_audit]\nsubdomain = "acme\n', "secrets.toml"),
+]
+
+
+def _run_bad_configuration(case: tuple[str, list[str], dict[str, str | None], str | None, str], root: Path) -> str:
+    """Run one case in its own folder; return a problem description, or "" when it behaved."""
+    name, args, changes, secrets, words = case
+    folder = root / name.replace(" ", "-")
+    (folder / ".dlt").mkdir(parents=True)
+    if secrets == "<dir>":
+        (folder / ".dlt" / "secrets.toml").mkdir()
+    elif secrets is not None:
+        (folder / ".dlt" / "secrets.toml").write_text(secrets)
+    env = {**GOOD_ENV, **{k: v for k, v in changes.items() if v is not None}}
+    for key in [k for k, v in changes.items() if v is None]:
+        env.pop(key, None)
+    done = run_cli(["load", *args], folder, env)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    written = [p.name for p in folder.iterdir() if p.name not in (".dlt",)]
+    if done.returncode != 2 or len(lines) != 1 or words not in lines[0] or written:
+        return f"{name}: exit {done.returncode}, written {written}, stderr {done.stderr.strip()[:300]!r}"
+    if any(secret in done.stderr + done.stdout for secret in ("t0ken-value", "oauth-value", "pw-value")):
+        return f"{name}: a secret is in the output"
+    return ""
+
+
+def test_bad_configuration_table_exits_2_with_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert len(BAD_CONFIGURATIONS) >= 15
+    with ThreadPoolExecutor(4) as pool:
+        problems = [p for p in pool.map(lambda case: _run_bad_configuration(case, tmp_path), BAD_CONFIGURATIONS) if p]
+    assert not problems, "\n".join(problems)
 
 
 def test_every_command_has_help_with_an_example_and_is_in_the_readme() -> None:

@@ -15,6 +15,14 @@ from zendesk_audit.settings import DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def config_problem(exc: BaseException) -> str:
+    """dlt's configuration errors say where on the first line and why on the next: keep both."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {lines[1]}"[:400]
+    return first_line(exc)
+
+
 def fails_in_one_line(func: F) -> F:
     """Turn the errors a user can fix into one line and an exit code; never a traceback."""
 
@@ -26,7 +34,7 @@ def fails_in_one_line(func: F) -> F:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except ConfigurationException as exc:
-            click.echo(f"error: configuration: {first_line(exc)}", err=True)
+            click.echo(f"error: configuration: {config_problem(exc)}", err=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -189,3 +190,22 @@ def resolve_options(
         source_ids=id_values,
         ip_addresses=ips,
     )
+
+
+def check_config_files(folder: str = ".dlt") -> None:
+    """Refuse a config or secrets file that exists but cannot be read: dlt would skip it silently.
+
+    Raises:
+        ConfigurationError: the file is a folder or not readable.
+    """
+    for name in ("config.toml", "secrets.toml"):
+        path = os.path.join(folder, name)
+        if not os.path.lexists(path):
+            continue
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot read {path} ({exc.strerror or type(exc).__name__}): fix the file or its permissions"
+            ) from None

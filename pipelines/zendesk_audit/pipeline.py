@@ -26,6 +26,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources import DltSource
 
 from zendesk_audit.client import RequestStats
+from zendesk_audit.config import check_config_files
 from zendesk_audit.errors import ConfigurationError, Interrupted, ZendeskAuditError, find_cause, first_line
 from zendesk_audit.locking import load_lock
 from zendesk_audit.progress import LoadProgress, ProgressMode
@@ -285,16 +286,19 @@ def load_account(
     """
     from zendesk_audit.source import zendesk_audit_source
 
+    check_config_files()
     display = LoadProgress(progress) if progress else None
     stats = RequestStats(on_change=display.on_stats if display else None)
-    pipeline = create_pipeline(destination, dataset_name, duckdb_path, progress=display)
+    # Validate the destination and the first source before the pipeline exists: a bad option writes nothing.
+    target = create_destination(destination, duckdb_path)
+    sources = [zendesk_audit_source(**source_args, chunk_pages=chunk_pages, stats=stats)]
+    pipeline = create_pipeline(target, dataset_name, duckdb_path, progress=display)
+
+    def make_source() -> DltSource:
+        return sources.pop() if sources else zendesk_audit_source(**source_args, chunk_pages=chunk_pages, stats=stats)
+
     try:
-        result = run_load(
-            pipeline,
-            lambda: zendesk_audit_source(**source_args, chunk_pages=chunk_pages, stats=stats),
-            stats,
-            wait_for_lock=wait_for_lock,
-        )
+        result = run_load(pipeline, make_source, stats, wait_for_lock=wait_for_lock)
     finally:
         if display:
             display.close()
