@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench chaos lint clean
 
 install: $(STAMP)
 
@@ -19,6 +19,9 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q -rs
+
+chaos: install
+	$(BIN)/python tests/chaos.py --records 100000 --kills 12
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -47,6 +47,8 @@ AUDIT_LOG_COLUMNS: dict[str, dict[str, Any]] = {
     "source_label": _column("text"),
     "change_description": _column("text"),
     "url": _column("text"),
+    # "api" or "csv" (an Admin Center export imported with `zendesk-audit import-csv`).
+    "_source": _column("text", nullable=False),
 }
 ACCOUNT_COLUMNS: dict[str, dict[str, Any]] = {
     "subdomain": _column("text", nullable=False),
@@ -117,6 +119,7 @@ def prepare_record(record: dict[str, Any], subdomain: str) -> dict[str, Any]:
         created_at = created_at.replace(tzinfo=timezone.utc)
     record["created_at"] = created_at.astimezone(timezone.utc)
     record["subdomain"] = subdomain
+    record["_source"] = "api"
     return record
 
 

@@ -1,0 +1,181 @@
+"""`zendesk-audit alerts`, `zendesk-audit report` and `zendesk-audit evidence`: parse, call, print.
+
+Registered in `cli.py` with `cli.add_command(alerts_command)`, `cli.add_command(report_command)` and
+`cli.add_command(evidence_group)`; the work is in `alerts.py`, `report.py` and `evidence.py`.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from zendesk_audit.cli_options import destination_options, fails_in_one_line
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def period_options(func: F) -> F:
+    """--from, --to and --subdomain mean the same in the alerts, the report and the evidence export."""
+    func = click.option("--subdomain", help="Only this account (the subdomain column); default: every account.")(func)
+    func = click.option("--to", "to", metavar="ISO", help="End of the period, exclusive (UTC unless an offset is given).")(func)
+    func = click.option("--from", "from_", metavar="ISO", help="Start of the period, inclusive (a date is midnight UTC).")(func)
+    return func
+
+
+def open_pipeline(destination: str, dataset: str, duckdb_path: str) -> Any:
+    """The pipeline for a database that was loaded before; one line when there is nothing to read.
+
+    Raises:
+        ConfigurationError: no DuckDB file there, or a destination without SQL (filesystem).
+    """
+    from zendesk_audit.errors import ConfigurationError
+    from zendesk_audit.pipeline import create_pipeline
+
+    if destination in ("", "duckdb") and not os.path.exists(duckdb_path):
+        raise ConfigurationError(f"no DuckDB file at {duckdb_path}: run `zendesk-audit load` first or pass --duckdb-path")
+    if destination == "filesystem":
+        raise ConfigurationError(
+            "the filesystem destination has no SQL engine: load into DuckDB or a warehouse to use this command"
+        )
+    return create_pipeline(destination, dataset, duckdb_path)
+
+
+def exits_with(func: F) -> F:
+    """Let a command return an exit code (3 for alerts found) while `fails_in_one_line` handles errors."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        code = func(*args, **kwargs)
+        if code:
+            sys.exit(code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------- evidence
+@click.group(
+    "evidence",
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@period_options
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="A new or empty folder for the export.")
+@destination_options
+@click.pass_context
+@fails_in_one_line
+def evidence_group(
+    ctx: click.Context,
+    from_: str | None,
+    to: str | None,
+    subdomain: str | None,
+    out_dir: str | None,
+    destination: str,
+    dataset: str,
+    duckdb_path: str,
+) -> None:
+    """Export a period's records and every model's rows as CSV and Parquet with a SHA-256 manifest.
+
+    Writes records/, models/ and seeds/ (CSV with spreadsheet formulas neutralised, and Parquet),
+    manifest.json (row counts, the query behind each file, SHA-256 of each file, tool version,
+    generated_at) and SHA256SUMS. Prints the manifest's SHA-256: keep it where the recipient cannot
+    edit it. `zendesk-audit evidence verify DIR` checks an export.
+
+    Example: zendesk-audit evidence --from 2026-07-01 --to 2026-10-01 --out evidence-2026-q3
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from zendesk_audit.errors import ConfigurationError
+    from zendesk_audit.evidence import export_evidence
+    from zendesk_audit.period import Period
+
+    if not (from_ and to and out_dir):
+        raise ConfigurationError("evidence needs --from ISO --to ISO --out DIR (or: zendesk-audit evidence verify DIR)")
+    period = Period.parse(from_, to, subdomain)
+    result = export_evidence(open_pipeline(destination, dataset, duckdb_path), out_dir, period)
+    click.echo(result.summary_line())
+
+
+@evidence_group.command("verify")
+@click.argument("directory", type=click.Path())
+@click.option("--manifest-sha256", help="The manifest's SHA-256 as printed by the export, kept elsewhere.")
+@fails_in_one_line
+def verify_command(directory: str, manifest_sha256: str | None) -> None:
+    """Recompute every file's SHA-256 and row count against manifest.json.
+
+    Exit 0 when intact, 1 with one line per problem (changed, missing or added file).
+
+    Example: zendesk-audit evidence verify evidence-2026-q3 --manifest-sha256 3b1f...
+    """
+    from zendesk_audit.evidence import manifest_sha256 as digest_of
+    from zendesk_audit.evidence import verify_evidence
+
+    problems = verify_evidence(directory, manifest_sha256)
+    for problem in problems:
+        click.echo(f"{directory}: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{directory}: intact; manifest sha256 {digest_of(directory)}")
+
+
+# ----------------------------------------------------------------------------- alerts
+@click.command("alerts", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--since-last", is_flag=True, help="Every sensitive change not reported before (the default).")
+@period_options
+@click.option(
+    "--min-severity",
+    type=click.Choice(["low", "medium", "high", "critical"], case_sensitive=False),
+    default="low",
+    show_default=True,
+    help="Report (and remember) only sensitive changes at or above this severity.",
+)
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: one line per alert and a summary; json: one object.")
+@click.option("--webhook", metavar="URL", help="POST the alerts as JSON here (with retries); failed ones are sent next run.")
+@destination_options
+@fails_in_one_line
+@exits_with
+def alerts_command(
+    since_last: bool,
+    from_: str | None,
+    to: str | None,
+    subdomain: str | None,
+    min_severity: str,
+    output_format: str,
+    webhook: str | None,
+    destination: str,
+    dataset: str,
+    duckdb_path: str,
+) -> int:
+    """Report new rows of sensitive_changes once each, optionally to a webhook.
+
+    What was reported is kept in <dataset>_models.alert_ledger per rule and record, so a change
+    is never reported twice and never skipped (late records included). Exit 3 when alerts at or
+    above --min-severity were found, 1 when the webhook failed (they are retried next run), 0
+    when there is nothing new.
+
+    Example: zendesk-audit alerts --min-severity high --webhook https://hooks.example.com/T0/B0/x
+    """
+    from zendesk_audit.alerts import run_alerts
+    from zendesk_audit.errors import ConfigurationError
+
+    if since_last and (from_ or to):
+        raise ConfigurationError("--since-last reports everything not reported yet: leave out --from/--to, or --since-last")
+    result = run_alerts(
+        open_pipeline(destination, dataset, duckdb_path),
+        since_last=not (from_ or to),
+        from_=from_,
+        to=to,
+        min_severity=min_severity.lower(),
+        webhook=webhook,
+        subdomain=subdomain,
+    )
+    for line in result.lines(output_format):
+        click.echo(line)
+    error = result.error_line()
+    if error:
+        click.echo(f"error: {error}", err=True)
+    return result.exit_code
