@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench chaos lint clean
+.PHONY: install browser demo test bench chaos lint clean
 
 install: $(STAMP)
 
@@ -14,10 +14,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,shell,spark]'
 	touch $(STAMP)
 
+# Debian's Chromium, for the report test (it renders the HTML report headless); skipped where apt is missing.
+browser:
+	@test -x /usr/bin/chromium || \
+		(command -v apt-get >/dev/null && apt-get update -qq && \
+		 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null) || \
+		echo "chromium could not be installed: the report's browser test will skip"
+
 demo: install
 	$(BIN)/zendesk-audit demo
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q -rs
 
 chaos: install

@@ -13,6 +13,8 @@ from typing import Any
 import click
 
 from zendesk_audit.cli_options import destination_options, fails_in_one_line
+from zendesk_audit.evidence_cli import alerts_command, evidence_group, report_command
+from zendesk_audit.import_cli import export_request_command, import_csv_command
 from zendesk_audit.models_cli import models_group
 from zendesk_audit.sandbox.command import sandbox_command
 from zendesk_audit.settings import DEFAULT_CHUNK_PAGES
@@ -44,7 +46,13 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--subdomain", help="The account, as in https://SUBDOMAIN.zendesk.com; labels the rows.")
+@click.option(
+    "--subdomain",
+    "subdomains",
+    multiple=True,
+    help="The account, as in https://SUBDOMAIN.zendesk.com; labels the rows. Repeat it to load several accounts "
+    "(or set sources.zendesk_audit.subdomains).",
+)
 @click.option("--base-url", help="Replaces https://SUBDOMAIN.zendesk.com (the sandbox, a proxy).")
 @click.option("--start", help="ISO time to start from when there is no state yet (default: all history).")
 @click.option("--end", help="ISO time to stop at: a bounded backfill or re-scan; leaves the cursor alone.")
@@ -90,6 +98,7 @@ def load(
     progress: str,
     chunk_pages: int,
     no_models: bool,
+    subdomains: tuple[str, ...],
     **source_args: Any,
 ) -> None:
     """Load new audit-log records, exactly once, into the destination.
@@ -100,8 +109,16 @@ def load(
 
     Example: zendesk-audit load --subdomain acme --start 2024-01-01
     """
+    from zendesk_audit.accounts import choose_accounts
     from zendesk_audit.pipeline import load_account
 
+    accounts = choose_accounts(subdomains)
+    if len(accounts) > 1:
+        _load_several(accounts, source_args, destination, dataset, duckdb_path, as_json, wait_for_lock, progress,
+                      chunk_pages, no_models)
+        return
+    if accounts:
+        source_args["subdomain"] = accounts[0]
     result = load_account(
         {key: value for key, value in source_args.items() if value not in (None, ())},
         destination=destination,
@@ -115,6 +132,49 @@ def load(
     click.echo(json.dumps(result.as_dict(), default=str) if as_json else result.summary_line())
     if result.models_summary and not as_json:
         click.echo(result.models_summary)
+
+
+def _load_several(
+    accounts: list[str],
+    source_args: dict[str, Any],
+    destination: str,
+    dataset: str,
+    duckdb_path: str,
+    as_json: bool,
+    wait_for_lock: float,
+    progress: str,
+    chunk_pages: int,
+    no_models: bool,
+) -> None:
+    """`load` with several accounts: one line per account, a summary naming the failed ones, exit 1 if any failed."""
+    from zendesk_audit.accounts import load_accounts
+
+    result = load_accounts(
+        accounts,
+        {key: value for key, value in source_args.items() if value not in (None, ())},
+        destination=destination,
+        dataset_name=dataset,
+        duckdb_path=duckdb_path,
+        progress=_progress_mode(progress, as_json),
+        wait_for_lock=wait_for_lock,
+        chunk_pages=chunk_pages,
+        build_models=not no_models,
+    )
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), default=str))
+    else:
+        for outcome in result.accounts:
+            if outcome.status == "ok":
+                click.echo(outcome.line())
+            else:
+                click.echo(f"error: {outcome.line()}", err=True)
+        if result.models_summary:
+            click.echo(result.models_summary)
+        if result.models_error:
+            click.echo(f"error: models: {result.models_error}", err=True)
+        click.echo(result.summary_line())
+    if not result.ok:
+        sys.exit(1)
 
 
 @cli.command()
@@ -134,6 +194,11 @@ def demo(records: int, duckdb_path: str) -> None:
 
 cli.add_command(sandbox_command)
 cli.add_command(models_group)
+cli.add_command(alerts_command)
+cli.add_command(report_command)
+cli.add_command(evidence_group)
+cli.add_command(import_csv_command)
+cli.add_command(export_request_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -48,6 +48,8 @@ from zendesk_audit.source import AUDIT_LOG_COLUMNS
 CSV_PIPELINE_NAME = "zendesk_audit_csv"
 CSV_SOURCE = "csv"
 BATCH_ROWS = 5_000
+# Rows per committed load: bounds the destination's memory for one load (DuckDB: about 150 MB).
+CHUNK_ROWS = 100_000
 # Identical rows are numbered within their second so that two same-second events that look alike
 # in the CSV stay two rows; the numbering remembers this many distinct recent seconds.
 RECENT_SECONDS = 256
@@ -316,8 +318,13 @@ def _row(values: list[str], columns: list[str | None], path: str, line: int, tim
     return row
 
 
-def csv_audit_logs_resource(paths: Sequence[str], subdomain: str, time_format: str | None = None) -> DltResource:
-    """The resource `audit_logs` for CSV files: same table, columns and key as the API's."""
+def csv_audit_logs_resource(batches: Iterator[list[dict[str, Any]]], chunk_rows: int | None = None,
+                            done: list[bool] | None = None) -> DltResource:
+    """The resource `audit_logs` for CSV rows: same table, columns and key as the API's.
+
+    Takes batches from a shared iterator and stops after `chunk_rows` rows, so that a caller can
+    commit a large file chunk by chunk; sets `done[0]` once the iterator is exhausted.
+    """
 
     @dlt.resource(
         name="audit_logs",
@@ -326,16 +333,39 @@ def csv_audit_logs_resource(paths: Sequence[str], subdomain: str, time_format: s
         columns=copy.deepcopy(AUDIT_LOG_COLUMNS),
     )
     def audit_logs() -> Iterator[list[dict[str, Any]]]:
-        for path in paths:
-            yield from read_csv_rows(path, subdomain, time_format)
+        taken = 0
+        for batch in batches:
+            yield batch
+            taken += len(batch)
+            if chunk_rows and taken >= chunk_rows:
+                return
+        if done is not None:
+            done[0] = True
 
     return audit_logs
 
 
+def read_csv_files(paths: Sequence[str], subdomain: str, time_format: str | None = None) -> Iterator[list[dict[str, Any]]]:
+    """The batches of every file, one file after the other."""
+    for path in paths:
+        yield from read_csv_rows(path, subdomain, time_format)
+
+
 @dlt.source(name="zendesk_audit_csv", section="zendesk_audit", max_table_nesting=0)
-def zendesk_audit_csv_source(paths: Sequence[str], subdomain: str, time_format: str | None = None) -> DltResource:
-    """Admin Center CSV exports of one account as the `audit_logs` table."""
-    return csv_audit_logs_resource(paths, subdomain, time_format)
+def zendesk_audit_csv_source(
+    paths: Sequence[str], subdomain: str, time_format: str | None = None
+) -> DltResource:
+    """Admin Center CSV exports of one account as the `audit_logs` table, in one load.
+
+    Example:
+        >>> pipeline.run(zendesk_audit_csv_source(["audit-log.csv"], "acme"))
+    """
+    return csv_audit_logs_resource(read_csv_files(paths, subdomain, time_format))
+
+
+@dlt.source(name="zendesk_audit_csv", section="zendesk_audit", max_table_nesting=0)
+def _csv_chunk_source(batches: Iterator[list[dict[str, Any]]], chunk_rows: int, done: list[bool]) -> DltResource:
+    return csv_audit_logs_resource(batches, chunk_rows, done)
 
 
 @dataclass
@@ -396,7 +426,7 @@ def check_files(paths: Iterable[str]) -> list[str]:
     return checked
 
 
-def _count_rows(pipeline: dlt.Pipeline, dataset: str, subdomain: str) -> int | None:
+def _count_rows(pipeline: dlt.Pipeline, subdomain: str) -> int | None:
     try:
         with pipeline.sql_client() as client:
             rows = client.execute_sql(
@@ -416,17 +446,24 @@ def import_csv(
     time_format: str | None = None,
     build_models: bool = False,
     wait_for_lock: float = 0.0,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> ImportResult:
     """Load Admin Center CSV files into `audit_logs` (`_source = 'csv'`) of one account.
+
+    The files are read once, row by row, and committed every `chunk_rows` rows: memory stays flat
+    however large the file (the destination's load of one chunk is what costs memory). A bad row
+    stops the import at that row; the chunks before it stay loaded, and importing the fixed file
+    again adds nothing twice, because every row's key comes from its content.
 
     Args:
         paths: CSV files; every header is checked before anything is written.
         subdomain: the account the files came from (default: config `sources.zendesk_audit.subdomain`).
         time_format: a `strptime` format for the Time column when it is not ISO 8601 or a known one.
         build_models: build the SQL models afterwards (not on the filesystem destination).
+        chunk_rows: rows per committed load.
 
     Raises:
-        CsvImportError: `file:line: why` (exit 2); nothing of this import was loaded.
+        CsvImportError: `file:line: why` (exit 2).
 
     Example:
         >>> import_csv(["audit-log.csv"], subdomain="acme").summary_line()
@@ -444,25 +481,34 @@ def import_csv(
     target = create_destination(destination, duckdb_path)
     pipeline = create_pipeline(target, dataset_name, duckdb_path, pipeline_name=CSV_PIPELINE_NAME)
     started = time.monotonic()
+    rows_read = 0
+    load_ids: list[str] = []
     with load_lock(pipeline.pipelines_dir, wait_for_lock):
-        before = _count_rows(pipeline, dataset_name, account)
-        try:
-            info = pipeline.run(
-                zendesk_audit_csv_source(files, account, time_format), loader_file_format=loader_file_format(pipeline)
-            )
-        except PipelineStepFailed as exc:
-            pipeline.drop_pending_packages()
-            user_error = find_cause(exc, ZendeskAuditError)
-            if user_error is not None:
-                raise user_error from None
-            raise LoadFailed(
-                f"the {exc.step} step into {pipeline.destination.destination_name} failed: "
-                f"{first_line(exc.__cause__ or exc)}; nothing of this import was committed"
-            ) from None
-        trace = pipeline.last_trace
-        normalize = trace.last_normalize_info if trace else None
-        rows_read = int(normalize.row_counts.get("audit_logs", 0)) if normalize else 0
-        after = _count_rows(pipeline, dataset_name, account)
+        before = _count_rows(pipeline, account)
+        batches = read_csv_files(files, account, time_format)
+        done = [False]
+        while not done[0]:
+            try:
+                info = pipeline.run(_csv_chunk_source(batches, chunk_rows, done), loader_file_format=loader_file_format(pipeline))
+            except PipelineStepFailed as exc:
+                pipeline.drop_pending_packages()
+                user_error = find_cause(exc, ZendeskAuditError)
+                if user_error is not None:
+                    if rows_read:
+                        raise CsvImportError(
+                            f"{user_error} ({rows_read:,} rows before it were imported; importing the fixed file "
+                            "again adds nothing twice)"
+                        ) from None
+                    raise user_error from None
+                raise LoadFailed(
+                    f"the {exc.step} step into {pipeline.destination.destination_name} failed: "
+                    f"{first_line(exc.__cause__ or exc)}; the chunk in flight was not committed"
+                ) from None
+            trace = pipeline.last_trace
+            normalize = trace.last_normalize_info if trace else None
+            rows_read += int(normalize.row_counts.get("audit_logs", 0)) if normalize else 0
+            load_ids.extend(info.loads_ids if info else [])
+        after = _count_rows(pipeline, account)
     result = ImportResult(
         files=list(paths),
         subdomain=account,
@@ -471,7 +517,7 @@ def import_csv(
         seconds=round(time.monotonic() - started, 3),
         destination=pipeline.destination.destination_name,
         dataset=dataset_name,
-        load_ids=list(info.loads_ids) if info else [],
+        load_ids=load_ids,
     )
     if build_models and result.destination != "filesystem":
         from zendesk_audit.models import build_models as build

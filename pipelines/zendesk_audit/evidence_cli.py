@@ -179,3 +179,33 @@ def alerts_command(
     if error:
         click.echo(f"error: {error}", err=True)
     return result.exit_code
+
+
+# ----------------------------------------------------------------------------- report
+@click.command("report", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
+@period_options
+@destination_options
+@fails_in_one_line
+def report_command(
+    out_path: str,
+    from_: str | None,
+    to: str | None,
+    subdomain: str | None,
+    destination: str,
+    dataset: str,
+    duckdb_path: str,
+) -> None:
+    """Write one self-contained HTML report (inline SVG charts, no network) for a review period.
+
+    Sections: headline figures, changes per day, a weekday-by-hour heatmap, top actors, off-hours
+    changes, sensitive changes by severity, business-rule changes, role history, incidents with
+    the changes before them. Print it to PDF for the audit file.
+
+    Example: zendesk-audit report --out report.html --from 2026-07-01 --to 2026-10-01
+    """
+    from zendesk_audit.period import Period
+    from zendesk_audit.report import write_report
+
+    period = Period.parse(from_, to, subdomain)
+    click.echo(write_report(open_pipeline(destination, dataset, duckdb_path), out_path, period).summary_line())

@@ -44,7 +44,7 @@ def _number(value: float) -> str:
 def bar_chart(items: Sequence[tuple[str, float]], label: str, colours: dict[str, str] | None = None,
               width: int = 640) -> str:
     """Horizontal bars, one per (label, value), largest scale first; labels left, values right."""
-    row, top, left, right = 24, 8, 190, 70
+    row, top, left, right = 24, 8, 200, 70
     height = top * 2 + row * max(len(items), 1)
     scale = max((value for _, value in items), default=0) or 1
     plot = width - left - right
@@ -53,7 +53,7 @@ def bar_chart(items: Sequence[tuple[str, float]], label: str, colours: dict[str,
         y = top + index * row
         length = max(plot * value / scale, 1 if value else 0)
         colour = (colours or {}).get(name, ACCENT)
-        short = name if len(name) <= 28 else name[:27] + "…"
+        short = name if len(name) <= 26 else name[:25] + "…"
         parts.append(
             f'<text x="{left - 8}" y="{y + 16}" text-anchor="end" font-size="12" fill="{INK}">{escape(short)}</text>'
             f'<rect x="{left}" y="{y + 4}" width="{length:.1f}" height="{row - 8}" fill="{colour}" rx="2">'

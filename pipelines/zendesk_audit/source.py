@@ -19,6 +19,7 @@ import dlt
 import orjson
 from dlt.sources import DltResource
 
+from zendesk_audit.batches import Batcher
 from zendesk_audit.client import RequestStats, ZendeskClient
 from zendesk_audit.config import SourceOptions, resolve_options
 from zendesk_audit.credentials import API_TOKEN_WARNING, ZendeskCredentials
@@ -181,19 +182,20 @@ def audit_logs_resource(
         created_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
             "created_at", initial_value=options.start, end_value=options.end, on_cursor_value_missing="include"
         ),
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[Any]:
         settled = clock().replace(microsecond=0) - timedelta(seconds=options.lag_seconds)
         window_end = min(created_at.end_value, settled) if created_at.end_value else settled
         window_start = created_at.start_value - timedelta(seconds=1)
         if window_start >= window_end:
             return
+        batcher = Batcher()
         pages = client.iter_audit_log_pages(list_params(options, window_start, window_end))
         for number, page in enumerate(pages, start=1):
             rows, rejected = split_page(page, options.subdomain, clock)
             # Should the server ignore the window, never let the cursor pass the settled bound.
-            settled_rows = [row for row in rows if row["created_at"] <= window_end]
-            if settled_rows:
-                yield settled_rows
+            table = batcher.add(row for row in rows if row["created_at"] <= window_end)
+            if table is not None:
+                yield table
             if rejected:
                 logger.warning(
                     "%d audit log record(s) rejected into %s: %s", len(rejected), REJECTED_TABLE, rejected[0]["reason"]
@@ -202,7 +204,10 @@ def audit_logs_resource(
             if chunk_pages and number >= chunk_pages:
                 # Let this run commit; the load runs the next chunk from the new cursor.
                 client.stats.page_limit_reached = True
-                return
+                break
+        table = batcher.flush()
+        if table is not None:
+            yield table
 
     # The variant copies the resource's hints as they are now: give it its own before the columns.
     audit_logs.apply_hints(

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from zendesk_audit.sandbox.config import BAD_ANSWER_KINDS, DEFAULT_FAULT_KINDS
 
-DEFAULT_REPORTED_LIMIT = 700
+# Without a configured limit the headers advertise one no client reaches, so nobody paces for nothing.
+DEFAULT_REPORTED_LIMIT = 1_000_000
 FAULT_KINDS = frozenset(DEFAULT_FAULT_KINDS + BAD_ANSWER_KINDS)
 UNSET = object()  # lets `rate_limit=None` mean "no limit" in set_faults
 

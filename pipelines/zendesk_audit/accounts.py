@@ -1,0 +1,274 @@
+"""Several Zendesk accounts into one dataset: each its own credentials, base URL and incremental state.
+
+Config layout (dlt-native: TOML tables or the matching environment variables):
+
+    [sources.zendesk_audit]
+    subdomains = ["acme", "beta"]          # or: zendesk-audit load --subdomain acme --subdomain beta
+
+    [sources.zendesk_audit.accounts.acme.credentials]   # SOURCES__ZENDESK_AUDIT__ACCOUNTS__ACME__CREDENTIALS__*
+    client_id = "..."
+    client_secret = "..."
+
+    [sources.zendesk_audit.accounts.beta]
+    base_url = "https://beta.example-proxy.com"          # optional; default https://beta.zendesk.com
+
+An account's credentials are read as a whole from its own table; an account without one uses
+`[sources.zendesk_audit.credentials]` as a whole (never key by key: dlt's section fallback would
+mix one account's e-mail with another's token). A shared `base_url` would send every account's
+credentials to one address, so it is refused when several accounts load.
+
+Each account runs as its own dlt pipeline, `zendesk_audit_<subdomain>`: dlt keys state (the
+`created_at` cursor, locally and in the destination's `_dlt_pipeline_state`) by pipeline name, so
+every account keeps its own cursor in the one shared dataset, and an ephemeral worker restores
+each from the destination. One account failing is reported and the next one still loads.
+A single account (one `--subdomain`, or none) keeps the pipeline name `zendesk_audit`.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dlt
+from dlt.common.configuration.exceptions import ConfigurationException
+from dlt.sources import DltSource
+
+from zendesk_audit.cli_options import config_problem
+from zendesk_audit.config import check_config_files, check_subdomain
+from zendesk_audit.credentials import ZendeskCredentials
+from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, first_line
+from zendesk_audit.settings import DEFAULT_CHUNK_PAGES, DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH, DEFAULT_PIPELINE_NAME
+
+SUBDOMAINS_KEY = "sources.zendesk_audit.subdomains"
+ACCOUNTS_KEY = "sources.zendesk_audit.accounts"
+_CREDENTIAL_FIELDS = ("email", "api_token", "access_token", "client_id", "client_secret", "scope", "password")
+
+
+def pipeline_name_for(subdomain: str) -> str:
+    """`zendesk_audit_<subdomain>`: one pipeline, hence one state, per account."""
+    return f"{DEFAULT_PIPELINE_NAME}_{re.sub(r'[^a-z0-9_]', '_', subdomain.lower())}"
+
+
+def configured_subdomains() -> list[str]:
+    """`sources.zendesk_audit.subdomains` (a TOML list, or "a,b" / '["a","b"]' in an env var)."""
+    value = dlt.config.get(SUBDOMAINS_KEY)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            value = dlt.config.get(SUBDOMAINS_KEY, list)
+        else:
+            value = text.split(",")
+    if not isinstance(value, (list, tuple)):
+        raise ConfigurationError(f"{SUBDOMAINS_KEY} must be a list of subdomains, e.g. [\"acme\", \"beta\"]")
+    return [str(item).strip() for item in value if str(item).strip()]
+
+
+def choose_accounts(cli_subdomains: Sequence[str]) -> list[str]:
+    """The accounts to load: `--subdomain` (repeatable) wins over the config list; duplicates dropped.
+
+    One or none: the caller keeps the single-account path unchanged (and its own validation).
+    """
+    given = list(cli_subdomains)
+    if not given:
+        check_config_files()
+        given = configured_subdomains()
+    if len(given) <= 1:
+        return given
+    accounts: list[str] = []
+    for item in given:
+        subdomain = check_subdomain(item)
+        if subdomain not in accounts:
+            accounts.append(subdomain)
+    return accounts
+
+
+def _account_value(subdomain: str, key: str) -> Any:
+    full = f"{ACCOUNTS_KEY}.{subdomain}.{key}"
+    value = dlt.secrets.get(full)
+    return value if value is not None else dlt.config.get(full)
+
+
+def account_credentials(subdomain: str) -> ZendeskCredentials | None:
+    """The account's own credentials table, whole, or None when it has none."""
+    found = {name: _account_value(subdomain, f"credentials.{name}") for name in _CREDENTIAL_FIELDS}
+    found = {name: value for name, value in found.items() if value not in (None, "")}
+    if not found:
+        return None
+    credentials = ZendeskCredentials()
+    for name, value in found.items():
+        setattr(credentials, name, str(value))
+    credentials.resolve()
+    return credentials
+
+
+def account_source_args(subdomain: str, shared: dict[str, Any]) -> dict[str, Any]:
+    """`zendesk_audit_source` arguments for one account: its base URL and (if any) its credentials."""
+    args = {**shared, "subdomain": subdomain}
+    base_url = _account_value(subdomain, "base_url")
+    args["base_url"] = str(base_url) if base_url else f"https://{subdomain}.zendesk.com"
+    credentials = account_credentials(subdomain)
+    if credentials is not None:
+        args["credentials"] = credentials
+    return args
+
+
+@dataclass
+class AccountOutcome:
+    subdomain: str
+    pipeline_name: str
+    status: str  # "ok" or "failed"
+    result: Any = None  # LoadResult
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {"subdomain": self.subdomain, "pipeline_name": self.pipeline_name, "status": self.status}
+        if self.result is not None:
+            data.update(self.result.as_dict())
+        if self.error:
+            data["error"] = self.error
+        return data
+
+    def line(self) -> str:
+        if self.status == "ok":
+            return f"{self.subdomain}: {self.result.summary_line()}"
+        return f"{self.subdomain}: failed: {self.error}"
+
+
+@dataclass
+class AccountsResult:
+    """What `zendesk-audit load` did for several accounts."""
+
+    accounts: list[AccountOutcome] = field(default_factory=list)
+    models: dict[str, Any] | None = None
+    models_summary: str | None = None
+    models_error: str | None = None
+
+    @property
+    def failed(self) -> list[str]:
+        return [outcome.subdomain for outcome in self.accounts if outcome.status != "ok"]
+
+    @property
+    def loaded(self) -> list[str]:
+        return [outcome.subdomain for outcome in self.accounts if outcome.status == "ok"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.models_error
+
+    def summary_line(self) -> str:
+        loaded, failed = self.loaded, self.failed
+        text = f"{len(self.accounts)} accounts: {len(loaded)} loaded ({', '.join(loaded) or 'none'})"
+        if failed:
+            text += f", {len(failed)} failed ({', '.join(failed)})"
+        if self.models_error:
+            text += "; models failed"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": "ok" if self.ok else "failed",
+            "accounts": [outcome.as_dict() for outcome in self.accounts],
+            "loaded": self.loaded,
+            "failed": self.failed,
+            "models": self.models,
+            "models_error": self.models_error,
+        }
+
+
+def load_one_account(
+    source_args: dict[str, Any],
+    pipeline_name: str,
+    destination: str | None = None,
+    dataset_name: str = DEFAULT_DATASET_NAME,
+    duckdb_path: str = DEFAULT_DUCKDB_PATH,
+    progress: str | None = None,
+    wait_for_lock: float = 0.0,
+    chunk_pages: int = DEFAULT_CHUNK_PAGES,
+) -> Any:
+    """`pipeline.load_account` under another pipeline name (that function has no such argument yet)."""
+    from zendesk_audit.client import RequestStats
+    from zendesk_audit.pipeline import create_destination, create_pipeline, run_load
+    from zendesk_audit.progress import LoadProgress
+    from zendesk_audit.source import zendesk_audit_source
+
+    display = LoadProgress(progress) if progress else None  # type: ignore[arg-type]
+    stats = RequestStats(on_change=display.on_stats if display else None)
+    target = create_destination(destination, duckdb_path)
+    sources = [zendesk_audit_source(**source_args, chunk_pages=chunk_pages, stats=stats)]
+    pipeline = create_pipeline(target, dataset_name, duckdb_path, pipeline_name=pipeline_name, progress=display)
+
+    def make_source() -> DltSource:
+        return sources.pop() if sources else zendesk_audit_source(**source_args, chunk_pages=chunk_pages, stats=stats)
+
+    try:
+        return run_load(pipeline, make_source, stats, wait_for_lock=wait_for_lock)
+    finally:
+        if display:
+            display.close()
+
+
+def load_accounts(
+    subdomains: Sequence[str],
+    source_args: dict[str, Any] | None = None,
+    destination: str | None = None,
+    dataset_name: str = DEFAULT_DATASET_NAME,
+    duckdb_path: str = DEFAULT_DUCKDB_PATH,
+    progress: str | None = None,
+    wait_for_lock: float = 0.0,
+    chunk_pages: int = DEFAULT_CHUNK_PAGES,
+    build_models: bool = False,
+) -> AccountsResult:
+    """Load each account in turn into one dataset; a failing account is recorded, the rest still load.
+
+    Args:
+        subdomains: the accounts (validated subdomains).
+        source_args: shared `zendesk_audit_source` arguments (start, end, filters, ...); per-account
+            base_url and credentials come from `[sources.zendesk_audit.accounts.<subdomain>]`.
+        build_models: build the SQL models once, after the last account, when any account loaded.
+
+    Raises:
+        ConfigurationError: a setting that would apply to every account wrongly (a shared base_url).
+
+    Example:
+        >>> result = load_accounts(["acme", "beta"])
+        >>> result.summary_line()
+        '2 accounts: 2 loaded (acme, beta)'
+    """
+    from zendesk_audit.pipeline import create_pipeline
+
+    check_config_files()
+    shared = dict(source_args or {})
+    if shared.get("base_url") or dlt.config.get("sources.zendesk_audit.base_url"):
+        raise ConfigurationError(
+            "base_url applies to one account: with several accounts set it per account as "
+            "sources.zendesk_audit.accounts.<subdomain>.base_url (SOURCES__ZENDESK_AUDIT__ACCOUNTS__<SUBDOMAIN>__BASE_URL)"
+        )
+    shared.pop("base_url", None)
+    shared.pop("subdomain", None)
+    result = AccountsResult()
+    for subdomain in subdomains:
+        name = pipeline_name_for(subdomain)
+        try:
+            loaded = load_one_account(
+                account_source_args(subdomain, shared), name, destination, dataset_name, duckdb_path,
+                progress, wait_for_lock, chunk_pages,
+            )
+            result.accounts.append(AccountOutcome(subdomain, name, "ok", result=loaded))
+        except ZendeskAuditError as exc:
+            result.accounts.append(AccountOutcome(subdomain, name, "failed", error=first_line(exc)))
+        except ConfigurationException as exc:
+            result.accounts.append(AccountOutcome(subdomain, name, "failed", error=f"configuration: {config_problem(exc)}"))
+    first_loaded = next((outcome for outcome in result.accounts if outcome.status == "ok"), None)
+    if build_models and first_loaded is not None and first_loaded.result.destination != "filesystem":
+        from zendesk_audit.models import build_models as build
+
+        pipeline = create_pipeline(destination, dataset_name, duckdb_path, pipeline_name=first_loaded.pipeline_name)
+        try:
+            built = build(pipeline)
+            result.models, result.models_summary = built.as_dict(), built.summary_line()
+        except ZendeskAuditError as exc:
+            result.models_error = first_line(exc)
+    return result
