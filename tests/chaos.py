@@ -156,7 +156,7 @@ def kill_loop(records: int, kills: int, workdir: Path, seed: int = 2, chunk_page
                 nth = rng.randint(1, 2)
                 while child.process.poll() is None and sum(line == f"{kill_at}: started" for line in child.lines) < nth:
                     time.sleep(0.002)
-                time.sleep(rng.uniform(0, 0.05))
+                time.sleep(rng.uniform(0, 0.005))  # normalize of Arrow files takes milliseconds
                 if child.process.poll() is None:
                     child.process.send_signal(signal.SIGKILL)
                     outcome.kills += 1

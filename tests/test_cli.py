@@ -201,3 +201,16 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme() -> None:
         assert result.exit_code == 0
         assert "Example" in result.output, name
         assert f"zendesk-audit {name}" in readme, f"`zendesk-audit {name}` is not in the README"
+
+
+def test_load_with_alerts_exits_3_once_then_0(sandbox_factory: Any, tmp_path: Path) -> None:
+    sandbox = sandbox_factory(records=2_000, seed=34)
+    env = _sandbox_env(sandbox, client_id=sandbox.config.client_id, client_secret=sandbox.config.client_secret)
+    first = run_cli(["load", "--alerts", "--alerts-min-severity", "high", "--workers", "2",
+                     "--rate-limit-share", "0.8"], tmp_path, env)
+    assert first.returncode == 3, first.stderr
+    assert "models:" in first.stdout and "critical" in first.stdout.lower()
+    again = run_cli(["load", "--alerts", "--alerts-min-severity", "high"], tmp_path, env)
+    assert again.returncode == 0, again.stderr
+    refused = run_cli(["load", "--alerts", "--no-models"], tmp_path, env)
+    assert refused.returncode == 2 and "leave out --no-models" in refused.stderr

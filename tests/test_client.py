@@ -72,3 +72,20 @@ def test_unknown_endpoint_names_the_host(sandbox: Any) -> None:
     client = ZendeskClient(sandbox.base_url + "/nowhere", credentials)
     with pytest.raises(SubdomainError, match="InvalidEndpoint"):
         _all_ids(client)
+
+
+def test_the_load_keeps_to_its_share_of_the_limit(sandbox_factory: Any) -> None:
+    sandbox = sandbox_factory(records=3_000, seed=55, rate_limit=20, rate_window=1.0)
+    client = _client(sandbox, backoff_base=0.01, rate_limit_share=0.5)
+    seen: list[float] = []
+    note = client._note_rate_limit
+
+    def spy(headers: Any) -> None:
+        seen.append(float(headers["X-Rate-Limit-Remaining"]))
+        note(headers)
+
+    client._note_rate_limit = spy  # type: ignore[method-assign]
+    assert len(_all_ids(client)) == 3_000
+    assert sandbox.counters()["rate_limited"] == 0
+    # Half of the 20 requests a second stays with the other integrations (one request of slack).
+    assert min(seen) >= 20 * 0.5 - 1, min(seen)

@@ -193,16 +193,42 @@ def test_bad_records_are_rejected_whole_not_lost_and_the_run_goes_on(sandbox_fac
     assert again.records_rejected == 2
 
 
-def test_a_long_backfill_commits_chunk_by_chunk(sandbox_factory: Any, duckdb_path: Path) -> None:
+def test_a_long_backfill_commits_window_by_window_in_chunks(sandbox_factory: Any, duckdb_path: Path) -> None:
     from zendesk_audit.pipeline import load_account
 
     sandbox = sandbox_factory(records=1_500, seed=12)
-    args = {"subdomain": sandbox.config.subdomain, "base_url": sandbox.base_url,
+    args = {"subdomain": sandbox.config.subdomain, "base_url": sandbox.base_url, "window_records": 300,
             "credentials": __import__("conftest").api_token_credentials(sandbox)}
     result = load_account(args, "duckdb", duckdb_path=str(duckdb_path), chunk_pages=4)
-    assert len(result.load_ids) == 4  # 15 pages in chunks of 4
+    assert len(result.load_ids) >= 3  # windows of under 300 records, about 400 records a chunk
     assert result.records_loaded == 1_500
     ids = duckdb_ids(duckdb_path)
     _no_duplicates(ids)
     assert set(ids) == sandbox.ids()
     assert sandbox.counters()["requests"]["/api/v2/account/settings"] == 1
+
+
+def test_parallel_windows_load_exactly_once_across_bursts_and_empty_years(
+    sandbox_factory: Any, duckdb_path: Path
+) -> None:
+    from zendesk_audit.client import ZendeskClient
+    from zendesk_audit.windows import plan_windows
+
+    sandbox = sandbox_factory(records=6_000, seed=13, history_end=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                              history_days=30)
+    burst = datetime(2025, 12, 20, 10, 0, 0, tzinfo=timezone.utc)
+    sandbox.append(450, created_at=burst)  # one second, larger than a window: cannot be split
+    sandbox.append(3, created_at=datetime(2019, 5, 1, tzinfo=timezone.utc))  # years of nothing before
+    result = load_sandbox(sandbox, duckdb_path, workers=4, window_records=400)
+    ids = duckdb_ids(duckdb_path)
+    _no_duplicates(ids)
+    assert set(ids) == sandbox.ids() and result.records_loaded == 6_453
+
+    client = ZendeskClient(sandbox.base_url, __import__("conftest").api_token_credentials(sandbox))
+    params = lambda low, high: {"filter[created_at][]": [low.strftime("%Y-%m-%dT%H:%M:%SZ"),  # noqa: E731
+                                                         high.strftime("%Y-%m-%dT%H:%M:%SZ")]}
+    windows = list(plan_windows(client, params, datetime(2007, 1, 1, tzinfo=timezone.utc),
+                                datetime(2026, 1, 1, tzinfo=timezone.utc), 400))
+    assert all(a.end <= b.start for a, b in zip(windows, windows[1:]))  # oldest first, never overlapping
+    assert sum(w.count or 0 for w in windows) >= 6_453
+    assert client.stats.list_requests < 4 * len(windows)  # empty stretches cost one probe each

@@ -32,12 +32,12 @@ from typing import Any
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigurationException
-from dlt.sources import DltSource
 
 from zendesk_audit.cli_options import config_problem
 from zendesk_audit.config import check_config_files, check_subdomain
 from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, first_line
+from zendesk_audit.pipeline import create_pipeline, load_account
 from zendesk_audit.settings import DEFAULT_CHUNK_PAGES, DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH, DEFAULT_PIPELINE_NAME
 
 SUBDOMAINS_KEY = "sources.zendesk_audit.subdomains"
@@ -178,38 +178,6 @@ class AccountsResult:
         }
 
 
-def load_one_account(
-    source_args: dict[str, Any],
-    pipeline_name: str,
-    destination: str | None = None,
-    dataset_name: str = DEFAULT_DATASET_NAME,
-    duckdb_path: str = DEFAULT_DUCKDB_PATH,
-    progress: str | None = None,
-    wait_for_lock: float = 0.0,
-    chunk_pages: int = DEFAULT_CHUNK_PAGES,
-) -> Any:
-    """`pipeline.load_account` under another pipeline name (that function has no such argument yet)."""
-    from zendesk_audit.client import RequestStats
-    from zendesk_audit.pipeline import create_destination, create_pipeline, run_load
-    from zendesk_audit.progress import LoadProgress
-    from zendesk_audit.source import zendesk_audit_source
-
-    display = LoadProgress(progress) if progress else None  # type: ignore[arg-type]
-    stats = RequestStats(on_change=display.on_stats if display else None)
-    target = create_destination(destination, duckdb_path)
-    sources = [zendesk_audit_source(**source_args, chunk_pages=chunk_pages, stats=stats)]
-    pipeline = create_pipeline(target, dataset_name, duckdb_path, pipeline_name=pipeline_name, progress=display)
-
-    def make_source() -> DltSource:
-        return sources.pop() if sources else zendesk_audit_source(**source_args, chunk_pages=chunk_pages, stats=stats)
-
-    try:
-        return run_load(pipeline, make_source, stats, wait_for_lock=wait_for_lock)
-    finally:
-        if display:
-            display.close()
-
-
 def load_accounts(
     subdomains: Sequence[str],
     source_args: dict[str, Any] | None = None,
@@ -237,7 +205,6 @@ def load_accounts(
         >>> result.summary_line()
         '2 accounts: 2 loaded (acme, beta)'
     """
-    from zendesk_audit.pipeline import create_pipeline
 
     check_config_files()
     shared = dict(source_args or {})
@@ -252,9 +219,15 @@ def load_accounts(
     for subdomain in subdomains:
         name = pipeline_name_for(subdomain)
         try:
-            loaded = load_one_account(
-                account_source_args(subdomain, shared), name, destination, dataset_name, duckdb_path,
-                progress, wait_for_lock, chunk_pages,
+            loaded = load_account(
+                account_source_args(subdomain, shared),
+                destination,
+                dataset_name,
+                duckdb_path,
+                progress=progress,
+                wait_for_lock=wait_for_lock,
+                chunk_pages=chunk_pages,
+                pipeline_name=name,
             )
             result.accounts.append(AccountOutcome(subdomain, name, "ok", result=loaded))
         except ZendeskAuditError as exc:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from zendesk_audit.cli_options import destination_options, fails_in_one_line
+from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.evidence_cli import alerts_command, evidence_group, report_command
 from zendesk_audit.import_cli import export_request_command, import_csv_command
 from zendesk_audit.models_cli import models_group
@@ -86,7 +87,22 @@ def cli() -> None:
     show_default=True,
     help="line: a live line; log: plain lines for orchestrator logs; auto: line on a terminal, else none.",
 )
+@click.option(
+    "--rate-limit-share",
+    type=float,
+    help="Share of the account's rate limit this load may use (default 0.5: the rest stays for other integrations).",
+)
+@click.option("--workers", type=click.IntRange(1, 32), help="Windows fetched at once (default: sized from latency and budget).")
 @click.option("--no-models", is_flag=True, help="Do not build the SQL models after the load.")
+@click.option("--alerts", "with_alerts", is_flag=True, help="After the load, report new sensitive changes (exit 3 when found).")
+@click.option(
+    "--alerts-min-severity",
+    type=click.Choice(["low", "medium", "high", "critical"]),
+    default="low",
+    show_default=True,
+    help="With --alerts: the lowest severity reported.",
+)
+@click.option("--alerts-webhook", metavar="URL", help="With --alerts: POST the alerts here (see zendesk-audit alerts).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @fails_in_one_line
 def load(
@@ -98,6 +114,9 @@ def load(
     progress: str,
     chunk_pages: int,
     no_models: bool,
+    with_alerts: bool,
+    alerts_min_severity: str,
+    alerts_webhook: str | None,
     subdomains: tuple[str, ...],
     **source_args: Any,
 ) -> None:
@@ -105,76 +124,75 @@ def load(
 
     Settings not given here come from .dlt/config.toml, .dlt/secrets.toml or SOURCES__ZENDESK_AUDIT__*
     environment variables. The SQL models are built after a successful load (--no-models to skip).
-    Exit 0 on success, 1 on a failed run, 2 on a usage or configuration error.
+    Exit 0 on success, 1 on a failed run (or a failed account), 2 on a usage or configuration error,
+    3 when --alerts found alerts.
 
     Example: zendesk-audit load --subdomain acme --start 2024-01-01
     """
-    from zendesk_audit.accounts import choose_accounts
+    from zendesk_audit.accounts import choose_accounts, load_accounts
     from zendesk_audit.pipeline import load_account
 
+    if with_alerts and no_models:
+        raise ConfigurationError("--alerts reads the models: leave out --no-models")
+    run = {
+        "destination": destination,
+        "dataset_name": dataset,
+        "duckdb_path": duckdb_path,
+        "progress": _progress_mode(progress, as_json),
+        "wait_for_lock": wait_for_lock,
+        "chunk_pages": chunk_pages,
+        "build_models": not no_models,
+    }
+    args = {key: value for key, value in source_args.items() if value not in (None, ())}
     accounts = choose_accounts(subdomains)
     if len(accounts) > 1:
-        _load_several(accounts, source_args, destination, dataset, duckdb_path, as_json, wait_for_lock, progress,
-                      chunk_pages, no_models)
-        return
-    if accounts:
-        source_args["subdomain"] = accounts[0]
-    result = load_account(
-        {key: value for key, value in source_args.items() if value not in (None, ())},
-        destination=destination,
-        dataset_name=dataset,
-        duckdb_path=duckdb_path,
-        progress=_progress_mode(progress, as_json),
-        wait_for_lock=wait_for_lock,
-        chunk_pages=chunk_pages,
-        build_models=not no_models,
-    )
-    click.echo(json.dumps(result.as_dict(), default=str) if as_json else result.summary_line())
-    if result.models_summary and not as_json:
-        click.echo(result.models_summary)
+        loaded = _report_accounts(load_accounts(accounts, args, **run), as_json)
+    else:
+        if accounts:
+            args["subdomain"] = accounts[0]
+        result = load_account(args, **run)
+        click.echo(json.dumps(result.as_dict(), default=str) if as_json else result.summary_line())
+        if result.models_summary and not as_json:
+            click.echo(result.models_summary)
+        loaded = True
+    if with_alerts:
+        _report_alerts(destination, dataset, duckdb_path, alerts_min_severity, alerts_webhook, as_json)
+    if not loaded:
+        sys.exit(1)
 
 
-def _load_several(
-    accounts: list[str],
-    source_args: dict[str, Any],
-    destination: str,
-    dataset: str,
-    duckdb_path: str,
-    as_json: bool,
-    wait_for_lock: float,
-    progress: str,
-    chunk_pages: int,
-    no_models: bool,
-) -> None:
-    """`load` with several accounts: one line per account, a summary naming the failed ones, exit 1 if any failed."""
-    from zendesk_audit.accounts import load_accounts
-
-    result = load_accounts(
-        accounts,
-        {key: value for key, value in source_args.items() if value not in (None, ())},
-        destination=destination,
-        dataset_name=dataset,
-        duckdb_path=duckdb_path,
-        progress=_progress_mode(progress, as_json),
-        wait_for_lock=wait_for_lock,
-        chunk_pages=chunk_pages,
-        build_models=not no_models,
-    )
+def _report_accounts(result: Any, as_json: bool) -> bool:
+    """One line per account and a summary naming the failed ones; False when any failed."""
     if as_json:
         click.echo(json.dumps(result.as_dict(), default=str))
-    else:
-        for outcome in result.accounts:
-            if outcome.status == "ok":
-                click.echo(outcome.line())
-            else:
-                click.echo(f"error: {outcome.line()}", err=True)
-        if result.models_summary:
-            click.echo(result.models_summary)
-        if result.models_error:
-            click.echo(f"error: models: {result.models_error}", err=True)
-        click.echo(result.summary_line())
-    if not result.ok:
-        sys.exit(1)
+        return bool(result.ok)
+    for outcome in result.accounts:
+        if outcome.status == "ok":
+            click.echo(outcome.line())
+        else:
+            click.echo(f"error: {outcome.line()}", err=True)
+    if result.models_summary:
+        click.echo(result.models_summary)
+    if result.models_error:
+        click.echo(f"error: models: {result.models_error}", err=True)
+    click.echo(result.summary_line())
+    return bool(result.ok)
+
+
+def _report_alerts(
+    destination: str, dataset: str, duckdb_path: str, min_severity: str, webhook: str | None, as_json: bool
+) -> None:
+    """`zendesk-audit alerts --since-last` after the load; exits 3 when it found alerts, 1 when delivery failed."""
+    from zendesk_audit.alerts import run_alerts
+    from zendesk_audit.pipeline import create_pipeline
+
+    alerts = run_alerts(create_pipeline(destination, dataset, duckdb_path), min_severity=min_severity, webhook=webhook)
+    for line in alerts.lines("json" if as_json else "text"):
+        click.echo(line)
+    if alerts.error_line():
+        click.echo(f"error: {alerts.error_line()}", err=True)
+    if alerts.exit_code:
+        sys.exit(alerts.exit_code)
 
 
 @cli.command()

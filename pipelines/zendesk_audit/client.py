@@ -7,6 +7,7 @@ renew an OAuth token once on a 401, and count every retry for the run summary.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -35,9 +36,9 @@ from zendesk_audit.settings import (
     BACKOFF_BASE_SECONDS,
     BACKOFF_MAX_SECONDS,
     CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_RATE_LIMIT_SHARE,
     MAX_ATTEMPTS,
     OAUTH_TOKENS_PATH,
-    PACE_BELOW_SHARE,
     READ_TIMEOUT_SECONDS,
     RETRY_AFTER_MAX_SECONDS,
 )
@@ -61,6 +62,13 @@ class RequestStats:
     # Set by the resource when it stopped at its page limit: the load runs another chunk.
     page_limit_reached: bool = False
     on_change: Callable[[RequestStats], None] | None = field(default=None, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **counts: float) -> None:
+        """Add to counters; workers fetch windows in threads, so updates take a lock."""
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
 
     def changed(self) -> None:
         if self.on_change is not None:
@@ -127,21 +135,51 @@ class ZendeskClient:
         max_attempts: int = MAX_ATTEMPTS,
         backoff_base: float = BACKOFF_BASE_SECONDS,
         backoff_max: float = BACKOFF_MAX_SECONDS,
+        rate_limit_share: float = DEFAULT_RATE_LIMIT_SHARE,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc
         self.stats = stats or RequestStats()
-        self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = "zendesk-audit (+dlt)"
+        self._shared_session = session
+        self._local = threading.local()
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.rate_limit_share = rate_limit_share
         self.auth_mode = credentials.auth_mode()
         self.auth = create_auth(credentials, self._fetch_token)
         self._pace_lock = threading.Lock()
         self._not_before = 0.0
+        # What sizing the worker pool needs: seconds per answer (smoothed), our requests per second.
+        self.latency_seconds = 0.0
+        self.budget_per_second: float | None = None
+
+    @property
+    def session(self) -> requests.Session:
+        """One keep-alive session per thread: window workers must not share a connection pool's state."""
+        if self._shared_session is not None:
+            return self._shared_session
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers["User-Agent"] = "zendesk-audit (+dlt)"
+        return session
 
     # -- audit logs ---------------------------------------------------------------------------
+
+    def count_audit_logs(self, params: Params) -> int | None:
+        """How many records match (offset mode's `count`), to size windows; None when Zendesk won't say."""
+        query = {key: value for key, value in params.items() if not key.startswith("page[") and key != "sort"}
+        query.update(page=1, per_page=1)
+        self.stats.add(list_requests=1)
+        try:
+            body = self.request_json("GET", AUDIT_LOGS_PATH, params=query)
+        except ApiError as exc:
+            if exc.status is not None and exc.status < 500:
+                return None
+            raise
+        count = body.get("count") if isinstance(body, dict) else None
+        return count if isinstance(count, int) and not isinstance(count, bool) else None
 
     def iter_audit_log_pages(self, params: Params) -> Iterator[list[dict[str, Any]]]:
         """Follow `meta.after_cursor` until `has_more` is false, yielding each page's records.
@@ -165,11 +203,10 @@ class ZendeskClient:
                     raise _Retry("a page cursor seen before")
 
         while True:
-            self.stats.list_requests += 1
+            self.stats.add(list_requests=1)
             body = self.request_json("GET", AUDIT_LOGS_PATH, params=query, check=check_page)
             records = body["audit_logs"]
-            self.stats.pages += 1
-            self.stats.records += len(records)
+            self.stats.add(pages=1, records=len(records))
             self.stats.changed()
             yield records
             meta = body.get("meta") or {}
@@ -217,10 +254,11 @@ class ZendeskClient:
                         "try again later; nothing partial was committed"
                     ) from None
                 delay = retry.delay if retry.delay is not None else self._backoff(attempt)
-                self.stats.retries += 1
+                self.stats.add(retries=1)
                 if retry.rate_limited:
-                    self.stats.rate_limit_waits += 1
-                self._wait(delay)
+                    self._hold_all(delay)  # the budget is the account's: every worker backs off
+                else:
+                    self._wait(delay)
                 logger.info("retrying %s %s in %.1fs: %s", method, path, delay, retry.reason)
             except AuthenticationError:
                 if renewed_after_401 or not isinstance(self.auth, ClientCredentialsAuth) or not authenticated:
@@ -233,7 +271,8 @@ class ZendeskClient:
         self, method: str, url: str, params: Params | None, json_body: Any, authenticated: bool
     ) -> Any:
         signals.raise_if_signalled()
-        self.stats.requests += 1
+        self.stats.add(requests=1)
+        sent = time.monotonic()
         try:
             response = self.session.request(
                 method,
@@ -252,6 +291,8 @@ class ZendeskClient:
             raise _Retry(f"connection error: {type(exc).__name__}") from None
         except requests.RequestException as exc:  # timeouts, truncated bodies
             raise _Retry(f"{type(exc).__name__}") from None
+        elapsed = time.monotonic() - sent
+        self.latency_seconds = elapsed if not self.latency_seconds else 0.8 * self.latency_seconds + 0.2 * elapsed
         self._note_rate_limit(response.headers)
         status = response.status_code
         if status == 429:
@@ -327,30 +368,47 @@ class ZendeskClient:
     def _wait(self, seconds: float) -> None:
         """Sleep, but wake at once on SIGTERM/SIGINT (when the run intercepts them) and stop."""
         if seconds > 0:
-            self.stats.waited_seconds += seconds
+            self.stats.add(waited_seconds=seconds)
             self.stats.changed()
             signals.sleep(seconds)
         signals.raise_if_signalled()
 
     def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
-        """Spread the window's remaining budget over the time left once it runs low."""
+        """Keep to our share of the account's budget, spread evenly over the window.
+
+        Zendesk's limit is per account and shared with every other integration, so the loader
+        leaves `(1 - rate_limit_share)` of it alone: requests are spaced `reset / usable` apart,
+        where `usable` is what remains above that reserve, and once nothing is usable every
+        worker waits for the window to reset. Pacing on what Zendesk reports, rather than on a
+        fixed rate, also adapts to what the other integrations are using right now.
+        """
         remaining = _header_number(headers, "X-Rate-Limit-Remaining", "ratelimit-remaining")
         limit = _header_number(headers, "X-Rate-Limit", "ratelimit-limit")
-        reset = _header_number(headers, "ratelimit-reset")
         if remaining is None or not limit:
             return
-        if remaining >= limit * PACE_BELOW_SHARE:
-            return
-        window_left = reset if reset is not None else 60.0
-        delay = window_left if remaining <= 0 else window_left / (remaining + 1)
+        reset = _header_number(headers, "ratelimit-reset")
+        window_left = reset if reset is not None and reset > 0 else 60.0
+        usable = remaining - (1.0 - self.rate_limit_share) * limit
+        gap = window_left if usable < 1 else window_left / usable
+        self.budget_per_second = self.rate_limit_share * limit / max(window_left, 1.0)
+        self._hold_all(gap)
+
+    def auto_workers(self, ceiling: int = 8) -> int:
+        """Enough concurrent windows to use the budget despite latency: budget/s x seconds per answer."""
+        if self.budget_per_second is None:
+            return 4
+        return max(1, min(ceiling, math.ceil(self.budget_per_second * max(self.latency_seconds, 0.001) * 1.5)))
+
+    def _hold_all(self, seconds: float) -> None:
+        """No request from any worker before `seconds` from now (pacing, or a 429 for everyone)."""
         with self._pace_lock:
-            self._not_before = max(self._not_before, time.monotonic() + delay)
+            self._not_before = max(self._not_before, time.monotonic() + seconds)
 
     def _pace(self) -> None:
         with self._pace_lock:
             delay = self._not_before - time.monotonic()
-        if delay > 0:
-            self.stats.rate_limit_waits += 1
+        if delay > 0.001:
+            self.stats.add(rate_limit_waits=1)
             self._wait(delay)
 
 

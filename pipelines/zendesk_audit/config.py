@@ -11,7 +11,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from zendesk_audit.errors import ConfigurationError
-from zendesk_audit.settings import DEFAULT_START, KNOWN_ACTIONS
+from zendesk_audit.settings import (
+    DEFAULT_RATE_LIMIT_SHARE,
+    DEFAULT_START,
+    DEFAULT_WINDOW_RECORDS,
+    KNOWN_ACTIONS,
+    MAX_WORKERS,
+)
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 _SOURCE_TYPE = re.compile(r"^[a-z0-9_][a-z0-9_/.-]*$", re.IGNORECASE)
@@ -24,6 +30,9 @@ class SourceOptions:
     start: datetime
     end: datetime | None
     lag_seconds: int
+    rate_limit_share: float = DEFAULT_RATE_LIMIT_SHARE
+    workers: int | None = None
+    window_records: int = DEFAULT_WINDOW_RECORDS
     actions: tuple[str, ...] = ()
     actor_ids: tuple[int, ...] = ()
     source_types: tuple[str, ...] = ()
@@ -123,6 +132,16 @@ def _as_ids(values: Sequence[Any] | None, name: str) -> tuple[int, ...]:
     return tuple(ids)
 
 
+def _whole(value: Any, name: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} {value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise ConfigurationError(f"{name} is {number}: use a number from {low} to {high}")
+    return number
+
+
 def resolve_options(
     *,
     subdomain: str | None,
@@ -130,6 +149,9 @@ def resolve_options(
     start: Any | None,
     end: Any | None,
     lag_seconds: Any,
+    rate_limit_share: Any = DEFAULT_RATE_LIMIT_SHARE,
+    workers: Any = None,
+    window_records: Any = DEFAULT_WINDOW_RECORDS,
     actions: Sequence[str] | None = None,
     actor_ids: Sequence[Any] | None = None,
     source_types: Sequence[str] | None = None,
@@ -157,6 +179,16 @@ def resolve_options(
         raise ConfigurationError(f"lag_seconds {lag_seconds!r} is not a whole number of seconds") from None
     if lag < 0:
         raise ConfigurationError(f"lag_seconds is {lag}: it must be 0 or more (default 300)")
+    try:
+        share = float(rate_limit_share)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"rate_limit_share {rate_limit_share!r} is not a number between 0 and 1") from None
+    if not 0 < share <= 1:
+        raise ConfigurationError(
+            f"rate_limit_share is {share}: use a share of the account's limit above 0 and at most 1 (default 0.5)"
+        )
+    worker_count = None if workers in (None, "", "auto") else _whole(workers, "workers", 1, MAX_WORKERS)
+    window_size = _whole(window_records, "window_records", 100, 1_000_000)
     start_at = parse_time(start if start else DEFAULT_START, "start")
     end_at = parse_time(end, "end") if end else None
     if end_at is not None and end_at <= start_at:
@@ -184,6 +216,9 @@ def resolve_options(
         start=start_at,
         end=end_at,
         lag_seconds=lag,
+        rate_limit_share=share,
+        workers=worker_count,
+        window_records=window_size,
         actions=action_values,
         actor_ids=_as_ids(actor_ids, "actor_id"),
         source_types=type_values,

@@ -235,7 +235,8 @@ def _open_text(path: str) -> io.TextIOWrapper:
     if b"\x00" in head or head.startswith((b"PK\x03\x04", b"\x1f\x8b")):
         handle.close()
         raise CsvImportError(f"{path}:1: not a CSV file (binary content; a zip or gzip must be unpacked first)")
-    return io.TextIOWrapper(handle, encoding="utf-8-sig", errors="strict", newline="")
+    # surrogateescape: a byte that is not UTF-8 is found in its row, so the error names that line.
+    return io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 def read_csv_rows(
@@ -255,6 +256,7 @@ def read_csv_rows(
             headers = next(reader)
         except StopIteration:
             raise CsvImportError(f"{path}:1: the file is empty: an Admin Center CSV starts with a header row") from None
+        _check_utf8(headers, path, 1)
         columns = map_headers(headers, path)
         width = len(headers)
         occurrences = _Occurrences()
@@ -264,6 +266,7 @@ def read_csv_rows(
             if not values or (len(values) == 1 and not values[0].strip()):
                 line = reader.line_num + 1
                 continue
+            _check_utf8(values, path, line)
             if len(values) != width:
                 raise CsvImportError(f"{path}:{line}: {len(values)} fields where the header has {width}")
             row = _row(values, columns, path, line, time_format)
@@ -280,12 +283,20 @@ def read_csv_rows(
             line = reader.line_num + 1
         if batch:
             yield batch
-    except UnicodeDecodeError:
-        raise CsvImportError(f"{path}:{line}: not UTF-8 text: save the CSV as UTF-8") from None
     except csv.Error as exc:
         raise CsvImportError(f"{path}:{line}: not valid CSV ({exc})") from None
     finally:
         text.close()
+
+
+def _check_utf8(values: list[str], path: str, line: int) -> None:
+    joined = "".join(values)
+    if joined.isascii():
+        return
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CsvImportError(f"{path}:{line}: not UTF-8 text: save the CSV as UTF-8") from None
 
 
 def _row(values: list[str], columns: list[str | None], path: str, line: int, time_format: str | None) -> dict[str, Any]:
@@ -345,10 +356,12 @@ def csv_audit_logs_resource(batches: Iterator[list[dict[str, Any]]], chunk_rows:
     return audit_logs
 
 
-def read_csv_files(paths: Sequence[str], subdomain: str, time_format: str | None = None) -> Iterator[list[dict[str, Any]]]:
+def read_csv_files(
+    paths: Sequence[str], subdomain: str, time_format: str | None = None, batch_rows: int = BATCH_ROWS
+) -> Iterator[list[dict[str, Any]]]:
     """The batches of every file, one file after the other."""
     for path in paths:
-        yield from read_csv_rows(path, subdomain, time_format)
+        yield from read_csv_rows(path, subdomain, time_format, batch_rows)
 
 
 @dlt.source(name="zendesk_audit_csv", section="zendesk_audit", max_table_nesting=0)
@@ -415,12 +428,13 @@ def check_files(paths: Iterable[str]) -> list[str]:
         text = _open_text(path)
         try:
             headers = next(csv.reader(text), None)
-        except (UnicodeDecodeError, csv.Error):
-            raise CsvImportError(f"{path}:1: not a UTF-8 CSV header row") from None
+        except csv.Error as exc:
+            raise CsvImportError(f"{path}:1: not a valid CSV header row ({exc})") from None
         finally:
             text.close()
         if headers is None:
             raise CsvImportError(f"{path}:1: the file is empty: an Admin Center CSV starts with a header row")
+        _check_utf8(headers, path, 1)
         map_headers(headers, path)
         checked.append(os.path.abspath(path))
     return checked
@@ -485,13 +499,13 @@ def import_csv(
     load_ids: list[str] = []
     with load_lock(pipeline.pipelines_dir, wait_for_lock):
         before = _count_rows(pipeline, account)
-        batches = read_csv_files(files, account, time_format)
+        batches = read_csv_files(files, account, time_format, min(BATCH_ROWS, chunk_rows))
         done = [False]
         while not done[0]:
             try:
                 info = pipeline.run(_csv_chunk_source(batches, chunk_rows, done), loader_file_format=loader_file_format(pipeline))
             except PipelineStepFailed as exc:
-                pipeline.drop_pending_packages()
+                pipeline.abort_packages()
                 user_error = find_cause(exc, ZendeskAuditError)
                 if user_error is not None:
                     if rows_read:

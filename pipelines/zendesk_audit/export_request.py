@@ -154,10 +154,9 @@ def request_export(
         per_account = account_source_args(subdomain, {})
         base_url = base_url or per_account["base_url"]
         credentials = credentials or per_account.get("credentials")
-    configured_subdomain, configured_base_url, configured_credentials = (
-        _connector_config(subdomain=subdomain, base_url=base_url, credentials=credentials)
-        if credentials is None or not subdomain
-        else (subdomain, base_url, credentials)
+    given = {"subdomain": subdomain, "base_url": base_url, "credentials": credentials}
+    configured_subdomain, configured_base_url, configured_credentials = _connector_config(
+        **{name: value for name, value in given.items() if value is not None}
     )
     options = resolve_options(
         subdomain=configured_subdomain,

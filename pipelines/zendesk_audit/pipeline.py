@@ -286,6 +286,7 @@ def load_account(
     wait_for_lock: float = 0.0,
     chunk_pages: int = DEFAULT_CHUNK_PAGES,
     build_models: bool = False,
+    pipeline_name: str = DEFAULT_PIPELINE_NAME,
 ) -> LoadResult:
     """One account into one destination: what `zendesk-audit load` does.
 
@@ -294,6 +295,7 @@ def load_account(
         progress: "line" (a live line, for terminals), "log" (plain lines, for orchestrator logs) or None.
         chunk_pages: pages per committed chunk (a kill re-fetches at most one chunk).
         build_models: build the SQL models after a successful load (not on the filesystem destination).
+        pipeline_name: one per account when several share a dataset (their cursors stay apart).
     """
     from zendesk_audit.source import zendesk_audit_source
 
@@ -303,7 +305,7 @@ def load_account(
     # Validate the destination and the first source before the pipeline exists: a bad option writes nothing.
     target = create_destination(destination, duckdb_path)
     sources = [zendesk_audit_source(**source_args, chunk_pages=chunk_pages, stats=stats)]
-    pipeline = create_pipeline(target, dataset_name, duckdb_path, progress=display)
+    pipeline = create_pipeline(target, dataset_name, duckdb_path, pipeline_name=pipeline_name, progress=display)
 
     def make_source() -> DltSource:
         return sources.pop() if sources else zendesk_audit_source(**source_args, chunk_pages=chunk_pages, stats=stats)

@@ -28,6 +28,10 @@ API_TOKEN_SUNSET = "2027-04-30"
 # A load commits every this many pages (20,000 records): a killed backfill re-fetches at most that.
 DEFAULT_CHUNK_PAGES = 200
 
+# A backfill is split into windows of about this many records, fetched concurrently.
+DEFAULT_WINDOW_RECORDS = 5_000
+MAX_WORKERS = 32
+
 KNOWN_ACTIONS = ("create", "update", "destroy", "login", "exported")
 
 # Retries: bounded exponential backoff.
@@ -38,8 +42,8 @@ BACKOFF_MAX_SECONDS = 60.0
 RETRY_AFTER_MAX_SECONDS = 120.0
 CONNECT_TIMEOUT_SECONDS = 10.0
 READ_TIMEOUT_SECONDS = 60.0
-# Start spreading requests out when fewer than this share of the window's budget is left.
-PACE_BELOW_SHARE = 0.1
+# Share of the account's rate limit a load may use: the rest stays for other integrations.
+DEFAULT_RATE_LIMIT_SHARE = 0.5
 
 # Destinations that load Parquet natively; others keep dlt's preferred format (e.g. Postgres
 # loads Parquet only through an extra ADBC driver).

@@ -24,7 +24,15 @@ from zendesk_audit.client import RequestStats, ZendeskClient
 from zendesk_audit.config import SourceOptions, resolve_options
 from zendesk_audit.credentials import API_TOKEN_WARNING, ZendeskCredentials
 from zendesk_audit.errors import PlanError, ScopeError
-from zendesk_audit.settings import DEFAULT_LAG_SECONDS, PAGE_SIZE, SORT_OLDEST_FIRST, TIME_FORMAT
+from zendesk_audit.settings import (
+    DEFAULT_LAG_SECONDS,
+    DEFAULT_RATE_LIMIT_SHARE,
+    DEFAULT_WINDOW_RECORDS,
+    PAGE_SIZE,
+    SORT_OLDEST_FIRST,
+    TIME_FORMAT,
+)
+from zendesk_audit.windows import fetch_windows
 
 logger = logging.getLogger("zendesk_audit")
 
@@ -188,12 +196,19 @@ def audit_logs_resource(
         window_start = created_at.start_value - timedelta(seconds=1)
         if window_start >= window_end:
             return
+        fetched_windows, more_to_fetch = fetch_windows(
+            client,
+            lambda low, high: list_params(options, low, high),
+            window_start,
+            window_end,
+            workers=options.workers,
+            window_records=options.window_records,
+            max_records=chunk_pages * PAGE_SIZE if chunk_pages else None,
+        )
         batcher = Batcher()
-        pages = client.iter_audit_log_pages(list_params(options, window_start, window_end))
-        for number, page in enumerate(pages, start=1):
-            rows, rejected = split_page(page, options.subdomain, clock)
-            # Should the server ignore the window, never let the cursor pass the settled bound.
-            table = batcher.add(row for row in rows if row["created_at"] <= window_end)
+        for fetched in fetched_windows:
+            rows, rejected = split_page(fetched.records, options.subdomain, clock)
+            table = batcher.add(rows)
             if table is not None:
                 yield table
             if rejected:
@@ -201,13 +216,12 @@ def audit_logs_resource(
                     "%d audit log record(s) rejected into %s: %s", len(rejected), REJECTED_TABLE, rejected[0]["reason"]
                 )
                 yield dlt.mark.with_table_name(rejected, REJECTED_TABLE)
-            if chunk_pages and number >= chunk_pages:
-                # Let this run commit; the load runs the next chunk from the new cursor.
-                client.stats.page_limit_reached = True
-                break
         table = batcher.flush()
         if table is not None:
             yield table
+        if more_to_fetch():
+            # Let this run commit; the load runs the next chunk from the new cursor.
+            client.stats.page_limit_reached = True
 
     # The variant copies the resource's hints as they are now: give it its own before the columns.
     audit_logs.apply_hints(
@@ -250,6 +264,9 @@ def zendesk_audit_source(
     start: str | None = None,
     end: str | None = None,
     lag_seconds: int = DEFAULT_LAG_SECONDS,
+    rate_limit_share: float = DEFAULT_RATE_LIMIT_SHARE,
+    workers: int | None = None,
+    window_records: int = DEFAULT_WINDOW_RECORDS,
     actions: Sequence[str] | None = None,
     actor_ids: Sequence[int] | None = None,
     source_types: Sequence[str] | None = None,
@@ -267,6 +284,10 @@ def zendesk_audit_source(
         start: ISO time to start from when there is no state yet (default: the whole history).
         end: ISO time to stop at, for a bounded backfill; such a run leaves the cursor alone.
         lag_seconds: how far behind now the window stops, for Zendesk's eventual consistency.
+        rate_limit_share: the share of the account's rate limit this load may use (the rest is left
+            to other integrations); requests are paced on Zendesk's rate-limit headers.
+        workers: windows fetched at once (None: sized from the latency and the budget).
+        window_records: about how many records one window holds (see `windows.py`).
         actions, actor_ids, source_types, source_ids, ip_addresses: server-side filters.
         chunk_pages: stop after this many pages and set `stats.page_limit_reached`, so that a long
             backfill commits as it goes (`load_account` runs chunk after chunk); None: no limit.
@@ -282,13 +303,16 @@ def zendesk_audit_source(
         start=start,
         end=end,
         lag_seconds=lag_seconds,
+        rate_limit_share=rate_limit_share,
+        workers=workers,
+        window_records=window_records,
         actions=actions,
         actor_ids=actor_ids,
         source_types=source_types,
         source_ids=source_ids,
         ip_addresses=ip_addresses,
     )
-    client = ZendeskClient(options.base_url, credentials, stats=stats)
+    client = ZendeskClient(options.base_url, credentials, stats=stats, rate_limit_share=options.rate_limit_share)
     if client.auth_mode == "api_token":
         logger.warning(API_TOKEN_WARNING)
     return [audit_logs_resource(client, options, chunk_pages), accounts_resource(client, options)]

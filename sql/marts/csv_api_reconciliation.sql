@@ -1,20 +1,19 @@
--- version: 1
+-- version: 2
 -- One row per record that one source has and the other lacks, over the period both cover for an
--- account: the API load (`_source = 'api'`, or null for rows loaded before the column existed)
--- against Admin Center CSV imports (`_source = 'csv'`). Empty when they agree.
+-- account: the API load (`record_source = 'api'`) against Admin Center CSV imports
+-- (`record_source = 'csv'`). Empty when they agree.
 -- The CSV has no ids and no actor id, so records match on the account, the UTC second, the actor's
 -- name, the item (source_label) and the action (the CSV's English Activity type mapped to the API's
 -- action, else its lower-cased label); identical records of one second pair off one to one.
--- Reads the raw table, not stg_audit_logs: staging does not carry `_source` (yet).
 with audit_logs as (
-    select * from {{ source('audit_logs') }}
+    select * from {{ ref('stg_audit_logs') }}
 ),
 
 labelled as (
     select
         id as audit_log_id,
         subdomain,
-        coalesce(_source, 'api') as record_source,
+        record_source,
         actor_name,
         source_label,
         coalesce(action, lower(action_label)) as action_type,

@@ -1,4 +1,4 @@
--- version: 1
+-- version: 2
 -- One row per loaded audit-log record: every loaded column, plus the local time in the account's
 -- time zone (or the configured one, or UTC), the description with HTML entities decoded (also
 -- when double-escaped), and whether the system actor did it. Staging reads `accounts` only for
@@ -58,6 +58,7 @@ final as (
         url,
         _dlt_load_id,
         _dlt_id,
+        coalesce(_source, 'api') as record_source,
         time_zone,
         change_description_text,
         coalesce(actor_id = -1, false) as is_system,
