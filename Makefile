@@ -31,6 +31,7 @@ chaos: install
 	$(BIN)/python tests/chaos.py --records 100000 --kills 12
 
 bench: install
+	$(BIN)/python -m pip install --quiet 'pandas==3.1.1'  # the seed-style baseline script
 	$(BIN)/python bench/run.py
 
 lint: install

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -154,6 +155,8 @@ class LoadResult:
     dataset: str
     cursor: str | None = None
     load_ids: list[str] = field(default_factory=list)
+    # The process's peak resident memory at the end of the run, for sizing workers.
+    peak_rss_mb: float | None = None
     # What `zendesk-audit models build` did after the load, when it ran.
     models: dict[str, Any] | None = None
     models_summary: str | None = None
@@ -230,6 +233,7 @@ def run_load(
         rate_limit_waits=stats.rate_limit_waits,
         pages=stats.pages,
         seconds=round(time.monotonic() - started, 3),
+        peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         destination=pipeline.destination.destination_name,
         dataset=pipeline.dataset_name,
         cursor=current_cursor(pipeline),

@@ -1,0 +1,135 @@
+"""The loader against baselines on one sandbox process: records/s, peak memory, pacing, no-op cost.
+
+Each measurement runs in this process tree against the same sandbox, started as its own process
+(`zendesk-audit sandbox`) so that the server does not share an interpreter with what is measured.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+HERE = Path(__file__).resolve().parent
+CREDENTIALS = ("admin@acme.example/token", "sandbox-api-token")
+
+
+@dataclass
+class Measure:
+    records: int
+    seconds: float
+    peak_rss_mb: float | None = None
+    extra: dict[str, Any] | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+
+class SandboxProcess:
+    """`zendesk-audit sandbox` in a child process; its first stdout line is the base URL."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "zendesk_audit", "sandbox", "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        assert self.process.stdout is not None
+        self.base_url = self.process.stdout.readline().strip()
+
+    def counters(self) -> dict[str, Any]:
+        return requests.get(f"{self.base_url}/_sandbox/counters", timeout=10).json()
+
+    def reset(self) -> None:
+        requests.post(f"{self.base_url}/_sandbox/reset_counters", timeout=10)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def walk_pages(base_url: str, limit: int | None = None):  # noqa: ANN201 - a plain generator of pages
+    """Cursor pagination, oldest first, as every baseline does it (the practical way through the API)."""
+    session = requests.Session()
+    session.auth = CREDENTIALS
+    params: dict[str, Any] = {"page[size]": 100, "sort": "created_at"}
+    seen = 0
+    while True:
+        body = session.get(f"{base_url}/api/v2/audit_logs", params=params, timeout=60).json()
+        yield body["audit_logs"]
+        seen += len(body["audit_logs"])
+        if not body["meta"]["has_more"] or (limit and seen >= limit):
+            return
+        params["page[after]"] = body["meta"]["after_cursor"]
+
+
+def fetch_only(base_url: str, limit: int | None = None) -> Measure:
+    started = time.perf_counter()
+    records = sum(len(page) for page in walk_pages(base_url, limit))
+    return Measure(records, time.perf_counter() - started)
+
+
+def seed_script(base_url: str, limit: int | None, out: Path) -> Measure:
+    """What many teams run: requests + pandas, one DataFrame per page appended to a CSV."""
+    import pandas as pd
+
+    started = time.perf_counter()
+    records = 0
+    for number, page in enumerate(walk_pages(base_url, limit)):
+        frame = pd.DataFrame(page)
+        frame.to_csv(out, mode="a", header=number == 0, index=False, quoting=csv.QUOTE_MINIMAL)
+        records += len(frame)
+    return Measure(records, time.perf_counter() - started)
+
+
+def plain_dlt(base_url: str, limit: int | None, workdir: Path) -> Measure:
+    """A dlt resource yielding dicts with dlt's defaults (insert_values into DuckDB)."""
+    import dlt
+
+    @dlt.resource(name="audit_logs", primary_key="id", write_disposition="merge")
+    def audit_logs():  # noqa: ANN202
+        yield from walk_pages(base_url, limit)
+
+    pipeline = dlt.pipeline("bench_plain", destination=dlt.destinations.duckdb(str(workdir / "plain.duckdb")),
+                            dataset_name="raw", pipelines_dir=str(workdir / "plain-state"))
+    started = time.perf_counter()
+    pipeline.run(audit_logs())
+    seconds = time.perf_counter() - started
+    return Measure(pipeline.last_trace.last_normalize_info.row_counts["audit_logs"], seconds)
+
+
+def loader(base_url: str, workdir: Path, *args: str, env: dict[str, str] | None = None) -> Measure:
+    """`zendesk-audit load --json` in a child process: wall time and the child's peak RSS."""
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SOURCES__")},
+        "DLT_DATA_DIR": str(workdir / "dlt"),
+        "SOURCES__ZENDESK_AUDIT__BASE_URL": base_url,
+        "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": "acme",
+        "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID": "sandbox-client",
+        "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET": "sandbox-secret",
+        **(env or {}),
+    }
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "zendesk_audit", "load", "--json", *args],
+        cwd=workdir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    out, err = child.communicate()
+    seconds = time.perf_counter() - started
+    if child.returncode != 0:
+        raise SystemExit(f"load failed ({child.returncode}): {err.strip().splitlines()[-1:]}")
+    import json
+
+    summary = json.loads(out)
+    return Measure(summary["records_loaded"], seconds, summary["peak_rss_mb"], summary)
+
+
+def workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="bench-"))
