@@ -33,12 +33,17 @@ from typing import Any
 import dlt
 from dlt.common.configuration.exceptions import ConfigurationException
 
-from zendesk_audit.cli_options import config_problem
 from zendesk_audit.config import check_config_files, check_subdomain
 from zendesk_audit.credentials import ZendeskCredentials
-from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, first_line
+from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, config_problem, first_line
 from zendesk_audit.pipeline import create_pipeline, load_account
-from zendesk_audit.settings import DEFAULT_CHUNK_PAGES, DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH, DEFAULT_PIPELINE_NAME
+from zendesk_audit.settings import (
+    DEFAULT_CHUNK_PAGES,
+    DEFAULT_CHUNK_SECONDS,
+    DEFAULT_DATASET_NAME,
+    DEFAULT_DUCKDB_PATH,
+    DEFAULT_PIPELINE_NAME,
+)
 
 SUBDOMAINS_KEY = "sources.zendesk_audit.subdomains"
 ACCOUNTS_KEY = "sources.zendesk_audit.accounts"
@@ -187,6 +192,7 @@ def load_accounts(
     progress: str | None = None,
     wait_for_lock: float = 0.0,
     chunk_pages: int = DEFAULT_CHUNK_PAGES,
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     build_models: bool = False,
 ) -> AccountsResult:
     """Load each account in turn into one dataset; a failing account is recorded, the rest still load.
@@ -227,6 +233,7 @@ def load_accounts(
                 progress=progress,
                 wait_for_lock=wait_for_lock,
                 chunk_pages=chunk_pages,
+                chunk_seconds=chunk_seconds,
                 pipeline_name=name,
             )
             result.accounts.append(AccountOutcome(subdomain, name, "ok", result=loaded))

@@ -1,24 +1,27 @@
-"""Valid API records to Arrow tables: dlt writes them straight to Parquet, with no per-row normalizing.
+"""API records to Arrow tables: dlt writes them straight to Parquet, with no per-row normalizing.
 
-Records are gathered across pages into tables of `BATCH_RECORDS` rows, because dlt's cost per
-item (incremental filtering, writing) is per table, not per row. Known fields get their declared
-types; a field Zendesk adds later is kept as text (JSON for a non-string value), so a new field can
-never clash with itself from one batch to the next.
+Most pages are clean, so a window's records are first typed column by column by pyarrow
+(`fast_table`): each column is inferred and must come out as its declared type, `created_at` is
+parsed in one vectorized call, and anything unexpected (a float id, a missing time, an offset
+other than Z, an old field name) sends the whole window to the careful path, record by record
+(`source.split_page` then `to_arrow`), which also sets bad records aside. A field Zendesk adds
+later is kept as text (JSON for a non-string value), so a new field can never clash with itself.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
-BATCH_RECORDS = 10_000
+from zendesk_audit.settings import TIME_FORMAT
 
+UTC_MICROSECONDS = pa.timestamp("us", tz="UTC")
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "id": pa.int64(),
     "subdomain": pa.string(),
-    "created_at": pa.timestamp("us", tz="UTC"),
+    "created_at": UTC_MICROSECONDS,
     "action": pa.string(),
     "action_label": pa.string(),
     "actor_id": pa.int64(),
@@ -31,6 +34,10 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "url": pa.string(),
     "_source": pa.string(),
 }
+# Declared NOT NULL in the table's hints; the Arrow schema says the same so dlt has nothing to reconcile.
+_REQUIRED = frozenset({"id", "subdomain", "created_at", "_source"})
+_SET_HERE = frozenset({"subdomain", "_source"})
+_SCHEMA_FIELDS = [pa.field(name, kind, nullable=name not in _REQUIRED) for name, kind in _ARROW_TYPES.items()]
 
 
 def _as_text(value: Any) -> str | None:
@@ -39,34 +46,42 @@ def _as_text(value: Any) -> str | None:
     return orjson.dumps(value).decode()
 
 
-# Declared NOT NULL in the table's hints; the Arrow schema says the same so dlt has nothing to reconcile.
-_REQUIRED = frozenset({"id", "subdomain", "created_at", "_source"})
-
-
-def to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
-    """One Arrow table for rows that passed `rejection_reason` and `prepare_record`."""
-    fields = [pa.field(name, kind, nullable=name not in _REQUIRED) for name, kind in _ARROW_TYPES.items()]
-    arrays = [pa.array([row.get(field.name) for row in rows], type=field.type) for field in fields]
-    extra = sorted({key for row in rows for key in row}.difference(_ARROW_TYPES))
+def _with_extras(fields: list[pa.Field], arrays: list[pa.Array], rows: list[dict[str, Any]]) -> pa.Table:
+    extra = sorted(set().union(*rows).difference(_ARROW_TYPES)) if rows else []
     for name in extra:
         fields.append(pa.field(name, pa.string()))
         arrays.append(pa.array([_as_text(row.get(name)) for row in rows], type=pa.string()))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-class Batcher:
-    """Collects rows and hands out full Arrow tables; `flush` returns what is left."""
+def to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
+    """One Arrow table for rows that passed `rejection_reason` and `prepare_record`."""
+    arrays = [pa.array([row.get(field.name) for row in rows], type=field.type) for field in _SCHEMA_FIELDS]
+    return _with_extras(list(_SCHEMA_FIELDS), arrays, rows)
 
-    def __init__(self, size: int = BATCH_RECORDS) -> None:
-        self.size = size
-        self._rows: list[dict[str, Any]] = []
 
-    def add(self, rows: Iterable[dict[str, Any]]) -> pa.Table | None:
-        self._rows.extend(rows)
-        return self.flush() if len(self._rows) >= self.size else None
-
-    def flush(self) -> pa.Table | None:
-        if not self._rows:
+def fast_table(records: list[Any], subdomain: str) -> pa.Table | None:
+    """The records as one typed table, or None when any of them needs the careful path."""
+    if not records:
+        return None
+    try:
+        arrays: list[pa.Array] = []
+        for field in _SCHEMA_FIELDS:
+            if field.name in _SET_HERE:
+                value = subdomain if field.name == "subdomain" else "api"
+                arrays.append(pa.repeat(pa.scalar(value, pa.string()), len(records)))
+                continue
+            inferred = pa.array([record.get(field.name) for record in records])
+            if field.name == "created_at":
+                if inferred.type != pa.string() or inferred.null_count:
+                    return None
+                arrays.append(pc.strptime(inferred, format=TIME_FORMAT, unit="us").cast(UTC_MICROSECONDS))
+                continue
+            if inferred.type not in (field.type, pa.null()) or (field.name == "id" and inferred.null_count):
+                return None
+            arrays.append(inferred.cast(field.type))
+        if any("changes_description" in record for record in records):
             return None
-        table, self._rows = to_arrow(self._rows), []
-        return table
+    except (pa.ArrowException, AttributeError, TypeError, ValueError, OverflowError):
+        return None
+    return _with_extras(list(_SCHEMA_FIELDS), arrays, records)

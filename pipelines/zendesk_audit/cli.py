@@ -12,13 +12,13 @@ from typing import Any
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, filter_options
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.evidence_cli import alerts_command, evidence_group, report_command
 from zendesk_audit.import_cli import export_request_command, import_csv_command
 from zendesk_audit.models_cli import models_group
 from zendesk_audit.sandbox.command import sandbox_command
-from zendesk_audit.settings import DEFAULT_CHUNK_PAGES
+from zendesk_audit.settings import DEFAULT_CHUNK_PAGES, DEFAULT_CHUNK_SECONDS
 
 
 def _setup_logging() -> None:
@@ -58,13 +58,7 @@ def cli() -> None:
 @click.option("--start", help="ISO time to start from when there is no state yet (default: all history).")
 @click.option("--end", help="ISO time to stop at: a bounded backfill or re-scan; leaves the cursor alone.")
 @click.option("--lag-seconds", type=int, help="Stop this far behind now (default 300: Zendesk is eventually consistent).")
-@click.option(
-    "--action", "actions", multiple=True, help="Only these actions (repeatable): create, update, destroy, login, exported."
-)
-@click.option("--actor-id", "actor_ids", multiple=True, help="Only changes by these actor ids (repeatable).")
-@click.option("--source-type", "source_types", multiple=True, help="Only these source types (repeatable), e.g. user, rule.")
-@click.option("--source-id", "source_ids", multiple=True, help="Only these item ids (repeatable; needs --source-type).")
-@click.option("--ip-address", "ip_addresses", multiple=True, help="Only changes from these IP addresses (repeatable).")
+@filter_options
 @destination_options
 @click.option(
     "--wait-for-lock",
@@ -78,7 +72,14 @@ def cli() -> None:
     type=click.IntRange(min=1),
     default=DEFAULT_CHUNK_PAGES,
     show_default=True,
-    help="Commit every this many pages: a killed backfill re-fetches at most one chunk.",
+    help="Commit after about this many pages (or --chunk-seconds): a killed backfill re-fetches at most one chunk.",
+)
+@click.option(
+    "--chunk-seconds",
+    type=click.FloatRange(min=1),
+    default=DEFAULT_CHUNK_SECONDS,
+    show_default=True,
+    help="Commit after about this many seconds of fetching (or --chunk-pages), whichever comes first.",
 )
 @click.option(
     "--progress",
@@ -113,6 +114,7 @@ def load(
     wait_for_lock: float,
     progress: str,
     chunk_pages: int,
+    chunk_seconds: float,
     no_models: bool,
     with_alerts: bool,
     alerts_min_severity: str,
@@ -141,6 +143,7 @@ def load(
         "progress": _progress_mode(progress, as_json),
         "wait_for_lock": wait_for_lock,
         "chunk_pages": chunk_pages,
+        "chunk_seconds": chunk_seconds,
         "build_models": not no_models,
     }
     args = {key: value for key, value in source_args.items() if value not in (None, ())}

@@ -9,18 +9,10 @@ from typing import Any, TypeVar
 import click
 from dlt.common.configuration.exceptions import ConfigurationException
 
-from zendesk_audit.errors import ZendeskAuditError, first_line
+from zendesk_audit.errors import ZendeskAuditError, config_problem
 from zendesk_audit.settings import DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def config_problem(exc: BaseException) -> str:
-    """dlt's configuration errors say where on the first line and why on the next: keep both."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    if len(lines) > 1 and lines[0].endswith(":"):
-        return f"{lines[0]} {lines[1]}"[:400]
-    return first_line(exc)
 
 
 def fails_in_one_line(func: F) -> F:
@@ -57,4 +49,23 @@ def destination_options(func: F) -> F:
         show_default=True,
         help="Any dlt destination name: duckdb, postgres, snowflake, bigquery, databricks, filesystem, ...",
     )(func)
+    return func
+
+
+def filter_options(func: F) -> F:
+    """Zendesk's server-side filters, each repeatable (or comma-separated), for `load` and `export-request`."""
+    for option in reversed(
+        [
+            click.option("--action", "actions", multiple=True,
+                         help="Only these actions (repeatable): create, update, destroy, login, exported."),
+            click.option("--actor-id", "actor_ids", multiple=True, help="Only changes by these actor ids (repeatable)."),
+            click.option("--source-type", "source_types", multiple=True,
+                         help="Only these source types (repeatable), e.g. user, rule."),
+            click.option("--source-id", "source_ids", multiple=True,
+                         help="Only these item ids (repeatable; needs --source-type)."),
+            click.option("--ip-address", "ip_addresses", multiple=True,
+                         help="Only changes from these IP addresses (repeatable)."),
+        ]
+    ):
+        func = option(func)
     return func

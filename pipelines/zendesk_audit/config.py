@@ -18,6 +18,7 @@ from zendesk_audit.settings import (
     KNOWN_ACTIONS,
     MAX_WORKERS,
 )
+from zendesk_audit.times import parse_utc
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 _SOURCE_TYPE = re.compile(r"^[a-z0-9_][a-z0-9_/.-]*$", re.IGNORECASE)
@@ -57,7 +58,7 @@ def parse_time(value: Any, name: str) -> datetime:
         parsed = value
     else:
         try:
-            parsed = datetime.fromisoformat(str(value).strip())
+            parsed = parse_utc(str(value))
         except ValueError:
             raise ConfigurationError(
                 f"{name} {value!r} is not an ISO-8601 time: use e.g. 2024-01-31 or 2024-01-31T12:00:00Z"

@@ -44,6 +44,7 @@ from dlt.sources import DltResource
 from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, find_cause, first_line
 from zendesk_audit.settings import DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH
 from zendesk_audit.source import AUDIT_LOG_COLUMNS
+from zendesk_audit.times import parse_utc
 
 CSV_PIPELINE_NAME = "zendesk_audit_csv"
 CSV_SOURCE = "csv"
@@ -164,7 +165,7 @@ def parse_csv_time(value: str, time_format: str | None = None) -> datetime:
         parsed = datetime.strptime(text, time_format)
     else:
         try:
-            parsed = datetime.fromisoformat(text)
+            return parse_utc(text)
         except ValueError:
             bare = _ZONE_SUFFIX.sub("", text)
             for candidate in TIME_FORMATS:

@@ -67,5 +67,13 @@ def first_line(exc: BaseException) -> str:
     return (lines[0] if lines else type(exc).__name__)[:300]
 
 
+def config_problem(exc: BaseException) -> str:
+    """dlt's configuration errors say where on the first line and why on the next: keep both."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {lines[1]}"[:400]
+    return first_line(exc)
+
+
 class Interrupted(ZendeskAuditError):
     """SIGTERM or SIGINT stopped the run; what was committed before stays consistent."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, filter_options
 
 
 @click.command("import-csv", context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,13 +72,7 @@ def import_csv_command(
 @click.option("--base-url", help="Replaces https://SUBDOMAIN.zendesk.com (the sandbox, a proxy).")
 @click.option("--start", help="ISO time: only records from then on (default: all history).")
 @click.option("--end", help="ISO time: only records until then (default: now, when --start is given).")
-@click.option(
-    "--action", "actions", multiple=True, help="Only these actions (repeatable): create, update, destroy, login, exported."
-)
-@click.option("--actor-id", "actor_ids", multiple=True, help="Only changes by these actor ids (repeatable).")
-@click.option("--source-type", "source_types", multiple=True, help="Only these source types (repeatable), e.g. user, rule.")
-@click.option("--source-id", "source_ids", multiple=True, help="Only these item ids (repeatable; needs --source-type).")
-@click.option("--ip-address", "ip_addresses", multiple=True, help="Only changes from these IP addresses (repeatable).")
+@filter_options
 @click.option("--wait", is_flag=True, help="Inside Zendesk's one-export-per-minute limit, wait instead of failing.")
 @click.option(
     "--max-wait", type=float, default=300.0, show_default=True, help="With --wait: give up after this many seconds."

@@ -11,11 +11,12 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from zendesk_audit.errors import ConfigurationError
+from zendesk_audit.times import parse_utc
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -84,14 +85,10 @@ def _date(text: str) -> date:
 
 
 def _utc_time(text: str) -> datetime:
-    value = text.strip()
     try:
-        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+        return parse_utc(text)
     except ValueError:
         raise _RowError(f"bad time {text!r} (use ISO 8601 in UTC, e.g. 2026-10-30T14:00:00Z)") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
 
 
 def _positive_int(text: str) -> int:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import datetime, time, timezone
 from typing import Any
 
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.models_project import quote_identifier, sql_literal
+from zendesk_audit.times import parse_utc
 
 # Preferred first: the record's time, then the time of a role change, then a local activity date.
 TIME_COLUMNS = ("created_at", "changed_at", "activity_date")
@@ -26,19 +27,12 @@ def parse_instant(text: str, option: str) -> datetime:
     Raises:
         ConfigurationError: not ISO 8601 (one line naming the option).
     """
-    value = text.strip()
     try:
-        if len(value) == 10:
-            parsed = datetime.combine(date.fromisoformat(value), time(0), tzinfo=timezone.utc)
-        else:
-            parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
+        return parse_utc(text)
     except ValueError:
         raise ConfigurationError(
             f"{option} {text!r} is not an ISO 8601 date or time (e.g. 2026-01-31 or 2026-01-31T08:00:00Z)"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
 
 
 def iso(value: datetime) -> str:

@@ -33,6 +33,7 @@ from zendesk_audit.locking import load_lock
 from zendesk_audit.progress import LoadProgress, ProgressMode
 from zendesk_audit.settings import (
     DEFAULT_CHUNK_PAGES,
+    DEFAULT_CHUNK_SECONDS,
     DEFAULT_DATASET_NAME,
     DEFAULT_DUCKDB_PATH,
     DEFAULT_PIPELINE_NAME,
@@ -183,6 +184,19 @@ def current_cursor(pipeline: dlt.Pipeline) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else str(value)
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM, because ru_maxrss survives exec and so
+    counts the parent's memory too when an orchestrator forks the load."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def run_load(
     pipeline: dlt.Pipeline,
     make_source: Callable[[], DltSource],
@@ -233,7 +247,7 @@ def run_load(
         rate_limit_waits=stats.rate_limit_waits,
         pages=stats.pages,
         seconds=round(time.monotonic() - started, 3),
-        peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        peak_rss_mb=peak_rss_mb(),
         destination=pipeline.destination.destination_name,
         dataset=pipeline.dataset_name,
         cursor=current_cursor(pipeline),
@@ -289,6 +303,7 @@ def load_account(
     progress: ProgressMode | None = None,
     wait_for_lock: float = 0.0,
     chunk_pages: int = DEFAULT_CHUNK_PAGES,
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     build_models: bool = False,
     pipeline_name: str = DEFAULT_PIPELINE_NAME,
 ) -> LoadResult:
@@ -297,7 +312,8 @@ def load_account(
     Args:
         source_args: arguments for `zendesk_audit_source`; what is absent comes from dlt config.
         progress: "line" (a live line, for terminals), "log" (plain lines, for orchestrator logs) or None.
-        chunk_pages: pages per committed chunk (a kill re-fetches at most one chunk).
+        chunk_pages, chunk_seconds: a chunk is committed after about this many pages or seconds of
+            fetching, whichever comes first (a kill re-fetches at most one chunk).
         build_models: build the SQL models after a successful load (not on the filesystem destination).
         pipeline_name: one per account when several share a dataset (their cursors stay apart).
     """
@@ -308,11 +324,12 @@ def load_account(
     stats = RequestStats(on_change=display.on_stats if display else None)
     # Validate the destination and the first source before the pipeline exists: a bad option writes nothing.
     target = create_destination(destination, duckdb_path)
-    sources = [zendesk_audit_source(**source_args, chunk_pages=chunk_pages, stats=stats)]
+    chunking = {"chunk_pages": chunk_pages, "chunk_seconds": chunk_seconds}
+    sources = [zendesk_audit_source(**source_args, **chunking, stats=stats)]
     pipeline = create_pipeline(target, dataset_name, duckdb_path, pipeline_name=pipeline_name, progress=display)
 
     def make_source() -> DltSource:
-        return sources.pop() if sources else zendesk_audit_source(**source_args, chunk_pages=chunk_pages, stats=stats)
+        return sources.pop() if sources else zendesk_audit_source(**source_args, **chunking, stats=stats)
 
     try:
         result = run_load(pipeline, make_source, stats, wait_for_lock=wait_for_lock)

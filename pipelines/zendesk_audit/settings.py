@@ -25,8 +25,11 @@ DEFAULT_OAUTH_SCOPE = "auditlogs:read"
 TOKEN_RENEW_MARGIN_SECONDS = 60
 API_TOKEN_SUNSET = "2027-04-30"
 
-# A load commits every this many pages (20,000 records): a killed backfill re-fetches at most that.
-DEFAULT_CHUNK_PAGES = 200
+# A load commits after about this many pages or seconds of fetching, whichever comes first: a
+# killed backfill re-fetches at most that (a minute of Zendesk's budget), and a fast one is not
+# slowed by a commit every few thousand records.
+DEFAULT_CHUNK_PAGES = 1_000
+DEFAULT_CHUNK_SECONDS = 60.0
 
 # A backfill is split into windows of about this many records, fetched concurrently.
 DEFAULT_WINDOW_RECORDS = 5_000

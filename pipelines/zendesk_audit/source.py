@@ -19,7 +19,7 @@ import dlt
 import orjson
 from dlt.sources import DltResource
 
-from zendesk_audit.batches import Batcher
+from zendesk_audit.batches import fast_table, to_arrow
 from zendesk_audit.client import RequestStats, ZendeskClient
 from zendesk_audit.config import SourceOptions, resolve_options
 from zendesk_audit.credentials import API_TOKEN_WARNING, ZendeskCredentials
@@ -32,6 +32,7 @@ from zendesk_audit.settings import (
     SORT_OLDEST_FIRST,
     TIME_FORMAT,
 )
+from zendesk_audit.times import parse_utc
 from zendesk_audit.windows import fetch_windows
 
 logger = logging.getLogger("zendesk_audit")
@@ -101,8 +102,8 @@ def rejection_reason(record: Any) -> str | None:
     if raw_created_at is None:
         return "no created_at"
     try:
-        datetime.fromisoformat(raw_created_at)
-    except (TypeError, ValueError):
+        parse_utc(raw_created_at)
+    except ValueError:
         return f"created_at {_short(raw_created_at)} is not an ISO-8601 time"
     for name in _INTEGER_FIELDS:
         value = record.get(name)
@@ -123,10 +124,7 @@ def _short(value: Any) -> str:
 
 def prepare_record(record: dict[str, Any], subdomain: str) -> dict[str, Any]:
     """Make one valid API record a row: typed UTC cursor and the account label."""
-    created_at = datetime.fromisoformat(record["created_at"])
-    if created_at.tzinfo is None:
-        created_at = created_at.replace(tzinfo=timezone.utc)
-    record["created_at"] = created_at.astimezone(timezone.utc)
+    record["created_at"] = parse_utc(record["created_at"])
     record["subdomain"] = subdomain
     record["_source"] = "api"
     return record
@@ -172,7 +170,11 @@ def list_params(options: SourceOptions, start: datetime, end: datetime) -> dict[
 
 
 def audit_logs_resource(
-    client: ZendeskClient, options: SourceOptions, chunk_pages: int | None = None, clock: Clock = _utc_now
+    client: ZendeskClient,
+    options: SourceOptions,
+    chunk_pages: int | None = None,
+    chunk_seconds: float | None = None,
+    clock: Clock = _utc_now,
 ) -> DltResource:
     """Build `audit_logs` for one account; the window's bounds come from dlt's incremental state.
 
@@ -204,21 +206,21 @@ def audit_logs_resource(
             workers=options.workers,
             window_records=options.window_records,
             max_records=chunk_pages * PAGE_SIZE if chunk_pages else None,
+            max_seconds=chunk_seconds,
         )
-        batcher = Batcher()
         for fetched in fetched_windows:
-            rows, rejected = split_page(fetched.records, options.subdomain, clock)
-            table = batcher.add(rows)
+            table = fast_table(fetched.records, options.subdomain)
+            if table is None:  # something unexpected in this window: record by record
+                rows, rejected = split_page(fetched.records, options.subdomain, clock)
+                table = to_arrow(rows) if rows else None
+                if rejected:
+                    logger.warning(
+                        "%d audit log record(s) rejected into %s: %s",
+                        len(rejected), REJECTED_TABLE, rejected[0]["reason"],
+                    )
+                    yield dlt.mark.with_table_name(rejected, REJECTED_TABLE)
             if table is not None:
                 yield table
-            if rejected:
-                logger.warning(
-                    "%d audit log record(s) rejected into %s: %s", len(rejected), REJECTED_TABLE, rejected[0]["reason"]
-                )
-                yield dlt.mark.with_table_name(rejected, REJECTED_TABLE)
-        table = batcher.flush()
-        if table is not None:
-            yield table
         if more_to_fetch():
             # Let this run commit; the load runs the next chunk from the new cursor.
             client.stats.page_limit_reached = True
@@ -273,6 +275,7 @@ def zendesk_audit_source(
     source_ids: Sequence[int] | None = None,
     ip_addresses: Sequence[str] | None = None,
     chunk_pages: int | None = None,
+    chunk_seconds: float | None = None,
     stats: RequestStats | None = None,
 ) -> list[DltResource]:
     """Zendesk's audit log for one account, loaded exactly once.
@@ -289,8 +292,9 @@ def zendesk_audit_source(
         workers: windows fetched at once (None: sized from the latency and the budget).
         window_records: about how many records one window holds (see `windows.py`).
         actions, actor_ids, source_types, source_ids, ip_addresses: server-side filters.
-        chunk_pages: stop after this many pages and set `stats.page_limit_reached`, so that a long
-            backfill commits as it goes (`load_account` runs chunk after chunk); None: no limit.
+        chunk_pages, chunk_seconds: stop, at a window boundary, after about this many pages or this
+            many seconds and set `stats.page_limit_reached`, so that a long backfill commits as it
+            goes (`load_account` runs chunk after chunk); None: no limit.
         stats: filled with request, retry and page counts while the load runs.
 
     Example:
@@ -315,4 +319,4 @@ def zendesk_audit_source(
     client = ZendeskClient(options.base_url, credentials, stats=stats, rate_limit_share=options.rate_limit_share)
     if client.auth_mode == "api_token":
         logger.warning(API_TOKEN_WARNING)
-    return [audit_logs_resource(client, options, chunk_pages), accounts_resource(client, options)]
+    return [audit_logs_resource(client, options, chunk_pages, chunk_seconds), accounts_resource(client, options)]

@@ -13,6 +13,7 @@ the records are cut to the window here: no second is lost between two windows, n
 """
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +22,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from zendesk_audit.client import ZendeskClient
+from zendesk_audit.settings import TIME_FORMAT
+from zendesk_audit.times import parse_utc
 
 SECOND = timedelta(seconds=1)
 
@@ -65,19 +68,24 @@ def plan_windows(
 def fetch_window(client: ZendeskClient, params: Params, window: Window) -> FetchedWindow:
     """Every record of one window, cut to its bounds (see the module's note on bounds)."""
     fetched = FetchedWindow(window)
+    low, high = window.start.strftime(TIME_FORMAT), window.end.strftime(TIME_FORMAT)
     for page in client.iter_audit_log_pages(params(window.start - SECOND, window.end + SECOND)):
         fetched.pages += 1
-        fetched.records.extend(record for record in page if _inside(record, window))
+        fetched.records.extend(record for record in page if _inside(record, window, low, high))
     return fetched
 
 
-def _inside(record: Any, window: Window) -> bool:
-    """Cut on the record's own created_at; a record without a readable one belongs to the window that saw it."""
+def _inside(record: Any, window: Window, low: str, high: str) -> bool:
+    """Cut on the record's own created_at; a record without a readable one belongs to the window that saw it.
+
+    Zendesk's own form (`2023-01-01T05:01:05Z`) sorts as text, which is compared as is; others are parsed.
+    """
     try:
-        created_at = datetime.fromisoformat(record["created_at"])
+        text = record["created_at"]
+        if isinstance(text, str) and len(text) == 20 and text[10] == "T" and text[19] == "Z":
+            return low <= text and (text <= high if window.last else text < high)
+        created_at = parse_utc(text)
     except (TypeError, ValueError, KeyError):
-        return True
-    if created_at.tzinfo is None:
         return True
     return window.start <= created_at and (created_at <= window.end if window.last else created_at < window.end)
 
@@ -91,8 +99,10 @@ def fetch_windows(
     workers: int | None,
     window_records: int,
     max_records: int | None,
+    max_seconds: float | None = None,
 ) -> tuple[Iterator[FetchedWindow], Callable[[], bool]]:
-    """Fetched windows in time order, `workers` at a time, until about `max_records` were planned.
+    """Fetched windows in time order, `workers` at a time, until about `max_records` were planned
+    or `max_seconds` passed, whichever comes first.
 
     `workers=None` sizes the pool from what the first answers showed (`ZendeskClient.auto_workers`).
 
@@ -104,13 +114,18 @@ def fetch_windows(
 
     def run() -> Iterator[FetchedWindow]:
         planned = 0
+        deadline = time.monotonic() + max_seconds if max_seconds else None
         in_flight: deque[Future[FetchedWindow]] = deque()
         first = next(plan, None)  # the first count probe also measures latency and the budget
         size = workers or client.auto_workers()
         pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="zendesk-window")
         try:
             while True:
-                while len(in_flight) < size and (max_records is None or planned < max_records):
+                while (
+                    len(in_flight) < size
+                    and (max_records is None or planned < max_records)
+                    and (deadline is None or time.monotonic() < deadline or planned == 0)
+                ):
                     window, first = (first, None) if first is not None else (next(plan, None), None)
                     if window is None:
                         break
