@@ -4,7 +4,7 @@ Most pages are clean, so a window's records are first typed column by column by 
 (`fast_table`): each column is inferred and must come out as its declared type, `created_at` is
 parsed in one vectorized call, and anything unexpected (a float id, a missing time, an offset
 other than Z, an old field name) sends the whole window to the careful path, record by record
-(`source.split_page` then `to_arrow`), which also sets bad records aside. A field Zendesk adds
+(`source.split_records` then `to_arrow`), which also sets bad records aside. A field Zendesk adds
 later is kept as text (JSON for a non-string value), so a new field can never clash with itself.
 """
 from __future__ import annotations

@@ -6,6 +6,8 @@ oldest first, so the cursor only ever moves forward through data Zendesk has set
 - start = the cursor minus one second, because Zendesk does not say whether the start bound is
   inclusive; dlt's incremental drops what is older than the cursor and the ids it already saw in
   the cursor's second, and the merge on (subdomain, id) makes any repeat harmless.
+The window is fetched as time windows sized from the data, several at once (windows.py), and
+typed into Arrow tables (batches.py) that dlt writes to Parquet as they are.
 """
 from __future__ import annotations
 
@@ -144,11 +146,11 @@ def rejected_row(record: Any, subdomain: str, reason: str, rejected_at: datetime
     }
 
 
-def split_page(page: list[Any], subdomain: str, clock: Clock) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(rows for audit_logs, rows for audit_logs_rejected) from one API page."""
+def split_records(records: list[Any], subdomain: str, clock: Clock) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows for audit_logs, rows for audit_logs_rejected) from a window's records, one by one."""
     rows: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
-    for record in page:
+    for record in records:
         reason = rejection_reason(record)
         if reason is None:
             rows.append(prepare_record(record, subdomain))
@@ -211,7 +213,7 @@ def audit_logs_resource(
         for fetched in fetched_windows:
             table = fast_table(fetched.records, options.subdomain)
             if table is None:  # something unexpected in this window: record by record
-                rows, rejected = split_page(fetched.records, options.subdomain, clock)
+                rows, rejected = split_records(fetched.records, options.subdomain, clock)
                 table = to_arrow(rows) if rows else None
                 if rejected:
                     logger.warning(
