@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from zendesk_audit.csv_safety import write_csv
-from zendesk_audit.errors import ConfigurationError, ZendeskAuditError
+from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.models_project import quote_identifier
 from zendesk_audit.period import Period, fetch, iso, require_views
 
@@ -43,10 +43,6 @@ RECORD_TABLES = ("audit_logs", "accounts")
 NOT_EVIDENCE = frozenset({"model_ledger", "alert_ledger"})
 
 __all__ = ["EvidenceResult", "ExportedFile", "export_evidence", "manifest_sha256", "tool_version", "verify_evidence"]
-
-
-class EvidenceError(ZendeskAuditError):
-    """The export could not be written."""
 
 
 def tool_version() -> str:

@@ -97,7 +97,7 @@ class BuildResult:
         seeds = f", {len(self.seeds_loaded)} seeds reloaded" if self.seeds_loaded else ""
         return (
             f"models: {len(self.built)} built, {len(self.unchanged)} unchanged{seeds} in schema {self.schema} "
-            f"({self.time_zone}) in {self.seconds:.1f} s"
+            f"({self.time_zone}) in {self.seconds:.2f} s"
         )
 
 
