@@ -388,7 +388,8 @@ class ZendeskClient:
             return
         reset = _header_number(headers, "ratelimit-reset")
         window_left = reset if reset is not None and reset > 0 else 60.0
-        usable = remaining - (1.0 - self.rate_limit_share) * limit
+        # One request of slack: answers from concurrent workers arrive out of order.
+        usable = remaining - (1.0 - self.rate_limit_share) * limit - 1
         gap = window_left if usable < 1 else window_left / usable
         self.budget_per_second = self.rate_limit_share * limit / max(window_left, 1.0)
         self._hold_all(gap)

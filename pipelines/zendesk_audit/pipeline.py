@@ -184,6 +184,13 @@ def current_cursor(pipeline: dlt.Pipeline) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else str(value)
 
 
+def bound_memory() -> None:
+    """Keep a load's memory flat: DuckDB's merge spills past 256 MB instead of caching the whole
+    table (`DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG` overrides it). Arrow's side is set in
+    the package's `__init__`, before pyarrow starts."""
+    os.environ.setdefault("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG", '{"memory_limit": "256MB"}')
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory. Linux's VmHWM, because ru_maxrss survives exec and so
     counts the parent's memory too when an orchestrator forks the load."""
@@ -320,6 +327,7 @@ def load_account(
     from zendesk_audit.source import zendesk_audit_source
 
     check_config_files()
+    bound_memory()
     display = LoadProgress(progress) if progress else None
     stats = RequestStats(on_change=display.on_stats if display else None)
     # Validate the destination and the first source before the pipeline exists: a bad option writes nothing.

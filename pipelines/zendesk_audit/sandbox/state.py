@@ -31,6 +31,8 @@ class Counters:
             self._numbers = Counter({"requests_total": 0, "rate_limited": 0, "records_served": 0,
                                      "list_requests": 0, "appended": 0, "appended_late": 0,
                                      "exports": 0})
+            self._first_list_at: float | None = None
+            self._last_list_at: float | None = None
 
     def add_request(self, path: str, is_list: bool) -> None:
         with self._lock:
@@ -38,6 +40,9 @@ class Counters:
             self._numbers["requests_total"] += 1
             if is_list:
                 self._numbers["list_requests"] += 1
+                now = time.monotonic()
+                self._first_list_at = self._first_list_at or now
+                self._last_list_at = now
 
     def add(self, name: str, amount: int = 1) -> None:
         with self._lock:
@@ -49,8 +54,10 @@ class Counters:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
+            # Seconds from the first list request to the last: rates over the fetching, not the process.
+            span = (self._last_list_at - self._first_list_at) if self._first_list_at and self._last_list_at else 0.0
             return {"requests": dict(self._requests), "faults": dict(self._faults),
-                    **dict(self._numbers)}
+                    **dict(self._numbers), "list_span_seconds": round(span, 3)}
 
 
 class SandboxState:
