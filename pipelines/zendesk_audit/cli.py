@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line, filter_options
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, filter_options, lock_option
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.evidence_cli import alerts_command, evidence_group, report_command
 from zendesk_audit.import_cli import export_request_command, import_csv_command
@@ -60,13 +60,7 @@ def cli() -> None:
 @click.option("--lag-seconds", type=int, help="Stop this far behind now (default 300: Zendesk is eventually consistent).")
 @filter_options
 @destination_options
-@click.option(
-    "--wait-for-lock",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait when another load into the same database is running (then fail).",
-)
+@lock_option
 @click.option(
     "--chunk-pages",
     type=click.IntRange(min=1),

@@ -69,3 +69,14 @@ def filter_options(func: F) -> F:
     ):
         func = option(func)
     return func
+
+
+def lock_option(func: F) -> F:
+    """--wait-for-lock: every command that writes to the database takes the same per-database lock."""
+    return click.option(
+        "--wait-for-lock",
+        type=float,
+        default=0.0,
+        show_default=True,
+        help="Seconds to wait when another load or import into the same database is running (then fail).",
+    )(func)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line, filter_options
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, filter_options, lock_option
 
 
 @click.command("import-csv", context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,13 +20,7 @@ from zendesk_audit.cli_options import destination_options, fails_in_one_line, fi
     help="strptime format of the Time column when it is neither ISO 8601 nor a known one, e.g. '%d/%m/%Y %H:%M'.",
 )
 @destination_options
-@click.option(
-    "--wait-for-lock",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait when another import into the same database is running (then fail).",
-)
+@lock_option
 @click.option("--no-models", is_flag=True, help="Do not build the SQL models after the import.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @fails_in_one_line

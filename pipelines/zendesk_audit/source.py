@@ -210,10 +210,10 @@ def audit_logs_resource(
             max_records=chunk_pages * PAGE_SIZE if chunk_pages else None,
             max_seconds=chunk_seconds,
         )
-        for fetched in fetched_windows:
-            table = fast_table(fetched.records, options.subdomain)
+        for records in fetched_windows:
+            table = fast_table(records, options.subdomain)
             if table is None:  # something unexpected in this window: record by record
-                rows, rejected = split_records(fetched.records, options.subdomain, clock)
+                rows, rejected = split_records(records, options.subdomain, clock)
                 table = to_arrow(rows) if rows else None
                 if rejected:
                     logger.warning(

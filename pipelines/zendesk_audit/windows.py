@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,13 +34,6 @@ class Window:
     end: datetime
     count: int | None
     last: bool
-
-
-@dataclass
-class FetchedWindow:
-    window: Window
-    records: list[Any] = field(default_factory=list)
-    pages: int = 0
 
 
 Params = Callable[[datetime, datetime], dict[str, Any]]
@@ -65,14 +58,13 @@ def plan_windows(
         pending.append((low, middle))
 
 
-def fetch_window(client: ZendeskClient, params: Params, window: Window) -> FetchedWindow:
+def fetch_window(client: ZendeskClient, params: Params, window: Window) -> list[Any]:
     """Every record of one window, cut to its bounds (see the module's note on bounds)."""
-    fetched = FetchedWindow(window)
+    records: list[Any] = []
     low, high = window.start.strftime(TIME_FORMAT), window.end.strftime(TIME_FORMAT)
     for page in client.iter_audit_log_pages(params(window.start - SECOND, window.end + SECOND)):
-        fetched.pages += 1
-        fetched.records.extend(record for record in page if _inside(record, window, low, high))
-    return fetched
+        records.extend(record for record in page if _inside(record, window, low, high))
+    return records
 
 
 def _inside(record: Any, window: Window, low: str, high: str) -> bool:
@@ -100,8 +92,8 @@ def fetch_windows(
     window_records: int,
     max_records: int | None,
     max_seconds: float | None = None,
-) -> tuple[Iterator[FetchedWindow], Callable[[], bool]]:
-    """Fetched windows in time order, `workers` at a time, until about `max_records` were planned
+) -> tuple[Iterator[list[Any]], Callable[[], bool]]:
+    """Each window's records in time order, `workers` windows at a time, until about `max_records` were planned
     or `max_seconds` passed, whichever comes first.
 
     `workers=None` sizes the pool from what the first answers showed (`ZendeskClient.auto_workers`).
@@ -112,10 +104,10 @@ def fetch_windows(
     plan = plan_windows(client, params, start, end, window_records)
     state = {"more": False}
 
-    def run() -> Iterator[FetchedWindow]:
+    def run() -> Iterator[list[Any]]:
         planned = 0
         deadline = time.monotonic() + max_seconds if max_seconds else None
-        in_flight: deque[Future[FetchedWindow]] = deque()
+        in_flight: deque[Future[list[Any]]] = deque()
         first = next(plan, None)  # the first count probe also measures latency and the budget
         size = workers or client.auto_workers()
         pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="zendesk-window")
