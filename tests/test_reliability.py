@@ -55,7 +55,9 @@ def test_bad_answers_are_retried_and_nothing_is_lost(
     result = load_sandbox(sandbox, duckdb_path)
     ids = duckdb_ids(duckdb_path)
     assert len(ids) == len(set(ids)) and set(ids) == sandbox.ids()
-    assert sandbox.counters()["faults"].get(kind, 0) > 0 and result.retries > 0
+    assert sandbox.counters()["faults"].get(kind, 0) > 0
+    # A repeated record is usable: it is kept once (batches.one_row_per_id), not asked for again.
+    assert result.retries > 0 if kind != "repeat_record" else result.retries == 0
     if kind == "429-fractional":
         assert result.rate_limit_waits > 0
 

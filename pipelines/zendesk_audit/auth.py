@@ -1,13 +1,11 @@
-"""requests auth objects for the three ways Zendesk lets a loader in. Secrets stay in headers."""
+"""The Authorization header for the three ways Zendesk lets a loader in. Secrets stay in headers."""
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
-
-from requests import PreparedRequest
-from requests.auth import AuthBase, HTTPBasicAuth
+from typing import Any, Protocol
 
 from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.errors import ApiError
@@ -16,18 +14,23 @@ from zendesk_audit.settings import DEFAULT_OAUTH_SCOPE, TOKEN_RENEW_MARGIN_SECON
 TokenFetcher = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-class BearerAuth(AuthBase):
-    """A fixed OAuth access token."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
+class Auth(Protocol):
+    def header(self) -> str:
+        """The Authorization header's value for the next request."""
+        ...
 
 
-class ClientCredentialsAuth(AuthBase):
+class FixedAuth:
+    """An API token (HTTP Basic, `{email}/token:{token}`) or a fixed OAuth access token (Bearer)."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def header(self) -> str:
+        return self._value
+
+
+class ClientCredentialsAuth:
     """OAuth client-credentials grant: fetches a token, renews it before it expires or after a 401.
 
     The token request itself goes through `fetch_token`, the client's retrying POST, so a flaky
@@ -47,9 +50,8 @@ class ClientCredentialsAuth(AuthBase):
         self._lock = threading.Lock()
         self.renewals = 0
 
-    def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._current_token()}"
-        return request
+    def header(self) -> str:
+        return f"Bearer {self._current_token()}"
 
     def invalidate(self) -> None:
         """Forget the token so the next request fetches a new one (Zendesk answered 401)."""
@@ -70,13 +72,14 @@ class ClientCredentialsAuth(AuthBase):
             return self._token
 
 
-def create_auth(credentials: ZendeskCredentials, fetch_token: TokenFetcher) -> AuthBase:
+def create_auth(credentials: ZendeskCredentials, fetch_token: TokenFetcher) -> Auth:
     """The auth object for the one mode `credentials` describes."""
     mode = credentials.auth_mode()
     if mode == "api_token":
-        return HTTPBasicAuth(f"{credentials.email}/token", str(credentials.api_token))
+        pair = f"{credentials.email}/token:{credentials.api_token}".encode()
+        return FixedAuth("Basic " + base64.b64encode(pair).decode("ascii"))
     if mode == "access_token":
-        return BearerAuth(str(credentials.access_token))
+        return FixedAuth(f"Bearer {credentials.access_token}")
     return ClientCredentialsAuth(
         str(credentials.client_id), str(credentials.client_secret), str(credentials.scope), fetch_token
     )

@@ -4,8 +4,8 @@ Zendesk answers 202 with a `null` body and e-mails the CSV to the user whose cre
 the filters go in the query string, exactly as for the list endpoint. Inside the minute it answers
 429 with `Zendesk-RateLimit-audit-logs-export: total=1; remaining=0; resets=NN` (and, sometimes,
 `Retry-After`). The client's retry loop would quietly sleep through that 429 like any other, so
-the session below turns a 429 on the export path into `ExportRateLimited` before the retry loop
-sees it: the caller then waits (`--wait`) or tells the user when to retry. Every other answer
+the response hook below turns a 429 on the export path into `ExportRateLimited` before the retry
+loop sees it: the caller then waits (`--wait`) or tells the user when to retry. Every other answer
 (401, 403, 5xx, OAuth token renewal) goes through `ZendeskClient.request_json` unchanged.
 """
 from __future__ import annotations
@@ -17,10 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 import dlt
-import requests
+import urllib3
 from dlt.common.configuration import with_config
 from dlt.common.configuration.specs import known_sections
 
@@ -61,18 +60,17 @@ def export_retry_seconds(headers: Any) -> float:
         return EXPORT_WINDOW_SECONDS
 
 
-class _ExportSession(requests.Session):
-    """A session that keeps the last answer and hands an export 429 to the caller, not the retry loop."""
+class _ExportWatch:
+    """A response hook that keeps the last answer and hands an export 429 to the caller, not the retry loop."""
 
-    last_response: requests.Response | None = None
+    def __init__(self) -> None:
+        self.last_response: urllib3.BaseHTTPResponse | None = None
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        response = super().request(method, url, *args, **kwargs)
+    def __call__(self, path: str, response: urllib3.BaseHTTPResponse) -> None:
         self.last_response = response
-        if response.status_code == 429 and urlsplit(str(url)).path.rstrip("/").endswith(EXPORT_PATH):
+        if response.status == 429 and path.rstrip("/").endswith(EXPORT_PATH):
             seconds = export_retry_seconds(response.headers)
             raise ExportRateLimited(seconds, datetime.now(timezone.utc) + timedelta(seconds=seconds))
-        return response
 
 
 @dataclass
@@ -171,8 +169,8 @@ def request_export(
         ip_addresses=ip_addresses,
     )
     params = export_params(options, start, end)
-    session = _ExportSession()
-    client = ZendeskClient(options.base_url, configured_credentials, session=session)
+    watch = _ExportWatch()
+    client = ZendeskClient(options.base_url, configured_credentials, on_response=watch)
     if client.auth_mode == "api_token":
         logger.warning(API_TOKEN_WARNING)
     waited = 0.0
@@ -186,7 +184,7 @@ def request_export(
             logger.warning("export limit: waiting %.0f s for the next minute", limited.retry_after)
             sleep(limited.retry_after + 0.5)
             waited += limited.retry_after + 0.5
-    answer = session.last_response
+    answer = watch.last_response
     next_in = export_retry_seconds(answer.headers) if answer is not None and EXPORT_LIMIT_HEADER in answer.headers else None
     return ExportRequestResult(
         subdomain=options.subdomain,

@@ -13,6 +13,7 @@ BAD_ANSWER_KINDS: tuple[str, ...] = (
     "no_audit_logs",  # 200 JSON without the audit_logs key
     "no_cursor",  # a list page that says has_more but carries no after_cursor
     "repeat_cursor",  # a list page whose after_cursor is the one the request sent
+    "repeat_record",  # a list page that carries one of its records twice (usable: kept once, not retried)
 )
 
 

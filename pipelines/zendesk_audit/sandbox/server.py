@@ -57,8 +57,8 @@ class Answer:
         self.headers = headers or {}
 
 
-# A list page that Zendesk might garble: the real page, with its cursor spoiled.
-PAGE_FAULTS = frozenset({"no_cursor", "repeat_cursor"})
+# A list page that Zendesk might garble: the real page, with its cursor spoiled or a record repeated.
+PAGE_FAULTS = frozenset({"no_cursor", "repeat_cursor", "repeat_record"})
 BAD_200_BODIES = {
     "html": ("text/html; charset=utf-8", b"<!DOCTYPE html><html><body><h1>Zendesk is down for maintenance</h1></body></html>"),
     "empty": (JSON_TYPE, b""),
@@ -67,10 +67,14 @@ BAD_200_BODIES = {
 
 
 def _spoil_page(answer: Answer, fault: str, params: list[tuple[str, str]]) -> Answer:
-    """no_cursor: has_more without a cursor; repeat_cursor: the request's own cursor sent back."""
+    """no_cursor: has_more without a cursor; repeat_cursor: the request's own cursor sent back;
+    repeat_record: the page's first record once more at its end."""
     page = orjson.loads(answer.body)
     meta = page.setdefault("meta", {})
-    if fault == "no_cursor":
+    if fault == "repeat_record":
+        records = page.get("audit_logs") or []
+        records.extend(records[:1])
+    elif fault == "no_cursor":
         meta.update(has_more=True, after_cursor=None)
     else:
         sent = dict(params).get("page[after]")
