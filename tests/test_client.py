@@ -89,3 +89,19 @@ def test_the_load_keeps_to_its_share_of_the_limit(sandbox_factory: Any) -> None:
     assert sandbox.counters()["rate_limited"] == 0
     # Half of the 20 requests a second stays with the other integrations (one request of slack).
     assert min(seen) >= 20 * 0.5 - 1, min(seen)
+
+
+def test_workers_follow_latency_and_budget_and_stay_few_on_fast_answers(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = _client(sandbox)
+    assert client.auto_workers() == 4  # nothing measured yet
+    client.budget_per_second = 700 * 0.5 / 60  # a standard account at the default share
+    client.latency_seconds = 0.4
+    assert client.auto_workers() == 4  # ceil(5.8/s x 0.4 s x 1.5)
+    client.budget_per_second = 2_500 / 60
+    assert client.auto_workers() == 8  # Enterprise Plus: the ceiling
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    client.latency_seconds = 0.004  # the sandbox on loopback: decoding is the limit, not waiting
+    client.budget_per_second = 1_000_000 / 60
+    assert client.auto_workers() == 4

@@ -57,6 +57,7 @@ Params = Mapping[str, Any]
 # Called with every answer before it is judged; may raise to take an answer away from the retry loop.
 ResponseHook = Callable[[str, urllib3.BaseHTTPResponse], None]
 USER_AGENT = "zendesk-audit (+dlt)"
+FAST_ANSWER_SECONDS = 0.05
 
 
 @dataclass
@@ -412,9 +413,15 @@ class ZendeskClient:
         self._hold_all(gap)
 
     def auto_workers(self, ceiling: int = 8) -> int:
-        """Enough concurrent windows to use the budget despite latency: budget/s x seconds per answer."""
+        """Enough concurrent windows to use the budget despite latency: budget/s x seconds per answer.
+
+        Answers that come back in under 50 ms (the sandbox, a proxy next door) leave the decoding
+        core as the limit, where more workers only hold more windows in memory: two per core then.
+        """
         if self.budget_per_second is None:
             return 4
+        if self.latency_seconds < FAST_ANSWER_SECONDS:
+            ceiling = min(ceiling, 2 * (os.cpu_count() or 1))
         return max(1, min(ceiling, math.ceil(self.budget_per_second * max(self.latency_seconds, 0.001) * 1.5)))
 
     def _hold_all(self, seconds: float) -> None:
