@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from conftest import duckdb_ids, load_sandbox
@@ -109,6 +110,10 @@ def test_overlapping_rescan_adds_nothing_and_keeps_the_cursor(sandbox_factory: A
     _no_duplicates(ids)
     assert set(ids) == sandbox.ids()
     assert rescan.cursor == first.cursor
+    # dlt's row id comes with the rows (subdomain:id), so a record loaded again keeps it.
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        row_ids = connection.execute("select _dlt_id, subdomain || ':' || id from zendesk_audit.audit_logs").fetchall()
+    assert all(row_id == expected for row_id, expected in row_ids) and len(row_ids) == 3_000
 
 
 def test_faulty_api_still_loads_exactly_once(

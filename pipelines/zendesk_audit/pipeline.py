@@ -110,9 +110,11 @@ def create_pipeline(
     """
     if not isinstance(destination, Destination):
         destination = create_destination(destination, duckdb_path)
-    # Arrow tables skip dlt's row normalizer; keep the lineage columns that dict rows get.
+    # Arrow tables skip dlt's row normalizer; keep the lineage columns that dict rows get. dlt adds
+    # the load id as it extracts; the row id comes with the table (batches.with_row_ids), because
+    # dlt adding it would rewrite every Parquet file in normalize.
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
-    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "false")
     if pipelines_dir is None:
         pipelines_dir = os.path.join(get_dlt_pipelines_dir(), pipeline_name, destination_fingerprint(destination, dataset_name))
     return dlt.pipeline(

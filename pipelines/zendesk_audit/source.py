@@ -21,7 +21,7 @@ import dlt
 import orjson
 from dlt.sources import DltResource
 
-from zendesk_audit.batches import fast_table, one_row_per_id, to_arrow
+from zendesk_audit.batches import fast_table, one_row_per_id, to_arrow, with_row_ids
 from zendesk_audit.client import RequestStats, ZendeskClient
 from zendesk_audit.config import SourceOptions, resolve_options
 from zendesk_audit.credentials import API_TOKEN_WARNING, ZendeskCredentials
@@ -223,7 +223,7 @@ def audit_logs_resource(
                     )
                     yield dlt.mark.with_table_name(rejected, REJECTED_TABLE)
             if table is not None:
-                yield one_row_per_id(table)
+                yield with_row_ids(one_row_per_id(table))
         if more_to_fetch():
             # Let this run commit; the load runs the next chunk from the new cursor.
             client.stats.page_limit_reached = True
