@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,8 @@ class Measure:
     seconds: float
     peak_rss_mb: float | None = None
     extra: dict[str, Any] | None = None
+    # CPU time (user + system) of the measured child process, for "cores busy" = cpu / wall.
+    cpu_seconds: float | None = None
 
     @property
     def rate(self) -> float:
@@ -122,18 +125,21 @@ def loader(base_url: str, workdir: Path, *args: str, env: dict[str, str] | None 
         **(env or {}),
     }
     started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = subprocess.Popen(
         [sys.executable, "-m", "zendesk_audit", "load", "--json", *args],
         cwd=workdir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     out, err = child.communicate()
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if child.returncode != 0:
         raise SystemExit(f"load failed ({child.returncode}): {err.strip().splitlines()[-1:]}")
     import json
 
     summary = json.loads(out)
-    return Measure(summary["records_loaded"], seconds, summary["peak_rss_mb"], summary)
+    return Measure(summary["records_loaded"], seconds, summary["peak_rss_mb"], summary, cpu)
 
 
 def workdir() -> Path:
