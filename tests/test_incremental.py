@@ -4,6 +4,7 @@ Every test loads over real HTTP from the sandbox into a real DuckDB file.
 """
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -237,3 +238,30 @@ def test_parallel_windows_load_exactly_once_across_bursts_and_empty_years(
     assert all(a.end <= b.start for a, b in zip(windows, windows[1:]))  # oldest first, never overlapping
     assert sum(w.count or 0 for w in windows) >= 6_453
     assert client.stats.list_requests < 4 * len(windows)  # empty stretches cost one probe each
+
+
+def test_duckdb_memory_is_bounded_while_loading_and_given_back_after(
+    sandbox: Any, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 64 MB merge limit must not outlive the load: a report over a million rows needs more."""
+    import zendesk_audit.pipeline as pipeline_module
+
+    monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG", raising=False)
+    limits: dict[str, str] = {}
+    real_run_load = pipeline_module.run_load
+
+    def run_load_and_look(pipeline: Any, *args: Any, **kwargs: Any) -> Any:
+        result = real_run_load(pipeline, *args, **kwargs)
+        with pipeline.sql_client() as client:
+            limits["loading"] = client.execute_sql("select current_setting('memory_limit')")[0][0]
+        limits["pipelines_dir"] = pipeline.pipelines_dir
+        return result
+
+    monkeypatch.setattr(pipeline_module, "run_load", run_load_and_look)
+    load_sandbox(sandbox, duckdb_path)
+    assert "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG" not in os.environ
+    after = pipeline_module.create_pipeline("duckdb", duckdb_path=str(duckdb_path), pipelines_dir=limits["pipelines_dir"])
+    with after.sql_client() as client:
+        limits["after"] = client.execute_sql("select current_setting('memory_limit')")[0][0]
+    assert limits["loading"] == "61.0 MiB"  # 64 MB
+    assert limits["after"] != limits["loading"]

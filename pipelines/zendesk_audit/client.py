@@ -57,6 +57,7 @@ Params = Mapping[str, Any]
 # Called with every answer before it is judged; may raise to take an answer away from the retry loop.
 ResponseHook = Callable[[str, urllib3.BaseHTTPResponse], None]
 USER_AGENT = "zendesk-audit (+dlt)"
+TIMEOUT = urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS)
 FAST_ANSWER_SECONDS = 0.05
 
 
@@ -299,7 +300,7 @@ class ZendeskClient:
                 url,
                 body=body,
                 headers=headers,
-                timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS),
+                timeout=TIMEOUT,
                 redirect=False,
             )
         except urllib3.exceptions.HTTPError as exc:  # refused, reset, timed out, truncated body

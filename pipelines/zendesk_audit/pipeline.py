@@ -11,7 +11,8 @@ import hashlib
 import os
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -186,20 +187,32 @@ def current_cursor(pipeline: dlt.Pipeline) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else str(value)
 
 
-def bound_memory() -> None:
-    """Keep a load's memory flat, whatever the size of the backfill.
+# What `bounded_memory` sets for the length of a load, unless the environment already says otherwise.
+LOAD_MEMORY_SETTINGS = {
+    "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG": '{"memory_limit": "64MB", "preserve_insertion_order": false}',
+    "LOAD__DELETE_COMPLETED_JOBS": "true",
+}
+
+
+@contextmanager
+def bounded_memory() -> Iterator[None]:
+    """Keep a load's memory flat, whatever the size of the backfill; only while it loads.
 
     DuckDB's merge spills past 64 MB instead of caching the table, and may insert rows in any
     order (nothing here reads them in insertion order), which lets it stream a chunk in instead
     of buffering it: about 95 MB less at the peak than 256 MB in order (DuckDB alone merging
-    1,000,000 rows), and faster.
-    `DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG` overrides both. dlt deletes a package's
-    load files once it is loaded, so the state folder does not grow with the audit log. Arrow's
-    side is set in the package's `__init__`, before pyarrow starts."""
-    os.environ.setdefault(
-        "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG", '{"memory_limit": "64MB", "preserve_insertion_order": false}'
-    )
-    os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
+    1,000,000 rows), and faster. What runs after the load in the same process (models, alerts,
+    a report from an orchestrator task) gets DuckDB's defaults back: the report's queries over a
+    million rows do not fit in 64 MB. `DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG` set by the
+    user wins. dlt deletes a package's load files once it is loaded, so the state folder does not
+    grow with the audit log. Arrow's side is set in the package's `__init__`, before pyarrow starts."""
+    added = [name for name in LOAD_MEMORY_SETTINGS if name not in os.environ]
+    os.environ.update({name: LOAD_MEMORY_SETTINGS[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def peak_rss_mb() -> float:
@@ -338,7 +351,6 @@ def load_account(
     from zendesk_audit.source import zendesk_audit_source
 
     check_config_files()
-    bound_memory()
     display = LoadProgress(progress) if progress else None
     stats = RequestStats(on_change=display.on_stats if display else None)
     # Validate the destination and the first source before the pipeline exists: a bad option writes nothing.
@@ -351,7 +363,8 @@ def load_account(
         return sources.pop() if sources else zendesk_audit_source(**source_args, **chunking, stats=stats)
 
     try:
-        result = run_load(pipeline, make_source, stats, wait_for_lock=wait_for_lock)
+        with bounded_memory():
+            result = run_load(pipeline, make_source, stats, wait_for_lock=wait_for_lock)
     finally:
         if display:
             display.close()
