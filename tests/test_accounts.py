@@ -123,3 +123,18 @@ def test_account_credentials_are_taken_whole_never_mixed(clean_env: pytest.Monke
     assert account_credentials("gamma") is None
     assert choose_accounts(["Acme", "beta", "acme"]) == ["acme", "beta"]
     assert choose_accounts(["acme"]) == ["acme"]
+
+
+def test_an_accounts_token_life_is_checked_like_the_shared_one(clean_env: pytest.MonkeyPatch) -> None:
+    from zendesk_audit.errors import ConfigurationError
+
+    prefix = "SOURCES__ZENDESK_AUDIT__ACCOUNTS__BETA__CREDENTIALS__"
+    clean_env.setenv(prefix + "CLIENT_ID", "beta-client")
+    clean_env.setenv(prefix + "CLIENT_SECRET", "beta-secret")
+    clean_env.setenv(prefix + "EXPIRES_IN", "600")
+    beta = account_credentials("beta")
+    assert beta is not None and beta.auth_mode() == "client_credentials" and beta.token_seconds() == 600
+    for value, words in (("120", "expires_in 120 is outside"), ("soon", "not a number of seconds")):
+        clean_env.setenv(prefix + "EXPIRES_IN", value)
+        with pytest.raises(ConfigurationError, match=words):
+            account_credentials("beta").auth_mode()  # type: ignore[union-attr]

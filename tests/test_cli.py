@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 import pytest
+import requests
 from click.testing import CliRunner
 
 from zendesk_audit.cli import cli
@@ -77,8 +78,11 @@ def test_oauth_secrets_appear_nowhere(sandbox_factory: Any, tmp_path: Path, mode
     if mode == "client_credentials":
         sandbox = sandbox_factory(records=500, seed=32, client_secret=secret)
         env = _sandbox_env(sandbox, client_id=sandbox.config.client_id, client_secret=secret)
-    else:
-        sandbox = sandbox_factory(records=500, seed=32, api_token=secret)  # the sandbox takes it as a static Bearer
+    else:  # a token the sandbox granted: like Zendesk, it never takes the API token as a Bearer token
+        sandbox = sandbox_factory(records=500, seed=32)
+        secret = requests.post(f"{sandbox.base_url}/oauth/tokens", json={
+            "grant_type": "client_credentials", "client_id": sandbox.config.client_id,
+            "client_secret": sandbox.config.client_secret, "scope": "auditlogs:read"}, timeout=10).json()["access_token"]
         env = _sandbox_env(sandbox, access_token=secret)
     done = run_cli(["load"], tmp_path, env)
     assert done.returncode == 0, done.stderr
@@ -89,9 +93,35 @@ def test_error_answers_end_in_one_line_without_secret(sandbox_factory: Any, tmp_
     secret = f"tok-{uuid.uuid4().hex}"
     sandbox = sandbox_factory(records=50, seed=33)
     professional = sandbox_factory(records=50, seed=33, plan="professional", api_token=secret)
+    professional_404 = sandbox_factory(records=50, seed=33, plan="professional", non_enterprise_answer=404,
+                                       api_token=secret)
+    no_account = sandbox_factory(records=50, seed=33, no_account=True, api_token=secret)
+    narrow_client = sandbox_factory(records=50, seed=33, client_scopes=("auditlogs:read",), client_secret=secret)
     cases = [
         ("bad credentials", _sandbox_env(sandbox, email=sandbox.config.email, api_token=secret), "refused the credentials"),
         ("not enterprise", _sandbox_env(professional, email=professional.config.email, api_token=secret), "Enterprise"),
+        (
+            "not enterprise, answered 404",
+            _sandbox_env(professional_404, email=professional_404.config.email, api_token=secret),
+            "is a Zendesk account: audit logs need the Enterprise plan",
+        ),
+        (
+            "no account at the host",
+            _sandbox_env(no_account, email=no_account.config.email, api_token=secret),
+            "check the subdomain",
+        ),
+        (
+            "no account at the host, OAuth",
+            _sandbox_env(no_account, client_id=no_account.config.client_id, client_secret=secret),
+            "check the subdomain",
+        ),
+        (
+            "scope the OAuth client may not ask for",
+            _sandbox_env(narrow_client, client_id=narrow_client.config.client_id, client_secret=secret, scope="read"),
+            "refused the scope 'read' (400 invalid_scope)",
+        ),
+        ("API token as a Bearer token", _sandbox_env(sandbox, access_token=sandbox.config.api_token),
+         "refused the credentials"),
         (
             "missing scope",
             _sandbox_env(sandbox, client_id=sandbox.config.client_id, client_secret=sandbox.config.client_secret,
@@ -147,6 +177,14 @@ BAD_CONFIGURATIONS: list[tuple[str, list[str], dict[str, str | None], str | None
     ("no credentials", [], {CRED + "EMAIL": None, CRED + "API_TOKEN": None}, None, "no Zendesk credentials"),
     ("half an OAuth client", [], {CRED + "EMAIL": None, CRED + "API_TOKEN": None, CRED + "CLIENT_ID": "c"}, None,
      "set client_secret"),
+    ("token life under 300 s", [], {CRED + "EMAIL": None, CRED + "API_TOKEN": None, CRED + "CLIENT_ID": "c",
+                                    CRED + "CLIENT_SECRET": "oauth-value", CRED + "EXPIRES_IN": "299"}, None,
+     "expires_in 299 is outside what Zendesk accepts (300..172800"),
+    ("token life over 2 days", [], {CRED + "EMAIL": None, CRED + "API_TOKEN": None, CRED + "CLIENT_ID": "c",
+                                    CRED + "CLIENT_SECRET": "oauth-value", CRED + "EXPIRES_IN": "172801"}, None,
+     "expires_in 172801 is outside"),
+    ("token life with an API token", [], {CRED + "EXPIRES_IN": "600"}, None,
+     "expires_in is the life of a client-credentials token"),
     ("unknown destination", ["--destination", "nowhere"], {}, None, "unknown destination"),
     ("start after end", ["--start", "2024-02-01", "--end", "2024-01-01"], {}, None, "is not before end"),
     ("malformed date", ["--start", "yesterday"], {}, None, "not an ISO-8601 time"),

@@ -92,3 +92,51 @@ def test_the_retry_time_comes_from_the_export_header_then_retry_after() -> None:
     assert export_retry_seconds({"Zendesk-RateLimit-audit-logs-export": "total=1; remaining=0; resets=37"}) == 37
     assert export_retry_seconds({"Retry-After": "12.5"}) == 12.5
     assert export_retry_seconds({}) == 60
+
+
+def _use_oauth_client(sandbox: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scope: str | None = None) -> None:
+    monkeypatch.chdir(tmp_path)
+    for key in [key for key in os.environ if key.startswith("SOURCES__")]:
+        monkeypatch.delenv(key)
+    prefix = "SOURCES__ZENDESK_AUDIT__"
+    monkeypatch.setenv(prefix + "SUBDOMAIN", sandbox.config.subdomain)
+    monkeypatch.setenv(prefix + "BASE_URL", sandbox.base_url)
+    monkeypatch.setenv(prefix + "CREDENTIALS__CLIENT_ID", sandbox.config.client_id)
+    monkeypatch.setenv(prefix + "CREDENTIALS__CLIENT_SECRET", sandbox.config.client_secret)
+    if scope is not None:
+        monkeypatch.setenv(prefix + "CREDENTIALS__SCOPE", scope)
+
+
+@pytest.mark.parametrize("export_scope", ["auditlogs:read", "write"])
+def test_the_scope_the_export_asks_for_is_named_with_the_fix(
+    sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, export_scope: str
+) -> None:
+    # Zendesk does not document which scope the export needs: the sandbox answers either way.
+    sandbox = sandbox_factory(records=10, export_scope=export_scope)
+    _use_oauth_client(sandbox, monkeypatch, tmp_path)
+    done = CliRunner().invoke(cli, ["export-request"])
+    if export_scope == "auditlogs:read":
+        assert done.exit_code == 0, done.output
+        assert sandbox.counters()["exports"] == 1
+        return
+    assert done.exit_code == 1
+    lines = [line for line in done.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in done.output, done.output
+    assert "lacks the scope 'write' that Zendesk asks for at /api/v2/audit_logs/export (403)" in lines[0]
+    assert "OAuth clients and add it to scope (now 'auditlogs:read')" in lines[0]
+    assert sandbox.config.client_secret not in done.output
+    # Following the line's advice works.
+    monkeypatch.setenv("SOURCES__ZENDESK_AUDIT__CREDENTIALS__SCOPE", "auditlogs:read write")
+    assert CliRunner().invoke(cli, ["export-request"]).exit_code == 0
+    assert sandbox.counters()["exports"] == 1
+
+
+@pytest.mark.parametrize("answer", [403, 404])
+def test_a_non_enterprise_account_is_named_by_the_export_too(
+    sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, answer: int
+) -> None:
+    sandbox = sandbox_factory(records=10, plan="professional", non_enterprise_answer=answer)
+    _use_oauth_client(sandbox, monkeypatch, tmp_path)
+    done = CliRunner().invoke(cli, ["export-request"])
+    assert done.exit_code == 1 and done.output.count("\n") == 1, done.output
+    assert "audit logs need the Enterprise plan" in done.output and "subdomain" not in done.output

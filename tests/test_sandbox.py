@@ -68,10 +68,14 @@ def test_basic_auth_lists_records_with_twelve_fields(shared: Sandbox, http) -> N
     assert all(set(r) == FIELDS for r in body["audit_logs"])
 
 
-def test_static_bearer_token(shared: Sandbox) -> None:
-    response = requests.get(f"{shared.base_url}{LIST}?page[size]=1",
-                            headers={"Authorization": f"Bearer {TOKEN}"})
-    assert response.status_code == 200
+def test_an_api_token_is_never_accepted_as_a_bearer_token(shared: Sandbox) -> None:
+    for path in (LIST, f"{LIST}/export", "/api/v2/account/settings"):
+        method = "POST" if path.endswith("export") else "GET"
+        response = requests.request(method, f"{shared.base_url}{path}",
+                                    headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status_code == 401, path
+        assert response.json() == {"error": "Couldn't authenticate you"}
+    assert requests.get(f"{shared.base_url}{LIST}?page[size]=1", auth=BASIC).status_code == 200
 
 
 def test_oauth_client_credentials_token_works_then_expires(sandbox: Sandbox) -> None:
@@ -111,6 +115,94 @@ def test_oauth_errors(shared: Sandbox) -> None:
     grant = requests.post(url, json={"grant_type": "password", "client_id": "sandbox-client",
                                      "client_secret": "sandbox-secret"})
     assert grant.status_code == 400 and grant.json()["error"] == "unsupported_grant_type"
+
+
+def _grant(base_url: str, **fields: object) -> requests.Response:
+    return requests.post(f"{base_url}/oauth/tokens", json={
+        "grant_type": "client_credentials", "client_id": "sandbox-client",
+        "client_secret": "sandbox-secret", **fields})
+
+
+@pytest.mark.parametrize("expires_in, status", [
+    (299, 400), (300, 200), (172_800, 200), (172_801, 400), (0, 400), (-5, 400), ("soon", 400)])
+def test_oauth_expires_in_outside_300_to_172800_is_refused(shared: Sandbox, expires_in, status) -> None:
+    grant = _grant(shared.base_url, scope="read", expires_in=expires_in)
+    assert grant.status_code == status, grant.text
+    if status == 400:
+        assert grant.json()["error"] == "invalid_request"
+        assert "expires_in" in grant.json()["error_description"]
+    else:
+        assert grant.json()["expires_in"] == min(expires_in, 1800)
+
+
+def test_a_scope_the_client_may_not_ask_for_is_invalid_scope(sandbox_factory) -> None:
+    narrow = sandbox_factory(records=10, client_scopes=("auditlogs:read",))
+    for scope in ("read", "auditlogs:read write", "auditlogs:read impersonate"):
+        refused = _grant(narrow.base_url, scope=scope)
+        assert refused.status_code == 400, scope
+        assert refused.json()["error"] == "invalid_scope" and refused.json()["error_description"]
+    granted = _grant(narrow.base_url, scope="auditlogs:read")
+    assert granted.status_code == 200 and granted.json()["scope"] == "auditlogs:read"
+    # The default client may ask for any scope Zendesk knows, and none it does not.
+    assert _grant(narrow.base_url).status_code == 400  # without a scope the grant asks for "read"
+    default = sandbox_factory(records=10)
+    assert _grant(default.base_url, scope="read write tickets:read auditlogs:read").status_code == 200
+    assert _grant(default.base_url, scope="read everything").json()["error"] == "invalid_scope"
+
+
+@pytest.mark.parametrize("export_scope, token_scope, status", [
+    ("auditlogs:read", "auditlogs:read", 202),
+    ("auditlogs:read", "read", 202),
+    ("write", "auditlogs:read", 403),
+    ("write", "auditlogs:read write", 202),
+    ("auditlogs:write", "auditlogs:read", 403),
+    ("auditlogs:write", "read write", 202),
+])
+def test_export_needs_the_configured_scope(sandbox_factory, export_scope, token_scope, status) -> None:
+    sb = sandbox_factory(records=10, export_scope=export_scope)
+    token = _grant(sb.base_url, scope=token_scope).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = requests.post(f"{sb.base_url}{LIST}/export", headers=headers)
+    assert answer.status_code == status, answer.text
+    if status == 403:
+        assert answer.json() == {"error": "Forbidden", "description":
+                                 f"You are missing the following required scopes: {export_scope}"}
+    # The list keeps its own rule whatever the export needs.
+    assert requests.get(f"{sb.base_url}{LIST}", headers=headers).status_code == 200
+    # An API token (Basic) carries every scope but impersonate.
+    assert requests.post(f"{sb.base_url}{LIST}/export", auth=BASIC).status_code in (202, 429)
+
+
+def test_users_me_answers_anonymous_to_missing_or_wrong_credentials(shared: Sandbox) -> None:
+    me = f"{shared.base_url}/api/v2/users/me"
+    for kwargs in ({}, {"auth": (f"{EMAIL}/token", "wrong")},
+                   {"headers": {"Authorization": f"Bearer {TOKEN}"}}):
+        answer = requests.get(me, **kwargs)
+        assert answer.status_code == 200
+        assert answer.json()["user"]["name"] == "Anonymous user" and answer.json()["user"]["id"] is None
+    admin = requests.get(f"{me}.json", auth=BASIC).json()["user"]
+    assert admin["email"] == EMAIL and admin["role"] == "admin" and isinstance(admin["id"], int)
+
+
+def test_non_enterprise_answer_404_is_invalid_endpoint_on_audit_logs_only(sandbox_factory) -> None:
+    sb = sandbox_factory(records=10, plan="professional", non_enterprise_answer=404)
+    for method, path in (("GET", LIST), ("GET", f"{LIST}/1"), ("POST", f"{LIST}/export")):
+        response = requests.request(method, f"{sb.base_url}{path}", auth=BASIC)
+        assert response.status_code == 404, path
+        assert response.json() == {"error": "InvalidEndpoint", "description": "Not found"}
+    assert requests.get(f"{sb.base_url}/api/v2/account/settings", auth=BASIC).status_code == 200
+    assert requests.get(f"{sb.base_url}/api/v2/users/me", auth=BASIC).json()["user"]["role"] == "admin"
+    assert requests.get(f"{sb.base_url}{LIST}").status_code == 401  # credentials are still checked first
+
+
+def test_no_account_answers_404_invalid_endpoint_everywhere(sandbox_factory) -> None:
+    sb = sandbox_factory(records=10, no_account=True)
+    for method, path in (("GET", LIST), ("POST", f"{LIST}/export"), ("GET", "/api/v2/users/me"),
+                         ("GET", "/api/v2/account/settings"), ("POST", "/oauth/tokens")):
+        response = requests.request(method, f"{sb.base_url}{path}", auth=BASIC)
+        assert response.status_code == 404, path
+        assert response.json() == {"error": "InvalidEndpoint", "description": "Not found"}
+    assert requests.get(f"{sb.base_url}/_sandbox/counters").status_code == 200  # the admin side still answers
 
 
 def test_missing_scope_is_403(shared: Sandbox) -> None:
@@ -588,6 +680,35 @@ def test_cli_prints_base_url_and_exits_0_on_signal(sig: signal.Signals) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_cli_options_for_plan_scopes_and_missing_account() -> None:
+    def serve(*options: str) -> tuple[subprocess.Popen, str]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "zendesk_audit", "sandbox", "--records", "10", *options],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        return process, process.stdout.readline().strip()
+
+    process, base_url = serve("--plan", "professional", "--non-enterprise-answer", "404",
+                              "--client-scopes", "auditlogs:read write", "--export-scope", "write")
+    other, other_url = serve("--no-account")
+    try:
+        assert requests.get(f"{base_url}{LIST}", auth=BASIC, timeout=5).json()["error"] == "InvalidEndpoint"
+        assert _grant(base_url, scope="read").json()["error"] == "invalid_scope"
+        token = _grant(base_url, scope="auditlogs:read").json()["access_token"]
+        refused = requests.post(f"{base_url}{LIST}/export", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        assert refused.status_code == 403 and refused.json()["description"].endswith(": write")
+        assert requests.get(f"{other_url}/api/v2/users/me", timeout=5).status_code == 404
+        for running in (process, other):
+            running.send_signal(signal.SIGTERM)
+            assert running.wait(timeout=10) == 0
+        assert "audit logs answer 404" in process.stderr.read()
+        assert "no account" in other.stderr.read()
+    finally:
+        for running in (process, other):
+            if running.poll() is None:
+                running.kill()
 
 
 def test_cli_help_ends_with_an_example() -> None:

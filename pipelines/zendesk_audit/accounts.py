@@ -47,7 +47,9 @@ from zendesk_audit.settings import (
 
 SUBDOMAINS_KEY = "sources.zendesk_audit.subdomains"
 ACCOUNTS_KEY = "sources.zendesk_audit.accounts"
-_CREDENTIAL_FIELDS = ("email", "api_token", "access_token", "client_id", "client_secret", "scope", "password")
+_CREDENTIAL_FIELDS = (
+    "email", "api_token", "access_token", "client_id", "client_secret", "scope", "expires_in", "password"
+)
 
 
 def pipeline_name_for(subdomain: str) -> str:

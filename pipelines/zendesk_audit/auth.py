@@ -37,13 +37,18 @@ class ClientCredentialsAuth:
     token endpoint is retried like any other call.
     """
 
-    def __init__(self, client_id: str, client_secret: str, scope: str, fetch_token: TokenFetcher) -> None:
-        self._grant = {
+    def __init__(
+        self, client_id: str, client_secret: str, scope: str, fetch_token: TokenFetcher, expires_in: int | None = None
+    ) -> None:
+        self.scope = scope or DEFAULT_OAUTH_SCOPE
+        self._grant: dict[str, Any] = {
             "grant_type": "client_credentials",
             "client_id": client_id,
             "client_secret": client_secret,
-            "scope": scope or DEFAULT_OAUTH_SCOPE,
+            "scope": self.scope,
         }
+        if expires_in is not None:
+            self._grant["expires_in"] = expires_in
         self._fetch_token = fetch_token
         self._token: str | None = None
         self._expires_at = 0.0
@@ -81,5 +86,9 @@ def create_auth(credentials: ZendeskCredentials, fetch_token: TokenFetcher) -> A
     if mode == "access_token":
         return FixedAuth(f"Bearer {credentials.access_token}")
     return ClientCredentialsAuth(
-        str(credentials.client_id), str(credentials.client_secret), str(credentials.scope), fetch_token
+        str(credentials.client_id),
+        str(credentials.client_secret),
+        str(credentials.scope),
+        fetch_token,
+        expires_in=credentials.token_seconds(),
     )

@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -32,6 +33,7 @@ from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.errors import (
     ApiError,
     AuthenticationError,
+    InvalidScopeError,
     PlanError,
     ScopeError,
     SubdomainError,
@@ -43,12 +45,14 @@ from zendesk_audit.settings import (
     BACKOFF_BASE_SECONDS,
     BACKOFF_MAX_SECONDS,
     CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_OAUTH_SCOPE,
     DEFAULT_RATE_LIMIT_SHARE,
     MAX_ATTEMPTS,
     MAX_WORKERS,
     OAUTH_TOKENS_PATH,
     READ_TIMEOUT_SECONDS,
     RETRY_AFTER_MAX_SECONDS,
+    USERS_ME_PATH,
 )
 
 logger = logging.getLogger("zendesk_audit")
@@ -59,6 +63,9 @@ ResponseHook = Callable[[str, urllib3.BaseHTTPResponse], None]
 USER_AGENT = "zendesk-audit (+dlt)"
 TIMEOUT = urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS)
 FAST_ANSWER_SECONDS = 0.05
+PLAN_FIX = "audit logs need the Enterprise plan and an admin, or a custom role with the view_audit_logs permission"
+OAUTH_CLIENTS_PAGE = "Admin Center > Apps and integrations > APIs > OAuth clients"
+_MISSING_SCOPES = re.compile(r"missing the following required scopes?:\s*(.+)", re.IGNORECASE)
 
 
 @dataclass
@@ -75,6 +82,8 @@ class RequestStats:
     # Set by the resource when it stopped at its page limit: the load runs another chunk.
     page_limit_reached: bool = False
     on_change: Callable[[RequestStats], None] | None = field(default=None, repr=False, compare=False)
+    # Warnings given in this run: a load builds a source per chunk and must say each only once.
+    warned: set[str] = field(default_factory=set, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **counts: float) -> None:
@@ -82,6 +91,14 @@ class RequestStats:
         with self._lock:
             for name, value in counts.items():
                 setattr(self, name, getattr(self, name) + value)
+
+    def first_warning(self, key: str) -> bool:
+        """True the first time this run meets `key`: the caller warns then, and not again."""
+        with self._lock:
+            if key in self.warned:
+                return False
+            self.warned.add(key)
+            return True
 
     def changed(self) -> None:
         if self.on_change is not None:
@@ -123,7 +140,7 @@ def _body_summary(content: bytes) -> str:
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             first = errors[0]
             return f"{first.get('code', '')}: {first.get('title') or first.get('detail') or ''}"[:200]
-        parts = [str(body[key]) for key in ("error", "description") if body.get(key)]
+        parts = [str(body[key]) for key in ("error", "description", "error_description") if body.get(key)]
         return " - ".join(parts)[:200]
     return str(body)[:200]
 
@@ -259,8 +276,10 @@ class ZendeskClient:
         while True:
             attempt += 1
             self._pace()
+            # Outside the try: a refusal from /oauth/tokens is final, not a stale token to renew.
+            authorization = self.auth.header() if authenticated else None
             try:
-                body = self._attempt(method, url, path, json_body, authenticated)
+                body = self._attempt(method, url, path, json_body, authorization)
                 if check is not None:
                     check(body)
                 return body
@@ -284,11 +303,11 @@ class ZendeskClient:
                 self.auth.invalidate()
                 attempt -= 1
 
-    def _attempt(self, method: str, url: str, path: str, json_body: Any, authenticated: bool) -> Any:
+    def _attempt(self, method: str, url: str, path: str, json_body: Any, authorization: str | None) -> Any:
         signals.raise_if_signalled()
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "gzip, deflate"}
-        if authenticated:
-            headers["Authorization"] = self.auth.header()
+        if authorization is not None:
+            headers["Authorization"] = authorization
         body = None
         if json_body is not None:
             body, headers["Content-Type"] = orjson.dumps(json_body), "application/json"
@@ -337,6 +356,10 @@ class ZendeskClient:
 
     def _error_for(self, status: int, content: bytes, path: str) -> ZendeskAuditError:
         summary = _body_summary(content)
+        if path == OAUTH_TOKENS_PATH:
+            refused = self._token_error(status, content, summary)
+            if refused is not None:
+                return refused
         if status == 401:
             hint = {
                 "api_token": "check email and api_token, and that the token is active",
@@ -345,38 +368,91 @@ class ZendeskClient:
             }[self.auth_mode]
             return AuthenticationError(f"Zendesk refused the credentials (401 {summary}): {hint}")
         if status == 403:
-            if "scope" in summary.lower():
-                missing = summary.rsplit(":", 1)[-1].strip() if ":" in summary else "read"
-                return ScopeError(
-                    f"the OAuth token lacks the scope {missing!r} (403): give the OAuth client the scope "
-                    "'auditlogs:read' (or 'read') and set scope accordingly"
-                )
-            return PlanError(
-                "Zendesk answered 403 Forbidden: audit logs need the Enterprise plan and an admin, "
-                "or a custom role with the view_audit_logs permission"
-            )
+            match = _MISSING_SCOPES.search(summary)
+            if match or "scope" in summary.lower():
+                return ScopeError(self._scope_message(match.group(1).strip().rstrip(".") if match else None, path))
+            return PlanError(f"Zendesk answered 403 Forbidden: {PLAN_FIX}")
         if status == 404 and b"InvalidEndpoint" in content:
+            # Zendesk does not say whether a non-Enterprise account answers the audit-log paths 403 or
+            # 404: a 404 from a host that answers as a Zendesk account is the plan, not the subdomain.
+            if path.startswith(AUDIT_LOGS_PATH) and self._is_zendesk_account():
+                return PlanError(
+                    f"Zendesk answered 404 InvalidEndpoint at {path}, but {self.host} is a Zendesk account: {PLAN_FIX}"
+                )
             return SubdomainError(
-                f"no Zendesk API at {self.host} (404 InvalidEndpoint): check the subdomain or base_url"
+                f"no Zendesk API at {self.host} (404 InvalidEndpoint at {path}): check the subdomain "
+                "(the part before .zendesk.com) or base_url"
             )
         return ApiError(f"Zendesk answered {status} at {path}: {summary}", status=status)
 
-    def _fetch_token(self, grant: dict[str, Any]) -> dict[str, Any]:
+    def _token_error(self, status: int, content: bytes, summary: str) -> ZendeskAuditError | None:
+        """`/oauth/tokens` refusals (RFC 6749 `error` codes); None leaves the answer to the general rules."""
         try:
-            body = self.request_json(
-                "POST", OAUTH_TOKENS_PATH, json_body=grant, authenticated=False, check=_require_key("access_token")
+            body = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            body = None
+        code = body.get("error") if isinstance(body, dict) else None
+        if status == 401 or code == "invalid_client":
+            return AuthenticationError(
+                f"Zendesk refused the OAuth client ({status} at {OAUTH_TOKENS_PATH}): check client_id and client_secret"
             )
-        except AuthenticationError:
-            raise AuthenticationError(
-                "Zendesk refused the OAuth client (401 at /oauth/tokens): check client_id and client_secret"
-            ) from None
-        except ApiError as exc:
-            if exc.status in (400, 403):
-                raise AuthenticationError(
-                    f"Zendesk refused the OAuth token request ({exc}): check the client and its scope"
-                ) from None
-            raise
-        return body
+        if code == "invalid_scope":
+            asked = self.auth.scope if isinstance(self.auth, ClientCredentialsAuth) else DEFAULT_OAUTH_SCOPE
+            return InvalidScopeError(
+                f"Zendesk's OAuth server refused the scope {asked!r} (400 invalid_scope): this OAuth client may not "
+                f"ask for it: allow it for the client in {OAUTH_CLIENTS_PAGE}, or set scope to what the client "
+                f"allows (a load needs {DEFAULT_OAUTH_SCOPE!r} or 'read')"
+            )
+        if status in (400, 403):
+            return AuthenticationError(
+                f"Zendesk refused the OAuth token request ({status} {summary}): check the client and its scope"
+            )
+        return None
+
+    def _scope_message(self, missing: str | None, path: str) -> str:
+        """One line naming the scope Zendesk asked for and how to get a token that carries it."""
+        named = repr(missing) if missing else "a scope"
+        if missing == "read" and path.startswith(AUDIT_LOGS_PATH) and not path.endswith("/export"):
+            named = f"{DEFAULT_OAUTH_SCOPE!r} (or 'read')"  # the narrower scope is enough to read audit logs
+        if isinstance(self.auth, ClientCredentialsAuth):
+            fix = f"allow {named} for the OAuth client in {OAUTH_CLIENTS_PAGE} and add it to scope (now {self.auth.scope!r})"
+        elif self.auth_mode == "access_token":
+            fix = f"get an access token whose scope includes {named}, or use client credentials"
+        else:
+            fix = f"use credentials whose scope includes {named}"
+        asked = f"the scope {missing!r}" if missing else "a scope"
+        return f"the OAuth token lacks {asked} that Zendesk asks for at {path} (403): {fix}"
+
+    def _is_zendesk_account(self) -> bool:
+        """Whether the host answers as a Zendesk account, whatever its plan.
+
+        `/users/me` answers 200 on every account, with the anonymous user when no credentials are
+        sent; it is asked once, without credentials, only to choose between two messages.
+        """
+        self.stats.add(requests=1)
+        try:
+            response = self._http.request(
+                "GET",
+                self.base_url + USERS_ME_PATH,
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                timeout=TIMEOUT,
+                redirect=False,
+            )
+        except urllib3.exceptions.HTTPError:
+            return False
+        if response.status != 200:
+            return False
+        try:
+            body = orjson.loads(response.data)
+        except orjson.JSONDecodeError:
+            return False
+        return isinstance(body, dict) and isinstance(body.get("user"), dict)
+
+    def _fetch_token(self, grant: dict[str, Any]) -> dict[str, Any]:
+        """POST the grant; a refusal comes back from `_error_for` as one line (see `_token_error`)."""
+        return self.request_json(
+            "POST", OAUTH_TOKENS_PATH, json_body=grant, authenticated=False, check=_require_key("access_token")
+        )
 
     # -- pacing -------------------------------------------------------------------------------
 

@@ -12,7 +12,14 @@ from dlt.common.configuration.specs import CredentialsConfiguration
 from dlt.common.typing import TSecretStrValue
 
 from zendesk_audit.errors import ConfigurationError
-from zendesk_audit.settings import API_TOKEN_SUNSET, DEFAULT_OAUTH_SCOPE
+from zendesk_audit.settings import (
+    API_TOKEN_IDLE_DEACTIVATION,
+    API_TOKEN_NO_NEW,
+    API_TOKEN_SUNSET,
+    DEFAULT_OAUTH_SCOPE,
+    OAUTH_EXPIRES_IN_MAX,
+    OAUTH_EXPIRES_IN_MIN,
+)
 
 AuthMode = Literal["api_token", "access_token", "client_credentials"]
 
@@ -27,6 +34,8 @@ class ZendeskCredentials(CredentialsConfiguration):
     client_id: str | None = None
     client_secret: TSecretStrValue | None = None
     scope: str | None = DEFAULT_OAUTH_SCOPE
+    # Client credentials only: the token life to ask for, seconds (Zendesk: 300..172800; default 30 min).
+    expires_in: int | None = None
     # Only read so that we can refuse it with a useful message.
     password: TSecretStrValue | None = None
 
@@ -67,7 +76,32 @@ class ZendeskCredentials(CredentialsConfiguration):
             raise ConfigurationError(f"OAuth client credentials need client_id and client_secret: set {missing}")
         if mode == "client_credentials" and not (self.scope or "").strip():
             raise ConfigurationError(f"OAuth scope is empty: set scope to {DEFAULT_OAUTH_SCOPE!r}")
+        if self.expires_in is not None:
+            self.token_seconds(mode)
         return mode
+
+    def token_seconds(self, mode: AuthMode = "client_credentials") -> int | None:
+        """`expires_in` as an int, checked against Zendesk's bounds before anything is sent.
+
+        Raises:
+            ConfigurationError: set for another mode, not a number, or outside 300..172800.
+        """
+        if self.expires_in is None:
+            return None
+        if mode != "client_credentials":
+            raise ConfigurationError(
+                "expires_in is the life of a client-credentials token: remove it, or use client_id and client_secret"
+            )
+        try:
+            seconds = int(self.expires_in)  # a per-account table hands it over as text
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"expires_in {self.expires_in!r} is not a number of seconds") from None
+        if not OAUTH_EXPIRES_IN_MIN <= seconds <= OAUTH_EXPIRES_IN_MAX:
+            raise ConfigurationError(
+                f"expires_in {seconds} is outside what Zendesk accepts ({OAUTH_EXPIRES_IN_MIN}..{OAUTH_EXPIRES_IN_MAX} "
+                "seconds, 5 minutes to 2 days): set it in that range or remove it (tokens then live 30 minutes)"
+            )
+        return seconds
 
     def secret_values(self) -> list[str]:
         """Every secret this config holds, so tests and log filters can look for leaks."""
@@ -75,7 +109,10 @@ class ZendeskCredentials(CredentialsConfiguration):
 
 
 API_TOKEN_WARNING = (
-    f"Zendesk turns every API token off on {API_TOKEN_SUNSET}: create an OAuth client in Admin Center "
-    "(Apps and integrations > APIs > OAuth clients) and set client_id and client_secret instead of "
-    "email and api_token"
+    f"Zendesk is retiring API tokens: from {API_TOKEN_IDLE_DEACTIVATION} a token unused for 30 days is "
+    f"deactivated, from {API_TOKEN_NO_NEW} no new token can be created, and on {API_TOKEN_SUNSET} every "
+    "token stops working. To switch: in Admin Center > Apps and integrations > APIs > OAuth clients, create "
+    "a client for the client-credentials grant with the scope auditlogs:read; set its client_id and "
+    "client_secret under [sources.zendesk_audit.credentials] in .dlt/secrets.toml (or "
+    "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID and __CLIENT_SECRET); then remove email and api_token"
 )

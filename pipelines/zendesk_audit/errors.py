@@ -23,8 +23,12 @@ class AuthenticationError(ZendeskAuditError):
     """Zendesk answered 401 or the OAuth client was refused."""
 
 
+class InvalidScopeError(AuthenticationError):
+    """`/oauth/tokens` answered 400 invalid_scope: the OAuth client may not ask for that scope."""
+
+
 class PlanError(ZendeskAuditError):
-    """Zendesk answered 403: the account is not Enterprise or the user may not view audit logs."""
+    """The account is not Enterprise or the user may not view audit logs (403, or a 404 from an account)."""
 
 
 class ScopeError(ZendeskAuditError):

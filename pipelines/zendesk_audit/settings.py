@@ -4,6 +4,9 @@ from __future__ import annotations
 AUDIT_LOGS_PATH = "/api/v2/audit_logs"
 ACCOUNT_SETTINGS_PATH = "/api/v2/account/settings"
 OAUTH_TOKENS_PATH = "/oauth/tokens"
+# Answers 200 on every Zendesk account, whatever the plan (anonymous user without credentials):
+# a probe that tells "this host is a Zendesk account" from "no account here".
+USERS_ME_PATH = "/api/v2/users/me"
 
 PAGE_SIZE = 100
 SORT_OLDEST_FIRST = "created_at"
@@ -23,6 +26,12 @@ DEMO_DUCKDB_PATH = "zendesk_demo.duckdb"
 DEFAULT_OAUTH_SCOPE = "auditlogs:read"
 # Renew an OAuth token this long before Zendesk says it expires.
 TOKEN_RENEW_MARGIN_SECONDS = 60
+# Zendesk's bounds for `expires_in` on a client-credentials grant, seconds (5 minutes to 2 days).
+OAUTH_EXPIRES_IN_MIN = 300
+OAUTH_EXPIRES_IN_MAX = 172_800
+# Zendesk retires API tokens: idle ones deactivated, then none created, then all off.
+API_TOKEN_IDLE_DEACTIVATION = "2026-07-28"
+API_TOKEN_NO_NEW = "2026-10-27"
 API_TOKEN_SUNSET = "2027-04-30"
 
 # A load commits after about this many pages or seconds of fetching, whichever comes first: a

@@ -320,6 +320,6 @@ def zendesk_audit_source(
         ip_addresses=ip_addresses,
     )
     client = ZendeskClient(options.base_url, credentials, stats=stats, rate_limit_share=options.rate_limit_share)
-    if client.auth_mode == "api_token":
+    if client.auth_mode == "api_token" and client.stats.first_warning("api_token"):
         logger.warning(API_TOKEN_WARNING)
     return [audit_logs_resource(client, options, chunk_pages, chunk_seconds), accounts_resource(client, options)]

@@ -1,8 +1,14 @@
-"""Who may call the sandbox: API-token Basic, a static Bearer token, and OAuth grant tokens."""
+"""Who may call the sandbox: API-token Basic and OAuth grant tokens, with Zendesk's OAuth rules.
+
+Like Zendesk, an API token is accepted only as the Basic password, never as a Bearer token; a
+client-credentials grant refuses `expires_in` outside 300..172,800 s and any scope the client may
+not ask for (`400 invalid_scope`).
+"""
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 import threading
 import time
@@ -13,18 +19,31 @@ from zendesk_audit.sandbox import errors
 from zendesk_audit.sandbox.config import SandboxConfig
 
 FULL_SCOPE = "read write"
-READ_SCOPES = {"read", "auditlogs:read"}
+# What the audit-log list and show need from an OAuth token; Zendesk's 403 names `read`.
+AUDIT_LOGS_SCOPE = "auditlogs:read"
+# Zendesk's bounds for a client-credentials token's `expires_in` (5 minutes to 2 days). The sandbox
+# keeps its own copy of Zendesk's rules rather than importing the connector's: it plays the server.
+EXPIRES_IN_MIN, EXPIRES_IN_MAX = 300, 172_800
+KNOWN_SCOPE = re.compile(r"^(?:read|write|impersonate|[a-z_]+:(?:read|write))$")
+
+
+def covers(scopes: frozenset[str], required: str) -> bool:
+    """Whether `scopes` grant `required`: itself, or `read`/`write` for any `X:read`/`X:write`."""
+    if required in scopes:
+        return True
+    _, _, access = required.rpartition(":")
+    return ":" in required and access in scopes
 
 
 @dataclass
 class Principal:
     """An authenticated caller and the scopes its credential carries."""
 
-    method: str  # "basic", "bearer" or "oauth"
+    method: str  # "basic" or "oauth"
     scopes: frozenset[str]
 
-    def can_read_audit_logs(self) -> bool:
-        return bool(self.scopes & READ_SCOPES)
+    def has_scope(self, required: str) -> bool:
+        return covers(self.scopes, required)
 
 
 class Authenticator:
@@ -56,8 +75,6 @@ class Authenticator:
                 return Principal("basic", frozenset(FULL_SCOPE.split()))
             raise errors.unauthenticated()
         if scheme.lower() == "bearer" and value:
-            if secrets.compare_digest(value, self._config.api_token):
-                return Principal("bearer", frozenset(FULL_SCOPE.split()))
             with self._lock:
                 entry = self._tokens.get(value)
             if entry is not None and entry[0] > time.monotonic():
@@ -68,37 +85,39 @@ class Authenticator:
         """Answer `POST /oauth/tokens` for the client-credentials grant.
 
         Raises:
-            ApiError: 400 for another grant type, 401 for a wrong client.
+            ApiError: 400 for another grant type, an `expires_in` outside 300..172800 or not an
+                integer (`invalid_request`), a scope the client may not ask for (`invalid_scope`);
+                401 for a wrong client.
         """
-        grant_type = form.get("grant_type")
-        if grant_type != "client_credentials":
-            raise errors.ApiError(400, {
-                "error": "unsupported_grant_type",
-                "error_description": "The authorization grant type is not supported by the "
-                                     "authorization server."})
+        if form.get("grant_type") != "client_credentials":
+            raise errors.unsupported_grant_type()
         if (form.get("client_id") != self._config.client_id
                 or not secrets.compare_digest(str(form.get("client_secret") or ""),
                                               self._config.client_secret)):
-            raise errors.ApiError(401, {
-                "error": "invalid_client",
-                "error_description": "Client authentication failed due to unknown client, no "
-                                     "client authentication included, or unsupported "
-                                     "authentication method."})
+            raise errors.invalid_client()
         ttl = self._config.token_ttl_seconds
         requested = form.get("expires_in")
         if requested not in (None, ""):
             try:
-                ttl = max(1, min(ttl, int(requested)))
+                seconds = int(requested)
             except (TypeError, ValueError):
-                raise errors.ApiError(400, {"error": "invalid_request",
-                                            "error_description": "expires_in must be an "
-                                                                 "integer"}) from None
+                raise errors.invalid_request("expires_in must be an integer") from None
+            if not EXPIRES_IN_MIN <= seconds <= EXPIRES_IN_MAX:
+                raise errors.invalid_request(
+                    f"expires_in must be between {EXPIRES_IN_MIN} and {EXPIRES_IN_MAX} seconds")
+            ttl = min(ttl, seconds)
         scope = str(form.get("scope") or "read")
+        if not all(self._may_ask_for(name) for name in scope.split()):
+            raise errors.invalid_scope()
         token = secrets.token_hex(32)
         with self._lock:
             self._tokens[token] = (time.monotonic() + ttl, frozenset(scope.split()))
         return {"access_token": token, "token_type": "bearer", "scope": scope,
                 "expires_in": ttl}
+
+    def _may_ask_for(self, scope: str) -> bool:
+        allowed = self._config.client_scopes
+        return KNOWN_SCOPE.match(scope) is not None and (allowed is None or scope in allowed)
 
     def expire_tokens(self) -> None:
         """Make every token issued so far expired."""

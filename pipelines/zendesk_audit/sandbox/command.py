@@ -21,15 +21,27 @@ from zendesk_audit.sandbox.handle import Sandbox
 @click.option("--email", default="admin@acme.example", show_default=True,
               help="Basic-auth user is EMAIL/token.")
 @click.option("--api-token", default="sandbox-api-token", show_default=True,
-              help="API token (Basic password, or a static Bearer token).")
+              help="API token: the Basic password (never accepted as a Bearer token, like Zendesk).")
 @click.option("--client-id", default="sandbox-client", show_default=True,
               help="OAuth client id for POST /oauth/tokens.")
 @click.option("--client-secret", default="sandbox-secret", show_default=True)
+@click.option("--client-scopes", default=None,
+              help="Space-separated scopes the OAuth client may ask for (others: 400 invalid_scope); "
+                   "default: any scope Zendesk knows.")
+@click.option("--export-scope", default="auditlogs:read", show_default=True,
+              help="The scope POST /api/v2/audit_logs/export needs from an OAuth token (Zendesk "
+                   "does not document it): e.g. write.")
 @click.option("--token-ttl", default=1800, show_default=True, type=click.IntRange(1),
               help="Lifetime of OAuth tokens, seconds.")
 @click.option("--plan", default="enterprise", show_default=True,
               type=click.Choice(["enterprise", "professional"]),
-              help="professional: the audit-log endpoints answer 403.")
+              help="professional: the audit-log endpoints refuse (see --non-enterprise-answer).")
+@click.option("--non-enterprise-answer", default="403", show_default=True,
+              type=click.Choice(["403", "404"]),
+              help="What the audit-log endpoints answer a non-Enterprise plan: 403 Forbidden or "
+                   "404 InvalidEndpoint (Zendesk documents neither).")
+@click.option("--no-account", is_flag=True,
+              help="Act as a host with no Zendesk account: every API path answers 404 InvalidEndpoint.")
 @click.option("--time-zone", default="Europe/Paris", show_default=True,
               help="IANA time zone of the account (office hours follow it).")
 @click.option("--history-days", default=365, show_default=True, type=click.IntRange(1))
@@ -41,8 +53,9 @@ from zendesk_audit.sandbox.handle import Sandbox
               help="Share of requests answered with a fault (429, 5xx, reset, truncated).")
 @click.option("--fault-seed", default=0, show_default=True, type=int)
 def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: str, email: str,
-                    api_token: str, client_id: str, client_secret: str, token_ttl: int,
-                    plan: str, time_zone: str, history_days: int, latency_ms: float,
+                    api_token: str, client_id: str, client_secret: str, client_scopes: str | None,
+                    export_scope: str, token_ttl: int, plan: str, non_enterprise_answer: str,
+                    no_account: bool, time_zone: str, history_days: int, latency_ms: float,
                     rate_limit: int | None, rate_window: float, fault_rate: float,
                     fault_seed: int) -> None:
     """Serve a local Zendesk-compatible audit-log API until Ctrl-C or SIGTERM.
@@ -56,8 +69,10 @@ def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: st
     config = SandboxConfig(
         host=host, port=port, records=records, seed=seed, subdomain=subdomain, email=email,
         api_token=api_token, client_id=client_id, client_secret=client_secret,
-        token_ttl_seconds=token_ttl, plan=plan, time_zone=_zendesk_zone_name(time_zone),
-        iana_time_zone=time_zone, history_days=history_days, latency_ms=latency_ms,
+        client_scopes=tuple(client_scopes.split()) if client_scopes is not None else None,
+        export_scope=export_scope, token_ttl_seconds=token_ttl, plan=plan,
+        non_enterprise_answer=int(non_enterprise_answer), no_account=no_account,
+        time_zone=_zendesk_zone_name(time_zone), iana_time_zone=time_zone, history_days=history_days, latency_ms=latency_ms,
         rate_limit=rate_limit, rate_window=rate_window, fault_rate=fault_rate,
         fault_seed=fault_seed)
     stop = threading.Event()
@@ -70,15 +85,17 @@ def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: st
     try:
         click.echo(sandbox.base_url)
         click.echo(f"Basic auth:   {email}/token : {api_token}", err=False)
-        click.echo(f"Bearer token: {api_token}")
         click.echo(f"OAuth:        POST {sandbox.base_url}/oauth/tokens "
-                   f"client_id={client_id} client_secret={client_secret}")
+                   f"client_id={client_id} client_secret={client_secret}; "
+                   "Bearer takes only the tokens it grants")
         click.echo("Point the connector at it:")
         click.echo(f"  export SOURCES__ZENDESK_AUDIT__BASE_URL={sandbox.base_url}")
         click.echo(f"  export SOURCES__ZENDESK_AUDIT__SUBDOMAIN={subdomain}")
-        click.echo(f"  export SOURCES__ZENDESK_AUDIT__CREDENTIALS__EMAIL={email}")
-        click.echo(f"  export SOURCES__ZENDESK_AUDIT__CREDENTIALS__API_TOKEN={api_token}")
-        click.echo(f"Serving {records} records ({plan} plan); Ctrl-C or SIGTERM stops.",
+        click.echo(f"  export SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID={client_id}")
+        click.echo(f"  export SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET={client_secret}")
+        refusal = "" if plan == "enterprise" else f", audit logs answer {non_enterprise_answer}"
+        served = "no account: every API path answers 404" if no_account else f"{plan} plan{refusal}"
+        click.echo(f"Serving {records} records ({served}); Ctrl-C or SIGTERM stops.",
                    err=True)
         while not stop.wait(0.2):
             pass

@@ -31,11 +31,22 @@ class SandboxConfig:
     seed: int = 42
     subdomain: str = "acme"
     email: str = "admin@acme.example"  # Basic user is f"{email}/token"
-    api_token: str = "sandbox-api-token"  # also accepted as a static Bearer token
+    api_token: str = "sandbox-api-token"  # Basic only: never accepted as a Bearer token, like Zendesk
     client_id: str = "sandbox-client"
     client_secret: str = "sandbox-secret"
     token_ttl_seconds: int = 1800
-    plan: str = "enterprise"  # or "professional": the audit-log endpoints answer 403
+    plan: str = "enterprise"  # or "professional": the audit-log endpoints refuse (see non_enterprise_answer)
+    # What the audit-log endpoints answer a non-Enterprise plan; Zendesk documents neither:
+    # 403 the plan body, or 404 {"error":"InvalidEndpoint"}.
+    non_enterprise_answer: int = 403
+    # True: every API path answers 404 InvalidEndpoint, like a host with no Zendesk account behind it.
+    no_account: bool = False
+    # Scopes the OAuth client may ask for at /oauth/tokens (others: 400 invalid_scope); None: any
+    # scope Zendesk knows (read, write, impersonate, RESOURCE:read, RESOURCE:write).
+    client_scopes: tuple[str, ...] | None = None
+    # The scope POST /api/v2/audit_logs/export needs from an OAuth token (undocumented; `read`
+    # covers any `X:read`, `write` any `X:write`).
+    export_scope: str = "auditlogs:read"
     time_zone: str = "Paris"
     iana_time_zone: str = "Europe/Paris"
     history_end: datetime | None = None  # None: 2026-11-01T00:00:00Z

@@ -30,9 +30,9 @@ def plan_forbidden() -> ApiError:
     return ApiError(403, {"error": {"title": "Forbidden", "message": PLAN_MESSAGE}})
 
 
-def scope_forbidden() -> ApiError:
+def scope_forbidden(scope: str = "read") -> ApiError:
     return ApiError(403, {"error": "Forbidden",
-                          "description": "You are missing the following required scopes: read"})
+                          "description": f"You are missing the following required scopes: {scope}"})
 
 
 def invalid_endpoint() -> ApiError:
@@ -59,3 +59,28 @@ def export_limited(resets: int) -> ApiError:
     return ApiError(429, {"error": "TooManyRequests", "description": EXPORT_MESSAGE},
                     {"Zendesk-RateLimit-audit-logs-export":
                      f"total=1; remaining=0; resets={resets}", "Retry-After": str(resets)})
+
+
+# The OAuth errors follow RFC 6749 (`error`, `error_description`), as Zendesk's `invalid_client`
+# does; the descriptions are the usual OAuth-server wording, Zendesk's exact text is not documented.
+def invalid_client() -> ApiError:
+    return ApiError(401, {"error": "invalid_client",
+                          "error_description": "Client authentication failed due to unknown client, "
+                                               "no client authentication included, or unsupported "
+                                               "authentication method."})
+
+
+def unsupported_grant_type() -> ApiError:
+    return ApiError(400, {"error": "unsupported_grant_type",
+                          "error_description": "The authorization grant type is not supported by "
+                                               "the authorization server."})
+
+
+def invalid_scope() -> ApiError:
+    return ApiError(400, {"error": "invalid_scope",
+                          "error_description": "The requested scope is invalid, unknown, or "
+                                               "malformed."})
+
+
+def invalid_request(description: str) -> ApiError:
+    return ApiError(400, {"error": "invalid_request", "error_description": description})

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from zendesk_audit.sandbox import errors
-from zendesk_audit.sandbox.auth import Principal
+from zendesk_audit.sandbox.auth import AUDIT_LOGS_SCOPE, Principal
 from zendesk_audit.sandbox.data import parse_time
 from zendesk_audit.sandbox.query import answer_list, parse_list_query
 from zendesk_audit.sandbox.state import SandboxState
@@ -30,8 +30,10 @@ LIST_PATH = re.compile(r"^/api/v2/audit_logs(?:\.json)?$")
 EXPORT_PATH = re.compile(r"^/api/v2/audit_logs/export(?:\.json)?$")
 SHOW_PATH = re.compile(r"^/api/v2/audit_logs/([^/]+?)(?:\.json)?$")
 SETTINGS_PATH = re.compile(r"^/api/v2/account/settings(?:\.json)?$")
+USERS_ME_PATH = re.compile(r"^/api/v2/users/me(?:\.json)?$")
 OAUTH_PATH = re.compile(r"^/oauth/tokens(?:\.json)?$")
 ADMIN_PREFIX = "/_sandbox/"
+ADMIN_USER_ID = 1_900_000_000_001  # who /users/me says the sandbox's credentials belong to
 JSON_TYPE = "application/json; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
 MAX_BODY = 1 << 20
@@ -269,6 +271,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _route(self, method: str, path: str, params: list[tuple[str, str]],
                body: bytes) -> Answer:
         state = self.server.state
+        if state.config.no_account:
+            raise errors.invalid_endpoint()
         if OAUTH_PATH.match(path):
             if method != "POST":
                 raise errors.invalid_endpoint()
@@ -278,6 +282,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 raise errors.invalid_endpoint()
             self._principal()
             return json_answer(200, _settings(state))
+        if USERS_ME_PATH.match(path):
+            if method != "GET":
+                raise errors.invalid_endpoint()
+            return json_answer(200, {"user": self._me()})
         if LIST_PATH.match(path):
             if method != "GET":
                 raise errors.invalid_endpoint()
@@ -289,7 +297,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if EXPORT_PATH.match(path):
             if method != "POST":
                 raise errors.invalid_endpoint()
-            self._audit_access()
+            self._audit_access(state.config.export_scope, state.config.export_scope)
             parse_list_query([(k, v) for k, v in params if k.startswith("filter[")])
             state.start_export()
             return Answer(202, b"null", JSON_TYPE,
@@ -316,12 +324,26 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _principal(self) -> Principal:
         return self.server.state.auth.authenticate(self.headers.get("Authorization"))
 
-    def _audit_access(self) -> None:
+    def _audit_access(self, required: str = AUDIT_LOGS_SCOPE, named: str = "read") -> None:
+        """Credentials, then the OAuth scope (a 403 naming `named`), then the plan."""
         principal = self._principal()
-        if not principal.can_read_audit_logs():
-            raise errors.scope_forbidden()
-        if self.server.state.config.plan != "enterprise":
-            raise errors.plan_forbidden()
+        if not principal.has_scope(required):
+            raise errors.scope_forbidden(named)
+        config = self.server.state.config
+        if config.plan != "enterprise":
+            raise errors.invalid_endpoint() if config.non_enterprise_answer == 404 else errors.plan_forbidden()
+
+    def _me(self) -> dict[str, Any]:
+        """`/users/me`: the caller, or Zendesk's anonymous user for missing or wrong credentials."""
+        try:
+            self._principal()
+        except errors.ApiError:
+            return {"id": None, "url": None, "name": "Anonymous user", "email": "invalid@example.com",
+                    "role": "end-user", "verified": False, "active": True}
+        config = self.server.state.config
+        return {"id": ADMIN_USER_ID, "url": f"{self._base()}/api/v2/users/{ADMIN_USER_ID}.json",
+                "name": "Sandbox Admin", "email": config.email, "role": "admin", "verified": True,
+                "active": True}
 
     def _base(self) -> str:
         host = self.headers.get("Host")
