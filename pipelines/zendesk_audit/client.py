@@ -11,6 +11,7 @@ it did that matters here is done once, in `_pool`: proxies and CA bundle from th
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import os
@@ -45,13 +46,14 @@ from zendesk_audit.settings import (
     BACKOFF_BASE_SECONDS,
     BACKOFF_MAX_SECONDS,
     CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_MAX_WAIT_SECONDS,
     DEFAULT_OAUTH_SCOPE,
     DEFAULT_RATE_LIMIT_SHARE,
+    MAX_ANSWER_BYTES,
     MAX_ATTEMPTS,
     MAX_WORKERS,
     OAUTH_TOKENS_PATH,
     READ_TIMEOUT_SECONDS,
-    RETRY_AFTER_MAX_SECONDS,
     USERS_ME_PATH,
 )
 
@@ -114,7 +116,11 @@ class _Retry(Exception):
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header; Zendesk has sent non-integers, so accept any number."""
+    """Seconds from a Retry-After header; Zendesk has sent non-integers, so accept any number.
+
+    Unreadable, NaN or negative values give None (back off as for an edge 429); `inf` and huge
+    values are returned as they are, for the caller to refuse against its longest wait.
+    """
     if value is None:
         return None
     try:
@@ -123,7 +129,39 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     if seconds != seconds or seconds < 0:  # NaN or negative
         return None
-    return min(seconds, RETRY_AFTER_MAX_SECONDS)
+    return seconds
+
+
+class _WaitTooLong(ApiError):
+    """The server asked for a wait beyond `max_wait_seconds`: fail now, naming the header."""
+
+    def __init__(self, header: str, seconds: float, limit: float, path: str = "") -> None:
+        asked = f"{seconds:,.0f} s" if math.isfinite(seconds) else "forever"
+        where = f" at {path}" if path else ""
+        super().__init__(
+            f"Zendesk's {header} header{where} asks to wait {asked}, more than the {limit:,.0f} s a load waits "
+            "(max_wait_seconds): try again later, or raise max_wait_seconds if the wait is real"
+        )
+
+
+def _read_answer(response: urllib3.BaseHTTPResponse, limit: int, path: str) -> bytes:
+    """The decoded body, read at most `limit` bytes far, so that a compression bomb costs no memory.
+
+    urllib3 (2.6 and later) inflates only as much as each read asks for.
+    """
+    try:
+        data = response.read(limit + 1, decode_content=True)
+    except urllib3.exceptions.HTTPError as exc:  # truncated, reset, or a body that does not decompress
+        response.close()
+        raise _Retry(f"answer body unreadable: {type(exc).__name__}") from None
+    if len(data) > limit:
+        response.close()  # the rest is never read: the connection is dropped, not reused
+        raise ApiError(
+            f"Zendesk's answer at {path} is larger than {limit // (1024 * 1024)} MB once decompressed: "
+            "refused unread; check base_url and any proxy in between"
+        )
+    response.release_conn()
+    return data
 
 
 def _body_summary(content: bytes) -> str:
@@ -153,17 +191,32 @@ def _is_name_resolution_failure(exc: BaseException) -> bool:
     )
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _pool(base_url: str) -> urllib3.PoolManager:
     """Keep-alive connections for every worker, through the proxy the environment names (as
     `requests` would: HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and with its CA bundle
-    (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, else certifi's)."""
+    (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, else certifi's).
+
+    A loopback base URL (the sandbox, a local tunnel) never goes through a proxy, whatever NO_PROXY
+    says: the proxy would be handed the credentials of a request that was meant never to leave
+    the machine.
+    """
     import certifi
 
     split = urlsplit(base_url)
+    host = split.hostname or ""
     ca_certs = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
     options: dict[str, Any] = {"maxsize": MAX_WORKERS, "retries": False, "ca_certs": ca_certs}
     proxy = getproxies().get(split.scheme)
-    if proxy and not proxy_bypass(split.hostname or ""):
+    if proxy and not _is_loopback(host) and not proxy_bypass(host):
         return urllib3.ProxyManager(proxy, **options)
     return urllib3.PoolManager(**options)
 
@@ -181,6 +234,8 @@ class ZendeskClient:
         backoff_base: float = BACKOFF_BASE_SECONDS,
         backoff_max: float = BACKOFF_MAX_SECONDS,
         rate_limit_share: float = DEFAULT_RATE_LIMIT_SHARE,
+        max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc
@@ -191,6 +246,8 @@ class ZendeskClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.rate_limit_share = rate_limit_share
+        self.max_wait_seconds = max_wait_seconds
+        self.max_answer_bytes = max_answer_bytes
         self.auth_mode = credentials.auth_mode()
         self.auth = create_auth(credentials, self._fetch_token)
         self._pace_lock = threading.Lock()
@@ -320,14 +377,16 @@ class ZendeskClient:
                 body=body,
                 headers=headers,
                 timeout=TIMEOUT,
-                redirect=False,
+                redirect=False,  # never: a redirect to another origin would carry the credentials there
+                preload_content=False,
             )
-        except urllib3.exceptions.HTTPError as exc:  # refused, reset, timed out, truncated body
+        except urllib3.exceptions.HTTPError as exc:  # refused, reset, timed out
             if _is_name_resolution_failure(exc):
                 raise SubdomainError(
                     f"cannot resolve {self.host}: check the subdomain (the part before .zendesk.com) or base_url"
                 ) from None
             raise _Retry(f"connection error: {type(exc).__name__}") from None
+        data = _read_answer(response, self.max_answer_bytes, path)
         elapsed = time.monotonic() - sent
         self.latency_seconds = elapsed if not self.latency_seconds else 0.8 * self.latency_seconds + 0.2 * elapsed
         self._note_rate_limit(response.headers)
@@ -335,22 +394,25 @@ class ZendeskClient:
             self._on_response(path, response)
         status = response.status
         if status == 429:
-            raise _Retry("429 rate limited", parse_retry_after(response.headers.get("Retry-After")), rate_limited=True)
+            delay = parse_retry_after(response.headers.get("Retry-After"))
+            if delay is not None and delay > self.max_wait_seconds:
+                raise _WaitTooLong("Retry-After", delay, self.max_wait_seconds, path)
+            raise _Retry("429 rate limited", delay, rate_limited=True)
         if status >= 500:
             raise _Retry(f"{status} server error")
         if status >= 400:
-            raise self._error_for(status, response.data, path)
+            raise self._error_for(status, data, path)
         if status >= 300:
             raise ApiError(
                 f"Zendesk redirected {path} to {response.headers.get('Location', '?')}: "
                 "check the subdomain or base_url"
             )
-        if not response.data:
+        if not data:
             if status == 200:
                 raise _Retry("empty 200 body")
             return None
         try:
-            return orjson.loads(response.data)
+            return orjson.loads(data)
         except orjson.JSONDecodeError:
             raise _Retry(f"{status} body is not valid JSON") from None
 
@@ -437,13 +499,15 @@ class ZendeskClient:
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
                 timeout=TIMEOUT,
                 redirect=False,
+                preload_content=False,
             )
-        except urllib3.exceptions.HTTPError:
+            data = _read_answer(response, self.max_answer_bytes, USERS_ME_PATH)
+        except (urllib3.exceptions.HTTPError, _Retry, ApiError):
             return False
         if response.status != 200:
             return False
         try:
-            body = orjson.loads(response.data)
+            body = orjson.loads(data)
         except orjson.JSONDecodeError:
             return False
         return isinstance(body, dict) and isinstance(body.get("user"), dict)
@@ -486,6 +550,8 @@ class ZendeskClient:
         # One request of slack: answers from concurrent workers arrive out of order.
         usable = remaining - (1.0 - self.rate_limit_share) * limit - 1
         gap = window_left if usable < 1 else window_left / usable
+        if not gap <= self.max_wait_seconds:  # also inf and NaN
+            raise _WaitTooLong("ratelimit-reset", gap, self.max_wait_seconds)
         self.budget_per_second = self.rate_limit_share * limit / max(window_left, 1.0)
         self._hold_all(gap)
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.settings import (
+    DEFAULT_MAX_WAIT_SECONDS,
     DEFAULT_RATE_LIMIT_SHARE,
     DEFAULT_START,
     DEFAULT_WINDOW_RECORDS,
@@ -34,6 +35,7 @@ class SourceOptions:
     rate_limit_share: float = DEFAULT_RATE_LIMIT_SHARE
     workers: int | None = None
     window_records: int = DEFAULT_WINDOW_RECORDS
+    max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS
     actions: tuple[str, ...] = ()
     actor_ids: tuple[int, ...] = ()
     source_types: tuple[str, ...] = ()
@@ -153,6 +155,7 @@ def resolve_options(
     rate_limit_share: Any = DEFAULT_RATE_LIMIT_SHARE,
     workers: Any = None,
     window_records: Any = DEFAULT_WINDOW_RECORDS,
+    max_wait_seconds: Any = DEFAULT_MAX_WAIT_SECONDS,
     actions: Sequence[str] | None = None,
     actor_ids: Sequence[Any] | None = None,
     source_types: Sequence[str] | None = None,
@@ -190,6 +193,7 @@ def resolve_options(
         )
     worker_count = None if workers in (None, "", "auto") else _whole(workers, "workers", 1, MAX_WORKERS)
     window_size = _whole(window_records, "window_records", 100, 1_000_000)
+    longest_wait = _whole(max_wait_seconds, "max_wait_seconds", 1, 86_400)
     start_at = parse_time(start if start else DEFAULT_START, "start")
     end_at = parse_time(end, "end") if end else None
     if end_at is not None and end_at <= start_at:
@@ -220,6 +224,7 @@ def resolve_options(
         rate_limit_share=share,
         workers=worker_count,
         window_records=window_size,
+        max_wait_seconds=float(longest_wait),
         actions=action_values,
         actor_ids=_as_ids(actor_ids, "actor_id"),
         source_types=type_values,

@@ -51,8 +51,13 @@ KNOWN_ACTIONS = ("create", "update", "destroy", "login", "exported")
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 60.0
-# A Retry-After longer than this is capped: we retry then rather than sleep for an hour.
-RETRY_AFTER_MAX_SECONDS = 120.0
+# The longest single wait a server may impose (Retry-After, ratelimit-reset). Zendesk's windows are
+# a minute long; an answer asking for more is broken or hostile, and the load fails in one line
+# naming the header rather than hang. Settable per load as `max_wait_seconds`.
+DEFAULT_MAX_WAIT_SECONDS = 300.0
+# The most one answer may weigh once decompressed: a 100-record page is about 60 KB, so this only
+# stops a compression bomb (a few KB of gzip that inflate to gigabytes) long before memory runs out.
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
 CONNECT_TIMEOUT_SECONDS = 10.0
 READ_TIMEOUT_SECONDS = 60.0
 # Share of the account's rate limit a load may use: the rest stays for other integrations.

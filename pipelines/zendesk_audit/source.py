@@ -28,6 +28,7 @@ from zendesk_audit.credentials import API_TOKEN_WARNING, ZendeskCredentials
 from zendesk_audit.errors import PlanError, ScopeError
 from zendesk_audit.settings import (
     DEFAULT_LAG_SECONDS,
+    DEFAULT_MAX_WAIT_SECONDS,
     DEFAULT_RATE_LIMIT_SHARE,
     DEFAULT_WINDOW_RECORDS,
     PAGE_SIZE,
@@ -272,6 +273,7 @@ def zendesk_audit_source(
     rate_limit_share: float = DEFAULT_RATE_LIMIT_SHARE,
     workers: int | None = None,
     window_records: int = DEFAULT_WINDOW_RECORDS,
+    max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
     actions: Sequence[str] | None = None,
     actor_ids: Sequence[int] | None = None,
     source_types: Sequence[str] | None = None,
@@ -294,6 +296,8 @@ def zendesk_audit_source(
             to other integrations); requests are paced on Zendesk's rate-limit headers.
         workers: windows fetched at once (None: sized from the latency and the budget).
         window_records: about how many records one window holds (see `windows.py`).
+        max_wait_seconds: the longest wait a Retry-After or ratelimit-reset header may impose; a
+            longer one fails the run in one line naming the header instead of hanging it.
         actions, actor_ids, source_types, source_ids, ip_addresses: server-side filters.
         chunk_pages, chunk_seconds: stop, at a window boundary, after about this many pages or this
             many seconds and set `stats.page_limit_reached`, so that a long backfill commits as it
@@ -313,13 +317,20 @@ def zendesk_audit_source(
         rate_limit_share=rate_limit_share,
         workers=workers,
         window_records=window_records,
+        max_wait_seconds=max_wait_seconds,
         actions=actions,
         actor_ids=actor_ids,
         source_types=source_types,
         source_ids=source_ids,
         ip_addresses=ip_addresses,
     )
-    client = ZendeskClient(options.base_url, credentials, stats=stats, rate_limit_share=options.rate_limit_share)
+    client = ZendeskClient(
+        options.base_url,
+        credentials,
+        stats=stats,
+        rate_limit_share=options.rate_limit_share,
+        max_wait_seconds=options.max_wait_seconds,
+    )
     if client.auth_mode == "api_token" and client.stats.first_warning("api_token"):
         logger.warning(API_TOKEN_WARNING)
     return [audit_logs_resource(client, options, chunk_pages, chunk_seconds), accounts_resource(client, options)]

@@ -1,0 +1,153 @@
+"""Hostile or broken answers are bounded: waits, body sizes, and where the credentials may go.
+
+Each server here is real HTTP on loopback (tests/hostile_http.py); nothing is mocked.
+"""
+from __future__ import annotations
+
+import base64
+import gzip
+import tracemalloc
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hostile_http import Answer, Seen, hostile_server
+from test_cli import run_cli
+
+from zendesk_audit.client import RequestStats, ZendeskClient
+from zendesk_audit.credentials import ZendeskCredentials
+from zendesk_audit.errors import ApiError
+
+TOKEN = "hostile-test-token"
+CREDENTIALS = ZendeskCredentials(email="admin@acme.example", api_token=TOKEN)
+PARAMS = {"page[size]": 100, "sort": "created_at"}
+EMPTY_PAGE = orjson.dumps({"audit_logs": [], "meta": {"has_more": False, "after_cursor": "", "before_cursor": ""}})
+RATE_TEXT = b"Number of allowed API requests per minute exceeded"
+
+
+def _pages(client: ZendeskClient) -> list[list[dict[str, Any]]]:
+    return list(client.iter_audit_log_pages(PARAMS))
+
+
+def _client(url: str, **kwargs: Any) -> ZendeskClient:
+    return ZendeskClient(url, CREDENTIALS, stats=RequestStats(), backoff_base=0.01, backoff_max=0.02, **kwargs)
+
+
+@pytest.mark.parametrize("retry_after", ["1000000", "inf", "1e308"])
+def test_an_absurd_retry_after_fails_at_once_naming_the_header(retry_after: str) -> None:
+    with hostile_server(lambda seen: Answer(429, {"Retry-After": retry_after}, RATE_TEXT)) as server:
+        client = _client(server.url)
+        with pytest.raises(ApiError, match=r"Retry-After header at /api/v2/audit_logs asks to wait .*max_wait_seconds"):
+            _pages(client)
+    assert len(server.seen) == 1, "no retry after a wait we refuse"
+    assert client.stats.waited_seconds == 0
+
+
+@pytest.mark.parametrize("reset", ["1000000", "inf"])
+def test_an_absurd_ratelimit_reset_fails_naming_the_header(reset: str) -> None:
+    headers = {"X-Rate-Limit": "700", "X-Rate-Limit-Remaining": "0", "ratelimit-reset": reset,
+               "Content-Type": "application/json"}
+    with hostile_server(lambda seen: Answer(200, headers, EMPTY_PAGE)) as server:
+        client = _client(server.url, rate_limit_share=1.0)
+        with pytest.raises(ApiError, match=r"ratelimit-reset header asks to wait"):
+            _pages(client)
+    assert client.stats.waited_seconds == 0
+
+
+def test_the_longest_wait_is_configurable_and_a_shorter_one_is_honoured() -> None:
+    answers = iter([Answer(429, {"Retry-After": "1"}, RATE_TEXT)])
+
+    def answer(seen: Seen) -> Answer:
+        return next(answers, Answer(200, {"Content-Type": "application/json"}, EMPTY_PAGE))
+
+    with hostile_server(answer) as server:
+        client = _client(server.url, max_wait_seconds=2)
+        assert _pages(client) == [[]]
+        assert client.stats.waited_seconds >= 0.9  # slept as told (the hold is measured from the answer)
+    with hostile_server(lambda seen: Answer(429, {"Retry-After": "3"}, RATE_TEXT)) as server:
+        with pytest.raises(ApiError, match="more than the 2 s"):
+            _pages(_client(server.url, max_wait_seconds=2))
+
+
+def _gzip_bomb(inflated_mb: int) -> Iterator[bytes]:
+    """A gzip stream of `inflated_mb` MB of zeros, made and sent a megabyte at a time (~1 KB per MB)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    megabyte = b"\0" * (1 << 20)
+    for _ in range(inflated_mb):
+        chunk = packer.compress(megabyte)
+        if chunk:
+            yield chunk
+    yield packer.flush()
+
+
+def test_a_compression_bomb_is_refused_without_inflating_it() -> None:
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    with hostile_server(lambda seen: Answer(200, headers, _gzip_bomb(512))) as server:
+        client = _client(server.url)
+        tracemalloc.start()
+        try:
+            with pytest.raises(ApiError, match="larger than 64 MB once decompressed"):
+                _pages(client)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert len(server.seen) == 1, "a bomb is not asked for again"
+    assert peak < 200 * 1024 * 1024, f"{peak / 1e6:.0f} MB allocated for one answer"
+
+
+def test_an_ordinary_gzip_page_still_loads() -> None:
+    page = orjson.dumps({"audit_logs": [{"id": 1, "created_at": "2026-01-01T00:00:00Z"}] * 500,
+                         "meta": {"has_more": False, "after_cursor": ""}})
+    packed = gzip.compress(page)
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    with hostile_server(lambda seen: Answer(200, headers, packed)) as server:
+        assert [len(page) for page in _pages(_client(server.url))] == [500]
+
+
+def test_credentials_never_go_to_a_proxy_for_a_loopback_base_url(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with hostile_server(lambda seen: Answer(502, {}, b"proxy")) as proxy:
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("http_proxy", proxy.url)
+        credentials = ZendeskCredentials(email=sandbox.config.email, api_token=sandbox.config.api_token)
+        client = ZendeskClient(sandbox.base_url, credentials)
+        assert sum(len(page) for page in client.iter_audit_log_pages(PARAMS)) == len(sandbox.records())
+    assert proxy.seen == []
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_credentials_never_follow_a_redirect_to_another_origin(status: int) -> None:
+    with hostile_server(lambda seen: Answer(200, {"Content-Type": "application/json"}, EMPTY_PAGE)) as elsewhere:
+        target = f"{elsewhere.url}/api/v2/audit_logs"
+        with hostile_server(lambda seen: Answer(status, {"Location": target})) as server:
+            client = _client(server.url)
+            with pytest.raises(ApiError, match="redirected"):
+                _pages(client)
+            assert server.seen[0].headers.get("Authorization", "").startswith("Basic ")
+    assert elsewhere.seen == []
+
+
+def test_the_load_command_fails_in_one_line_on_an_endless_retry_after(tmp_path: Path) -> None:
+    with hostile_server(lambda seen: Answer(429, {"Retry-After": "inf"}, RATE_TEXT)) as server:
+        result = run_cli(
+            ["load", "--no-models"],
+            tmp_path,
+            {
+                "SOURCES__ZENDESK_AUDIT__BASE_URL": server.url,
+                "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": "acme",
+                "SOURCES__ZENDESK_AUDIT__CREDENTIALS__EMAIL": "admin@acme.example",
+                "SOURCES__ZENDESK_AUDIT__CREDENTIALS__API_TOKEN": TOKEN,
+            },
+        )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if "Retry-After" in line]
+    assert len(error_lines) == 1 and "max_wait_seconds" in error_lines[0], result.stderr
+    assert TOKEN not in result.stderr + result.stdout
+    assert base64.b64encode(f"admin@acme.example/token:{TOKEN}".encode()).decode() not in result.stderr
