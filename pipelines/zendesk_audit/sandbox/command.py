@@ -30,6 +30,9 @@ from zendesk_audit.sandbox.handle import Sandbox
 @click.option("--plan", default="enterprise", show_default=True,
               type=click.Choice(["enterprise", "professional"]),
               help="professional: the audit-log endpoints answer 403.")
+@click.option("--settings-scope", default="read", show_default=True,
+              help="Scope an OAuth token needs for GET /api/v2/account/settings ('' for none); "
+                   "API tokens always may read them.")
 @click.option("--time-zone", default="Europe/Paris", show_default=True,
               help="IANA time zone of the account (office hours follow it).")
 @click.option("--history-days", default=365, show_default=True, type=click.IntRange(1))
@@ -42,7 +45,8 @@ from zendesk_audit.sandbox.handle import Sandbox
 @click.option("--fault-seed", default=0, show_default=True, type=int)
 def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: str, email: str,
                     api_token: str, client_id: str, client_secret: str, token_ttl: int,
-                    plan: str, time_zone: str, history_days: int, latency_ms: float,
+                    plan: str, settings_scope: str, time_zone: str, history_days: int,
+                    latency_ms: float,
                     rate_limit: int | None, rate_window: float, fault_rate: float,
                     fault_seed: int) -> None:
     """Serve a local Zendesk-compatible audit-log API until Ctrl-C or SIGTERM.
@@ -56,7 +60,8 @@ def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: st
     config = SandboxConfig(
         host=host, port=port, records=records, seed=seed, subdomain=subdomain, email=email,
         api_token=api_token, client_id=client_id, client_secret=client_secret,
-        token_ttl_seconds=token_ttl, plan=plan, time_zone=_zendesk_zone_name(time_zone),
+        token_ttl_seconds=token_ttl, plan=plan, settings_scope=settings_scope,
+        time_zone=_zendesk_zone_name(time_zone),
         iana_time_zone=time_zone, history_days=history_days, latency_ms=latency_ms,
         rate_limit=rate_limit, rate_window=rate_window, fault_rate=fault_rate,
         fault_seed=fault_seed)

@@ -36,6 +36,11 @@ class SandboxConfig:
     client_secret: str = "sandbox-secret"
     token_ttl_seconds: int = 1800
     plan: str = "enterprise"  # or "professional": the audit-log endpoints answer 403
+    # The scope an OAuth token needs for GET /api/v2/account/settings (Zendesk documents none);
+    # "" lets any valid credential read them. API tokens (Basic) carry no scopes and always may.
+    settings_scope: str = "read"
+    # True: the settings answer 403 to every caller, as to a user who is not an admin.
+    settings_forbidden: bool = False
     time_zone: str = "Paris"
     iana_time_zone: str = "Europe/Paris"
     history_end: datetime | None = None  # None: 2026-11-01T00:00:00Z

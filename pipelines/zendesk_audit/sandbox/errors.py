@@ -30,9 +30,9 @@ def plan_forbidden() -> ApiError:
     return ApiError(403, {"error": {"title": "Forbidden", "message": PLAN_MESSAGE}})
 
 
-def scope_forbidden() -> ApiError:
+def scope_forbidden(scope: str = "read") -> ApiError:
     return ApiError(403, {"error": "Forbidden",
-                          "description": "You are missing the following required scopes: read"})
+                          "description": f"You are missing the following required scopes: {scope}"})
 
 
 def invalid_endpoint() -> ApiError:
