@@ -175,7 +175,7 @@ class AlertsResult:
             found = f"alerts: {len(self.new)} new at or above {self.min_severity}" + (f" ({by_severity})" if by_severity else "")
             if self.retried:
                 found += f", {len(self.retried)} retried"
-        if self.time_zones:
+        if self.alerts and self.time_zones:  # the zone of the local times printed above
             found += f"; {time_zone_summary(self.time_zones)}"
         if self.webhook is None:
             return found

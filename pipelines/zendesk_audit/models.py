@@ -219,7 +219,7 @@ def build_with_engine(
         variables={"time_zone": override},
         missing_sources=optional_sources(engine, dataset, present),
     )
-    zone_label = f"{override}, configured" if override else ("account time zone" if "accounts" in present else "UTC")
+    zone_label = override or ("account time zone" if "accounts" in present else "UTC")
     result = BuildResult(schema=schema, time_zone=zone_label, seconds=0.0)
     now = datetime.now(timezone.utc).replace(microsecond=0)
     entries: list[tuple[str, str, int, str, datetime]] = []
