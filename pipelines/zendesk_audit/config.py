@@ -215,7 +215,7 @@ def resolve_options(
             ipaddress.ip_address(ip)
         except ValueError:
             raise ConfigurationError(f"ip_address {ip!r} is not an IP address") from None
-    zone = check_time_zone(time_zone, f"time_zone of {subdomain}")
+    zone = check_time_zone(time_zone, f"time_zone for {subdomain}")
     return SourceOptions(
         subdomain=subdomain,
         base_url=base_url,
