@@ -100,7 +100,7 @@ def status_command(destination: str, dataset: str, duckdb_path: str, sql_dir: st
         when = f"{status.built_at:%Y-%m-%d %H:%M:%S}" if status.built_at else "-"
         click.echo(f"{status.name:<42} {status.layer:<13} {status.file_version:>4} {built:>5}  {status.state:<13} {when}")
     zones = model_time_zones(pipeline)
-    click.echo("time zones:" if zones else "time zones: unknown until the models are built (zendesk-audit models build)")
+    click.echo("time zones:" if zones else "time zones: none yet (no records in the views, or the models are not built)")
     for zone in zones:
         click.echo(f"  {zone.line()}")
 
