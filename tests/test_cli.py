@@ -196,6 +196,9 @@ BAD_CONFIGURATIONS: list[tuple[str, list[str], dict[str, str | None], str | None
     ("bad IP address", ["--ip-address", "10.0.0.300"], {}, None, "not an IP address"),
     ("http to a remote host", ["--base-url", "http://example.com"], {}, None, "plain http to a remote host"),
     ("credentials in base_url", ["--base-url", "https://user:pw@acme.zendesk.com"], {}, None, "must not hold credentials"),
+    ("unknown time zone", ["--time-zone", "Mars/Olympus"], {}, None, "unknown time zone 'Mars/Olympus'"),
+    ("time zone DuckDB does not know", [], {"SOURCES__ZENDESK_AUDIT__TIME_ZONE": "posixrules"}, None,
+     "unknown time zone 'posixrules'"),
     ("unreadable secrets file", [], {}, "<dir>", "cannot read .dlt/secrets.toml"),
     ("malformed secrets file", [], {}, '[sources.zendesk_audit]\nsubdomain = "acme\n', "secrets.toml"),
 ]

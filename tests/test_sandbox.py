@@ -444,6 +444,40 @@ def test_account_settings_time_zones(sandbox_factory, http) -> None:
     assert requests.get(f"{sb.base_url}/api/v2/account/settings").status_code == 401
 
 
+def _oauth_token(base_url: str, scope: str) -> str:
+    return requests.post(f"{base_url}/oauth/tokens", json={
+        "grant_type": "client_credentials", "client_id": "sandbox-client",
+        "client_secret": "sandbox-secret", "scope": scope}).json()["access_token"]
+
+
+def test_account_settings_need_the_settings_scope_from_oauth_tokens_only(sandbox_factory, http) -> None:
+    sb = sandbox_factory(records=10)
+    url = f"{sb.base_url}/api/v2/account/settings"
+    narrow = {"Authorization": f"Bearer {_oauth_token(sb.base_url, 'auditlogs:read')}"}
+    refused = requests.get(url, headers=narrow)
+    assert refused.status_code == 403
+    assert refused.json() == {"error": "Forbidden",
+                              "description": "You are missing the following required scopes: read"}
+    assert requests.get(f"{sb.base_url}{LIST}", headers=narrow).status_code == 200
+    wide = {"Authorization": f"Bearer {_oauth_token(sb.base_url, 'auditlogs:read read')}"}
+    assert requests.get(url, headers=wide).status_code == 200
+    assert http.get(url).status_code == 200  # API tokens carry no scopes
+    custom = sandbox_factory(records=10, settings_scope="settings:read")
+    answer = requests.get(f"{custom.base_url}/api/v2/account/settings",
+                          headers={"Authorization": f"Bearer {_oauth_token(custom.base_url, 'read')}"})
+    assert answer.status_code == 403 and answer.json()["description"].endswith(": settings:read")
+    open_to_all = sandbox_factory(records=10, settings_scope="")
+    assert requests.get(f"{open_to_all.base_url}/api/v2/account/settings", headers={
+        "Authorization": f"Bearer {_oauth_token(open_to_all.base_url, 'auditlogs:read')}"}).status_code == 200
+
+
+def test_account_settings_forbidden_to_everyone_is_the_plan_403(sandbox_factory, http) -> None:
+    sb = sandbox_factory(records=10, settings_forbidden=True)
+    refused = http.get(f"{sb.base_url}/api/v2/account/settings")
+    assert refused.status_code == 403 and refused.json() == PLAN_BODY
+    assert http.get(f"{sb.base_url}{LIST}").status_code == 200
+
+
 # ----------------------------------------------------------------- rate limit, faults
 def test_rate_limit_headers_and_429(sandbox_factory, http) -> None:
     sb = sandbox_factory(records=10, rate_limit=3, rate_window=30)

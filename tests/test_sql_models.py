@@ -599,7 +599,7 @@ def test_models_cli_build_and_status(built: dict[str, Any], seeds_dir: Path) -> 
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[0].split()[:5] == ["model", "layer", "file", "built", "state"]
-    assert any(line.split()[:5] == ["stg_audit_logs", "staging", "2", "2", "up"] for line in lines)
+    assert any(line.split()[:5] == ["stg_audit_logs", "staging", "3", "3", "up"] for line in lines)
     missing = runner.invoke(models_group, ["status", "--duckdb-path", str(built["path"]) + ".missing"])
     assert missing.exit_code == 2 and missing.output.startswith("error: no DuckDB file at ")
 

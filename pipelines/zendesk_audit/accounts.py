@@ -11,6 +11,7 @@ Config layout (dlt-native: TOML tables or the matching environment variables):
 
     [sources.zendesk_audit.accounts.beta]
     base_url = "https://beta.example-proxy.com"          # optional; default https://beta.zendesk.com
+    time_zone = "America/New_York"                       # optional; default the account settings'
 
 An account's credentials are read as a whole from its own table; an account without one uses
 `[sources.zendesk_audit.credentials]` as a whole (never key by key: dlt's section fallback would
@@ -44,6 +45,7 @@ from zendesk_audit.settings import (
     DEFAULT_DUCKDB_PATH,
     DEFAULT_PIPELINE_NAME,
 )
+from zendesk_audit.time_zones import check_time_zone
 
 SUBDOMAINS_KEY = "sources.zendesk_audit.subdomains"
 ACCOUNTS_KEY = "sources.zendesk_audit.accounts"
@@ -112,10 +114,17 @@ def account_credentials(subdomain: str) -> ZendeskCredentials | None:
 
 
 def account_source_args(subdomain: str, shared: dict[str, Any]) -> dict[str, Any]:
-    """`zendesk_audit_source` arguments for one account: its base URL and (if any) its credentials."""
+    """`zendesk_audit_source` arguments for one account: its base URL, time zone and (if any) credentials.
+
+    `--time-zone` (in `shared`) wins over the account's `time_zone`, which wins over
+    `sources.zendesk_audit.time_zone` (resolved by dlt when neither is given).
+    """
     args = {**shared, "subdomain": subdomain}
     base_url = _account_value(subdomain, "base_url")
     args["base_url"] = str(base_url) if base_url else f"https://{subdomain}.zendesk.com"
+    time_zone = _account_value(subdomain, "time_zone")
+    if not shared.get("time_zone") and time_zone not in (None, ""):
+        args["time_zone"] = str(time_zone)
     credentials = account_credentials(subdomain)
     if credentials is not None:
         args["credentials"] = credentials
@@ -223,6 +232,11 @@ def load_accounts(
         )
     shared.pop("base_url", None)
     shared.pop("subdomain", None)
+    # A bad time zone for any account stops the whole load before anything is written.
+    zones = [account_source_args(subdomain, shared).get("time_zone") for subdomain in subdomains]
+    for subdomain, zone in zip(subdomains, zones):
+        check_time_zone(zone, f"time_zone for {subdomain}")
+    check_time_zone(dlt.config.get("sources.zendesk_audit.time_zone"), "sources.zendesk_audit.time_zone")
     result = AccountsResult()
     for subdomain in subdomains:
         name = pipeline_name_for(subdomain)

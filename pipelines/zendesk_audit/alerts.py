@@ -31,6 +31,8 @@ from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.models_engines import value_literal
 from zendesk_audit.models_project import sql_literal
 from zendesk_audit.period import Period, fetch, iso, require_views
+from zendesk_audit.time_zones import AccountTimeZone, account_time_zones, fallback_warnings
+from zendesk_audit.time_zones import summary as time_zone_summary
 
 SEVERITIES = ("low", "medium", "high", "critical")
 LEDGER_TABLE = "alert_ledger"
@@ -105,6 +107,7 @@ class Alert:
     created_at: datetime | None
     created_at_local: datetime | None
     retry: bool = False
+    time_zone: str | None = None  # the zone of created_at_local (see AlertsResult.time_zones)
 
     @property
     def key(self) -> str:
@@ -114,12 +117,14 @@ class Alert:
     def as_dict(self) -> dict[str, Any]:
         data = {"key": self.key}
         data.update({name: _text(getattr(self, name)) for name in ALERT_COLUMNS})
+        data["time_zone"] = self.time_zone
         data["retry"] = self.retry
         return data
 
     def line(self) -> str:
         when = _text(self.created_at)
-        local = f" ({self.created_at_local:%Y-%m-%d %H:%M} local)" if isinstance(self.created_at_local, datetime) else ""
+        zone = self.time_zone or "local"
+        local = f" ({self.created_at_local:%Y-%m-%d %H:%M} {zone})" if isinstance(self.created_at_local, datetime) else ""
         what = " ".join(part for part in (self.action, self.source_type) if part)
         label = f" {self.source_label!r}" if self.source_label else ""
         detail = (self.change_description_text or "").replace("\n", " / ").strip()
@@ -143,6 +148,8 @@ class AlertsResult:
     delivered: int = 0
     requests: int = 0
     delivery_error: str | None = None
+    # Each account's zone for the local times, its source, and why it fell back to UTC.
+    time_zones: list[AccountTimeZone] = field(default_factory=list)
 
     @property
     def new(self) -> list[Alert]:
@@ -168,6 +175,8 @@ class AlertsResult:
             found = f"alerts: {len(self.new)} new at or above {self.min_severity}" + (f" ({by_severity})" if by_severity else "")
             if self.retried:
                 found += f", {len(self.retried)} retried"
+        if self.alerts and self.time_zones:  # the zone of the local times printed above
+            found += f"; {time_zone_summary(self.time_zones)}"
         if self.webhook is None:
             return found
         if self.delivery_error:
@@ -186,6 +195,7 @@ class AlertsResult:
             "delivered": self.delivered,
             "delivery_error": self.delivery_error,
             "exit_code": self.exit_code,
+            "time_zones": [zone.as_dict() for zone in self.time_zones],
         }
 
     def lines(self, format: str = "text") -> list[str]:
@@ -193,6 +203,10 @@ class AlertsResult:
         if format == "json":
             return [json.dumps(self.as_dict(), ensure_ascii=False)]
         return [alert.line() for alert in self.alerts] + [self.summary_line()]
+
+    def warning_lines(self) -> list[str]:
+        """Lines for stderr: each account whose local times fell back to UTC, why, and the fixes."""
+        return fallback_warnings(self.time_zones)
 
     def error_line(self) -> str | None:
         """The one line for stderr when the webhook failed."""
@@ -375,6 +389,10 @@ def run_alerts(
                 engine.execute(f"lock table {ledger} in share row exclusive mode")
             result.alerts = _candidates(engine, engine.relation(schema, "sensitive_changes"), ledger, period, rank,
                                         retry=bool(webhook))
+            result.time_zones = account_time_zones(engine, dataset, period.subdomain)
+            zones = {zone.subdomain: zone.time_zone for zone in result.time_zones}
+            for alert in result.alerts:
+                alert.time_zone = zones.get(alert.subdomain)
             delivered = deliver(webhook, result.alerts, result, dataset) if webhook and result.alerts else set()
             _record(engine, ledger, result, delivered, webhook=bool(webhook))
     return result

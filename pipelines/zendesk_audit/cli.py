@@ -58,6 +58,11 @@ def cli() -> None:
 @click.option("--start", help="ISO time to start from when there is no state yet (default: all history).")
 @click.option("--end", help="ISO time to stop at: a bounded backfill or re-scan; leaves the cursor alone.")
 @click.option("--lag-seconds", type=int, help="Stop this far behind now (default 300: Zendesk is eventually consistent).")
+@click.option(
+    "--time-zone",
+    help="IANA time zone for local times (off-hours, reports), instead of the account settings' "
+    "(or set sources.zendesk_audit.time_zone); default: the account's, else UTC.",
+)
 @filter_options
 @destination_options
 @lock_option
@@ -123,7 +128,7 @@ def load(
     Exit 0 on success, 1 on a failed run (or a failed account), 2 on a usage or configuration error,
     3 when --alerts found alerts.
 
-    Example: zendesk-audit load --subdomain acme --start 2024-01-01
+    Example: zendesk-audit load --subdomain acme --start 2024-01-01 --time-zone Europe/Paris
     """
     from zendesk_audit.accounts import choose_accounts, load_accounts
     from zendesk_audit.pipeline import load_account

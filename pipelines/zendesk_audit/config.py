@@ -19,6 +19,7 @@ from zendesk_audit.settings import (
     KNOWN_ACTIONS,
     MAX_WORKERS,
 )
+from zendesk_audit.time_zones import check_time_zone
 from zendesk_audit.times import parse_utc
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
@@ -41,6 +42,8 @@ class SourceOptions:
     source_types: tuple[str, ...] = ()
     source_ids: tuple[int, ...] = ()
     ip_addresses: tuple[str, ...] = ()
+    # The configured time zone for local times (None: the account settings', else UTC).
+    time_zone: str | None = None
 
     def filters(self) -> dict[str, tuple[Any, ...]]:
         """Zendesk's filter names with the values to send (empty ones left out)."""
@@ -161,6 +164,7 @@ def resolve_options(
     source_types: Sequence[str] | None = None,
     source_ids: Sequence[Any] | None = None,
     ip_addresses: Sequence[str] | None = None,
+    time_zone: Any = None,
 ) -> SourceOptions:
     """Every option checked; the first problem raises ConfigurationError with its fix."""
     if base_url:
@@ -215,6 +219,7 @@ def resolve_options(
             ipaddress.ip_address(ip)
         except ValueError:
             raise ConfigurationError(f"ip_address {ip!r} is not an IP address") from None
+    zone = check_time_zone(time_zone, f"time_zone for {subdomain}")
     return SourceOptions(
         subdomain=subdomain,
         base_url=base_url,
@@ -230,6 +235,7 @@ def resolve_options(
         source_types=type_values,
         source_ids=id_values,
         ip_addresses=ips,
+        time_zone=zone,
     )
 
 

@@ -18,7 +18,11 @@ def run_demo(records: int, duckdb_path: str) -> Iterator[str]:
     """Load a sandbox into `duckdb_path` with OAuth client credentials and describe the result."""
     with Sandbox(records=records) as sandbox:
         yield f"sandbox: {records:,} audit-log records served at {sandbox.base_url}"
-        credentials = ZendeskCredentials(client_id=sandbox.config.client_id, client_secret=sandbox.config.client_secret)
+        # `read` as well as `auditlogs:read`: the sandbox, like Zendesk probably, reads the account's
+        # time zone only with it (without it local times fall back to UTC, with a warning).
+        credentials = ZendeskCredentials(
+            client_id=sandbox.config.client_id, client_secret=sandbox.config.client_secret, scope="auditlogs:read read"
+        )
         source_args = {"subdomain": sandbox.config.subdomain, "base_url": sandbox.base_url, "credentials": credentials}
         result = load_account(source_args, "duckdb", DEFAULT_DATASET_NAME, duckdb_path=duckdb_path, build_models=True)
         yield result.summary_line()

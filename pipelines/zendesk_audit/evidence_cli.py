@@ -175,6 +175,8 @@ def alerts_command(
     )
     for line in result.lines(output_format):
         click.echo(line)
+    for warning in result.warning_lines():
+        click.echo(f"warning: {warning}", err=True)
     error = result.error_line()
     if error:
         click.echo(f"error: {error}", err=True)

@@ -9,7 +9,9 @@ never sees one missing. Seeds (`sql/seeds/*.csv`) are validated first and reload
 change.
 
 Local times use, in this order: the `time_zone` argument (`--time-zone`), the config key
-`models.time_zone` (env `MODELS__TIME_ZONE`), the account's `accounts.iana_time_zone`, UTC.
+`models.time_zone` (env `MODELS__TIME_ZONE`), both for every account; then each account's
+`accounts.iana_time_zone`, which the load chose (its `time_zone` setting, the account settings', or
+UTC: `accounts.time_zone_source`); then UTC. `stg_audit_logs.time_zone_source` says which.
 """
 from __future__ import annotations
 
@@ -18,7 +20,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from zendesk_audit.errors import ConfigurationError, ZendeskAuditError
 from zendesk_audit.models_engines import LEDGER_TABLE, Engine, first_error_line, open_engine
@@ -32,6 +33,7 @@ from zendesk_audit.models_project import (
     view_body,
 )
 from zendesk_audit.models_seeds import Seed, SeedError, read_seeds
+from zendesk_audit.time_zones import AccountTimeZone, account_time_zones, check_time_zone
 
 __all__ = [
     "BuildResult",
@@ -42,17 +44,26 @@ __all__ = [
     "check_models",
     "demo_lines",
     "model_status",
+    "model_time_zones",
     "models_schema_name",
 ]
 
-# When the connector could not read the account's settings, `accounts` does not exist: the
-# models then read this empty relation and fall back to the configured zone or UTC.
-EMPTY_ACCOUNTS = (
-    "(select cast(null as varchar) as subdomain, cast(null as varchar) as time_zone, "
-    "cast(null as varchar) as iana_time_zone, cast(null as timestamp with time zone) as loaded_at "
-    "where 1 = 0)"
+# `accounts` as the models read it. Before the first load (a dataset of CSV imports) the table does
+# not exist, and rows written by versions before `time_zone_source` lack the newer columns: the
+# models then read a relation with every column, empty or with nulls for the missing ones.
+ACCOUNT_SOURCE_COLUMNS = (
+    ("subdomain", "varchar"),
+    ("time_zone", "varchar"),
+    ("iana_time_zone", "varchar"),
+    ("time_zone_source", "varchar"),
+    ("time_zone_reason", "varchar"),
+    ("loaded_at", "timestamp with time zone"),
 )
-OPTIONAL_SOURCES = {"accounts": EMPTY_ACCOUNTS}
+EMPTY_ACCOUNTS = (
+    "(select "
+    + ", ".join(f"cast(null as {kind}) as {name}" for name, kind in ACCOUNT_SOURCE_COLUMNS)
+    + " where 1 = 0)"
+)
 
 
 class ModelBuildError(ZendeskAuditError):
@@ -119,25 +130,29 @@ class ModelStatus:
 
 
 def resolve_time_zone(time_zone: str | None) -> str | None:
-    """The override from the argument or the config key `models.time_zone`; None means "the account's".
+    """The override from the argument or the config key `models.time_zone`; None means "each account's".
 
     Raises:
-        ConfigurationError: not an IANA time zone name.
+        ConfigurationError: not a time zone that Python and the databases know (see time_zones.py).
     """
-    if time_zone is None:
-        import dlt
+    if time_zone is not None:
+        return check_time_zone(time_zone, "--time-zone")
+    import dlt
 
-        time_zone = dlt.config.get("models.time_zone", str)
-    if time_zone is None or not str(time_zone).strip():
-        return None
-    name = str(time_zone).strip()
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigurationError(
-            f"unknown time zone {name!r}: use an IANA name such as Europe/Paris or America/New_York"
-        ) from None
-    return name
+    return check_time_zone(dlt.config.get("models.time_zone", str), "models.time_zone")
+
+
+def optional_sources(engine: Engine, dataset: str, present: dict[str, str]) -> dict[str, str]:
+    """SQL for the raw tables the models may read but that are missing or older (see EMPTY_ACCOUNTS)."""
+    if "accounts" not in present:
+        return {"accounts": EMPTY_ACCOUNTS}
+    columns = engine.columns(dataset, "accounts")
+    if all(name in columns for name, _ in ACCOUNT_SOURCE_COLUMNS):
+        return {}
+    listed = ", ".join(
+        name if name in columns else f"cast(null as {kind}) as {name}" for name, kind in ACCOUNT_SOURCE_COLUMNS
+    )
+    return {"accounts": f"(select {listed} from {engine.relation(dataset, 'accounts')})"}
 
 
 def _sql_dir(sql_dir: str | Path | None) -> Path:
@@ -198,9 +213,11 @@ def build_with_engine(
         raise ModelBuildError(
             f"no table {dataset}.audit_logs on {engine.name}: run `zendesk-audit load` first (or pass the --dataset it loaded)"
         )
-    missing_sources = {name: sql for name, sql in OPTIONAL_SOURCES.items() if name not in present}
     context = RenderContext(
-        dataset=dataset, models_schema=schema, variables={"time_zone": override}, missing_sources=missing_sources
+        dataset=dataset,
+        models_schema=schema,
+        variables={"time_zone": override},
+        missing_sources=optional_sources(engine, dataset, present),
     )
     zone_label = override or ("account time zone" if "accounts" in present else "UTC")
     result = BuildResult(schema=schema, time_zone=zone_label, seconds=0.0)
@@ -315,6 +332,12 @@ def model_status(pipeline: Any, *, sql_dir: str | Path | None = None) -> list[Mo
     """
     with open_engine(pipeline) as engine:
         return status_with_engine(engine, pipeline.dataset_name, sql_dir)
+
+
+def model_time_zones(pipeline: Any) -> list[AccountTimeZone]:
+    """Each account's time zone as the built models use it, with its source and any fallback reason."""
+    with open_engine(pipeline) as engine:
+        return account_time_zones(engine, pipeline.dataset_name)
 
 
 def demo_lines(pipeline: Any) -> list[str]:

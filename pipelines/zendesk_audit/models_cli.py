@@ -79,13 +79,17 @@ def build_command(
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model.")
 @fails_in_one_line
 def status_command(destination: str, dataset: str, duckdb_path: str, sql_dir: str | None, as_json: bool) -> None:
-    """List each model with its file version, built version and state.
+    """List each model with its file version, built version and state, then each account's time zone.
+
+    The time zones are those of the built views: where each came from (configured, account_settings
+    or utc_fallback) and, for utc_fallback, why and how to fix it.
 
     Example: zendesk-audit models status --duckdb-path zendesk.duckdb
     """
-    from zendesk_audit.models import model_status
+    from zendesk_audit.models import model_status, model_time_zones
 
-    statuses = model_status(_pipeline(destination, dataset, duckdb_path), sql_dir=sql_dir)
+    pipeline = _pipeline(destination, dataset, duckdb_path)
+    statuses = model_status(pipeline, sql_dir=sql_dir)
     if as_json:
         for status in statuses:
             click.echo(json.dumps(status.as_dict()))
@@ -95,6 +99,10 @@ def status_command(destination: str, dataset: str, duckdb_path: str, sql_dir: st
         built = "-" if status.built_version is None else str(status.built_version)
         when = f"{status.built_at:%Y-%m-%d %H:%M:%S}" if status.built_at else "-"
         click.echo(f"{status.name:<42} {status.layer:<13} {status.file_version:>4} {built:>5}  {status.state:<13} {when}")
+    zones = model_time_zones(pipeline)
+    click.echo("time zones:" if zones else "time zones: none yet (no records in the views, or the models are not built)")
+    for zone in zones:
+        click.echo(f"  {zone.line()}")
 
 
 @models_group.command("lock")

@@ -41,6 +41,7 @@ from zendesk_audit.settings import (
     PARQUET_DESTINATIONS,
 )
 from zendesk_audit.source import REJECTED_TABLE
+from zendesk_audit.time_zones import TimeZoneChoice
 
 
 class LoadFailed(ZendeskAuditError):
@@ -164,16 +165,25 @@ class LoadResult:
     # What `zendesk-audit models build` did after the load, when it ran.
     models: dict[str, Any] | None = None
     models_summary: str | None = None
+    # The zone this load recorded for local times, its source, and why it fell back to UTC.
+    time_zone: str | None = None
+    time_zone_source: str | None = None
+    time_zone_reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def summary_line(self) -> str:
+        zone = ""
+        if self.time_zone:
+            zone = f"; local times in {self.time_zone} ({self.time_zone_source})"
+            zone += f": {self.time_zone_reason}" if self.time_zone_reason else ""
         return (
             f"loaded {self.records_loaded:,} audit log records into {self.destination} dataset "
             f"{self.dataset} in {self.seconds:.1f} s: {self.requests:,} requests, {self.retries:,} retries, "
             f"{self.rate_limit_waits:,} rate-limit waits; cursor at {self.cursor or 'start'}"
             + (f"; {self.records_rejected:,} rejected into {REJECTED_TABLE}" if self.records_rejected else "")
+            + zone
         )
 
 
@@ -355,12 +365,13 @@ def load_account(
     stats = RequestStats(on_change=display.on_stats if display else None)
     # Validate the destination and the first source before the pipeline exists: a bad option writes nothing.
     target = create_destination(destination, duckdb_path)
-    chunking = {"chunk_pages": chunk_pages, "chunk_seconds": chunk_seconds}
-    sources = [zendesk_audit_source(**source_args, **chunking, stats=stats)]
+    chosen: list[TimeZoneChoice] = []
+    extra = {"chunk_pages": chunk_pages, "chunk_seconds": chunk_seconds, "stats": stats, "on_time_zone": chosen.append}
+    sources = [zendesk_audit_source(**source_args, **extra)]
     pipeline = create_pipeline(target, dataset_name, duckdb_path, pipeline_name=pipeline_name, progress=display)
 
     def make_source() -> DltSource:
-        return sources.pop() if sources else zendesk_audit_source(**source_args, **chunking, stats=stats)
+        return sources.pop() if sources else zendesk_audit_source(**source_args, **extra)
 
     try:
         with bounded_memory():
@@ -368,6 +379,10 @@ def load_account(
     finally:
         if display:
             display.close()
+    if chosen:
+        result.time_zone, result.time_zone_source, result.time_zone_reason = (
+            chosen[-1].time_zone, chosen[-1].source, chosen[-1].reason
+        )
     if build_models and result.destination != "filesystem":
         from zendesk_audit.models import build_models as build
 

@@ -21,6 +21,8 @@ from typing import Any
 
 from zendesk_audit import report_charts as charts
 from zendesk_audit.period import Period, fetch, iso, require_views
+from zendesk_audit.time_zones import AccountTimeZone, account_time_zones, fallback_warnings
+from zendesk_audit.time_zones import summary as time_zone_summary
 
 SECTIONS = ("headline", "changes-per-day", "heatmap", "top-actors", "off-hours", "sensitive", "rule-changes",
             "role-history", "incidents")
@@ -41,12 +43,16 @@ class ReportResult:
     period: Period
     section_rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    time_zones: list[AccountTimeZone] = field(default_factory=list)
 
     def summary_line(self) -> str:
         records = self.section_rows.get("headline", 0)
         empty = [name for name in SECTIONS if not self.section_rows.get(name)]
         note = f"; empty: {', '.join(empty)}" if empty else ""
-        return f"report: {records:,} records, {self.period.label()}, written to {self.path} in {self.seconds:.1f} s{note}"
+        return (
+            f"report: {records:,} records, {self.period.label()}, {_zones_label(self.time_zones)}, written to {self.path} "
+            f"in {self.seconds:.1f} s{note}"
+        )
 
 
 class _Queries:
@@ -68,6 +74,15 @@ class _Queries:
     def scalar(self, sql: str) -> Any:
         rows = self.rows(sql)
         return rows[0][0] if rows else None
+
+
+def _zones_label(zones: Sequence[AccountTimeZone]) -> str:
+    """`local times in Europe/Paris (account_settings)`, or one zone per account when they differ."""
+    if not zones:
+        return "local times in UTC"
+    if len({(zone.time_zone, zone.time_zone_source) for zone in zones}) == 1:
+        return f"local times in {zones[0].time_zone} ({zones[0].time_zone_source})"
+    return time_zone_summary(list(zones))
 
 
 def _local(value: Any) -> str:
@@ -108,11 +123,11 @@ def _more(shown: int, total: int, where: str) -> str:
 
 
 # ----------------------------------------------------------------------------- sections
-def _headline(q: _Queries) -> tuple[str, int, str]:
+def _headline(q: _Queries) -> tuple[str, int]:
     stg = q.view("stg_audit_logs")
-    records, people, first, last, zone = q.rows(
-        f"select count(*), count(distinct case when not is_system then actor_id end), min(created_at), max(created_at), "
-        f"max(time_zone) from {stg}{q.where()}"
+    records, people, first, last = q.rows(
+        f"select count(*), count(distinct case when not is_system then actor_id end), min(created_at), max(created_at) "
+        f"from {stg}{q.where()}"
     )[0]
     figures = [
         ("records", _int(records)),
@@ -133,7 +148,7 @@ def _headline(q: _Queries) -> tuple[str, int, str]:
     span = f"{iso(first)} to {iso(last)}" if isinstance(first, datetime) else "no records"
     intro = f"Records found: {escape(span)}."
     return _section("headline", "Headline figures", _int(records), intro, f'<div class="figures">{cards}</div>'), \
-        _int(records), str(zone or "UTC")
+        _int(records)
 
 
 def _per_day(q: _Queries) -> tuple[str, int]:
@@ -273,6 +288,7 @@ h1 { margin: 0 0 4px; font-size: 26px; }
 h2 { font-size: 19px; margin: 28px 0 4px; border-bottom: 1px solid #e5e7eb; padding-bottom: 4px; }
 h3 { font-size: 15px; margin: 16px 0 4px; }
 .meta, .intro, .more, .empty, footer { color: #6b7280; font-size: 13px; margin: 4px 0 10px; }
+.notice { color: #b91c1c; border: 1px solid #b91c1c; border-radius: 6px; padding: 6px 10px; font-size: 13px; }
 .figures { display: grid; grid-template-columns: repeat(4, 1fr); gap: 10px; }
 .figure { border: 1px solid #e5e7eb; border-radius: 6px; padding: 10px 12px; }
 .figure b { display: block; font-size: 24px; }
@@ -299,14 +315,15 @@ footer { margin-top: 32px; border-top: 1px solid #e5e7eb; padding-top: 8px; }
 """
 
 
-def render_html(title: str, meta: str, sections: Sequence[str], footer: str) -> str:
-    """The page around the sections: CSP, inline CSS, nothing fetched."""
+def render_html(title: str, meta: str, sections: Sequence[str], footer: str, notices: Sequence[str] = ()) -> str:
+    """The page around the sections: CSP, inline CSS, nothing fetched; `notices` (text) stand out under the title."""
+    warnings = "".join(f'<p class="notice">{escape(notice)}</p>' for notice in notices)
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>"
-        f"<header><h1>{escape(title)}</h1><p class=\"meta\">{meta}</p></header>\n"
+        f"<header><h1>{escape(title)}</h1><p class=\"meta\">{meta}</p>{warnings}</header>\n"
         + "\n".join(sections)
         + f"\n<footer>{footer}</footer></body></html>\n"
     )
@@ -337,7 +354,8 @@ def write_report(pipeline: Any, out: str | Path, period: Period) -> ReportResult
     with open_engine(pipeline) as engine:
         require_views(engine, pipeline.dataset_name, VIEWS)
         q = _Queries(engine, schema, period)
-        headline, result.section_rows["headline"], zone = _headline(q)
+        headline, result.section_rows["headline"] = _headline(q)
+        result.time_zones = account_time_zones(engine, pipeline.dataset_name, period.subdomain)
         html_sections = [headline]
         for name, build in (("changes-per-day", _per_day), ("heatmap", _heatmap), ("top-actors", _top_actors),
                             ("off-hours", _off_hours), ("sensitive", _sensitive), ("rule-changes", _rule_changes),
@@ -346,7 +364,7 @@ def write_report(pipeline: Any, out: str | Path, period: Period) -> ReportResult
             html_sections.append(html)
     account = period.subdomain or "every account"
     meta = escape(
-        f"{account} · {period.label()} · local times in {zone} · generated "
+        f"{account} · {period.label()} · {_zones_label(result.time_zones)} · generated "
         f"{iso(datetime.now(timezone.utc))} by zendesk-audit {tool_version()} from {pipeline.destination.destination_name} "
         f"schema {schema}"
     )
@@ -354,6 +372,7 @@ def write_report(pipeline: Any, out: str | Path, period: Period) -> ReportResult
         "Figures come from the views of the schema above (see the README's SQL models section); "
         "`zendesk-audit evidence` exports every row behind them with SHA-256 hashes."
     )
-    Path(out).write_text(render_html("Zendesk audit report", meta, html_sections, footer), encoding="utf-8")
+    notices = [line[:1].upper() + line[1:] for line in fallback_warnings(result.time_zones)]
+    Path(out).write_text(render_html("Zendesk audit report", meta, html_sections, footer, notices), encoding="utf-8")
     result.seconds = time.monotonic() - started
     return result

@@ -35,6 +35,14 @@ from zendesk_audit.settings import (
     SORT_OLDEST_FIRST,
     TIME_FORMAT,
 )
+from zendesk_audit.time_zones import (
+    CONFIGURED,
+    UTC,
+    UTC_FALLBACK,
+    TimeZoneChoice,
+    from_settings,
+    refused_reason,
+)
 from zendesk_audit.times import parse_utc
 from zendesk_audit.windows import fetch_windows
 
@@ -66,7 +74,10 @@ AUDIT_LOG_COLUMNS: dict[str, dict[str, Any]] = {
 ACCOUNT_COLUMNS: dict[str, dict[str, Any]] = {
     "subdomain": _column("text", nullable=False),
     "time_zone": _column("text"),
+    # The IANA zone local times use: configured, the account settings', or UTC (see time_zones.py).
     "iana_time_zone": _column("text"),
+    "time_zone_source": _column("text"),  # configured, account_settings or utc_fallback
+    "time_zone_reason": _column("text"),  # for utc_fallback: why, and the two ways to fix it
     "loaded_at": _column("timestamp", nullable=False, timezone=True),
 }
 REJECTED_TABLE = "audit_logs_rejected"
@@ -241,21 +252,42 @@ def audit_logs_resource(
     return audit_logs
 
 
-def accounts_resource(client: ZendeskClient, options: SourceOptions, clock: Clock = _utc_now) -> DltResource:
-    """`accounts`: the account's time zone, which the models use for local times."""
+def choose_time_zone(client: ZendeskClient, options: SourceOptions) -> TimeZoneChoice:
+    """The zone for local times: configured, else the account settings', else UTC with the reason.
+
+    A configured zone is used without asking Zendesk: the settings need a scope that an OAuth client
+    limited to `auditlogs:read` lacks, and setting `time_zone` is how such a client gets local times.
+    """
+    if options.time_zone:
+        return TimeZoneChoice(options.time_zone, CONFIGURED)
+    try:
+        settings = client.account_settings().get("settings") or {}
+    except (PlanError, ScopeError) as exc:
+        return TimeZoneChoice(UTC, UTC_FALLBACK, refused_reason(client.auth_mode, exc))
+    return from_settings(settings)
+
+
+def accounts_resource(
+    client: ZendeskClient,
+    options: SourceOptions,
+    clock: Clock = _utc_now,
+    on_time_zone: Callable[[TimeZoneChoice], None] | None = None,
+) -> DltResource:
+    """`accounts`: one row per account, written on every load, with the zone the models use and its source."""
 
     @dlt.resource(name="accounts", primary_key="subdomain", write_disposition="merge", columns=ACCOUNT_COLUMNS)
     def accounts() -> Iterator[dict[str, Any]]:
-        try:
-            settings = client.account_settings().get("settings") or {}
-        except (PlanError, ScopeError) as exc:
-            logger.warning("account settings not readable, local times will use UTC or the config: %s", exc)
-            return
-        localization = settings.get("localization") or {}
+        choice = choose_time_zone(client, options)
+        if choice.source == UTC_FALLBACK:
+            logger.warning("local times for %s will be in UTC: %s", options.subdomain, choice.reason)
+        if on_time_zone is not None:
+            on_time_zone(choice)
         yield {
             "subdomain": options.subdomain,
-            "time_zone": localization.get("time_zone"),
-            "iana_time_zone": localization.get("iana_time_zone"),
+            "time_zone": choice.zendesk_name,
+            "iana_time_zone": choice.time_zone,
+            "time_zone_source": choice.source,
+            "time_zone_reason": choice.reason,
             "loaded_at": clock(),
         }
 
@@ -279,9 +311,11 @@ def zendesk_audit_source(
     source_types: Sequence[str] | None = None,
     source_ids: Sequence[int] | None = None,
     ip_addresses: Sequence[str] | None = None,
+    time_zone: str | None = None,
     chunk_pages: int | None = None,
     chunk_seconds: float | None = None,
     stats: RequestStats | None = None,
+    on_time_zone: Callable[[TimeZoneChoice], None] | None = None,
 ) -> list[DltResource]:
     """Zendesk's audit log for one account, loaded exactly once.
 
@@ -299,10 +333,12 @@ def zendesk_audit_source(
         max_wait_seconds: the longest wait a Retry-After or ratelimit-reset header may impose; a
             longer one fails the run in one line naming the header instead of hanging it.
         actions, actor_ids, source_types, source_ids, ip_addresses: server-side filters.
+        time_zone: IANA zone for local times, instead of the account settings' (see time_zones.py).
         chunk_pages, chunk_seconds: stop, at a window boundary, after about this many pages or this
             many seconds and set `stats.page_limit_reached`, so that a long backfill commits as it
             goes (`load_account` runs chunk after chunk); None: no limit.
         stats: filled with request, retry and page counts while the load runs.
+        on_time_zone: called with the time zone chosen for local times, when `accounts` runs.
 
     Example:
         >>> pipeline = dlt.pipeline("zendesk_audit", destination="duckdb", dataset_name="zendesk_audit")
@@ -323,6 +359,7 @@ def zendesk_audit_source(
         source_types=source_types,
         source_ids=source_ids,
         ip_addresses=ip_addresses,
+        time_zone=time_zone,
     )
     client = ZendeskClient(
         options.base_url,
@@ -333,4 +370,7 @@ def zendesk_audit_source(
     )
     if client.auth_mode == "api_token" and client.stats.first_warning("api_token"):
         logger.warning(API_TOKEN_WARNING)
-    return [audit_logs_resource(client, options, chunk_pages, chunk_seconds), accounts_resource(client, options)]
+    return [
+        audit_logs_resource(client, options, chunk_pages, chunk_seconds),
+        accounts_resource(client, options, on_time_zone=on_time_zone),
+    ]

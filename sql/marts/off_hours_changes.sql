@@ -1,7 +1,8 @@
--- version: 1
+-- version: 2
 -- One row per record made by a person (not the system actor) outside business hours
 -- (sql/seeds/business_hours.csv, sql/seeds/holidays.csv), in local time, with off_hours_reason
 -- in weekend, holiday, before_hours, after_hours. Sign-ins count: an off-hours sign-in matters.
+-- time_zone_source says whose clock "off hours" was read on: utc_fallback means UTC, not the account's.
 with audit_logs as (
     select * from {{ ref('stg_audit_logs') }}
 ),
@@ -25,6 +26,7 @@ off_hours as (
         classified.off_hours_reason,
         classified.holiday_name,
         audit_logs.time_zone,
+        audit_logs.time_zone_source,
         classified.local_iso_weekday,
         classified.local_minute_of_day,
         classified.local_date,

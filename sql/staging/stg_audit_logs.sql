@@ -1,8 +1,10 @@
--- version: 2
--- One row per loaded audit-log record: every loaded column, plus the local time in the account's
--- time zone (or the configured one, or UTC), the description with HTML entities decoded (also
--- when double-escaped), and whether the system actor did it. Staging reads `accounts` only for
--- the time zone: one row per subdomain, so the join never changes the grain.
+-- version: 3
+-- One row per loaded audit-log record: every loaded column, plus the local time and where its
+-- time zone came from, the description with HTML entities decoded (also when double-escaped), and
+-- whether the system actor did it. The zone: `models build --time-zone` / `models.time_zone` for
+-- every account, else the one the load recorded in `accounts` (configured, the account settings',
+-- or UTC), else UTC. Staging reads `accounts` only for the time zone: one row per subdomain, so
+-- the join never changes the grain.
 with audit_logs as (
     select * from {{ source('audit_logs') }}
 ),
@@ -14,7 +16,12 @@ accounts as (
 with_time_zone as (
     select
         audit_logs.*,
-        coalesce({{ var('time_zone') }}, nullif(trim(accounts.iana_time_zone), ''), 'UTC') as time_zone
+        coalesce({{ var('time_zone') }}, nullif(trim(accounts.iana_time_zone), ''), 'UTC') as time_zone,
+        case
+            when {{ var('time_zone') }} is not null then 'configured'
+            when nullif(trim(accounts.iana_time_zone), '') is null then 'utc_fallback'
+            else coalesce(accounts.time_zone_source, 'account_settings')
+        end as time_zone_source
     from audit_logs
     left join accounts
         on accounts.subdomain = audit_logs.subdomain
@@ -60,6 +67,7 @@ final as (
         _dlt_id,
         coalesce(_source, 'api') as record_source,
         time_zone,
+        time_zone_source,
         change_description_text,
         coalesce(actor_id = -1, false) as is_system,
         created_at at time zone time_zone as created_at_local

@@ -42,6 +42,9 @@ from zendesk_audit.sandbox.handle import Sandbox
                    "404 InvalidEndpoint (Zendesk documents neither).")
 @click.option("--no-account", is_flag=True,
               help="Act as a host with no Zendesk account: every API path answers 404 InvalidEndpoint.")
+@click.option("--settings-scope", default="read", show_default=True,
+              help="Scope an OAuth token needs for GET /api/v2/account/settings ('' for none); "
+                   "API tokens always may read them.")
 @click.option("--time-zone", default="Europe/Paris", show_default=True,
               help="IANA time zone of the account (office hours follow it).")
 @click.option("--history-days", default=365, show_default=True, type=click.IntRange(1))
@@ -55,7 +58,8 @@ from zendesk_audit.sandbox.handle import Sandbox
 def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: str, email: str,
                     api_token: str, client_id: str, client_secret: str, client_scopes: str | None,
                     export_scope: str, token_ttl: int, plan: str, non_enterprise_answer: str,
-                    no_account: bool, time_zone: str, history_days: int, latency_ms: float,
+                    no_account: bool, settings_scope: str, time_zone: str, history_days: int,
+                    latency_ms: float,
                     rate_limit: int | None, rate_window: float, fault_rate: float,
                     fault_seed: int) -> None:
     """Serve a local Zendesk-compatible audit-log API until Ctrl-C or SIGTERM.
@@ -72,7 +76,8 @@ def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: st
         client_scopes=tuple(client_scopes.split()) if client_scopes is not None else None,
         export_scope=export_scope, token_ttl_seconds=token_ttl, plan=plan,
         non_enterprise_answer=int(non_enterprise_answer), no_account=no_account,
-        time_zone=_zendesk_zone_name(time_zone), iana_time_zone=time_zone, history_days=history_days, latency_ms=latency_ms,
+        settings_scope=settings_scope, time_zone=_zendesk_zone_name(time_zone),
+        iana_time_zone=time_zone, history_days=history_days, latency_ms=latency_ms,
         rate_limit=rate_limit, rate_window=rate_window, fault_rate=fault_rate,
         fault_seed=fault_seed)
     stop = threading.Event()

@@ -47,6 +47,11 @@ class SandboxConfig:
     # The scope POST /api/v2/audit_logs/export needs from an OAuth token (undocumented; `read`
     # covers any `X:read`, `write` any `X:write`).
     export_scope: str = "auditlogs:read"
+    # The scope an OAuth token needs for GET /api/v2/account/settings (Zendesk documents none);
+    # "" lets any valid credential read them. API tokens (Basic) carry no scopes and always may.
+    settings_scope: str = "read"
+    # True: the settings answer 403 to every caller, as to a user who is not an admin.
+    settings_forbidden: bool = False
     time_zone: str = "Paris"
     iana_time_zone: str = "Europe/Paris"
     history_end: datetime | None = None  # None: 2026-11-01T00:00:00Z

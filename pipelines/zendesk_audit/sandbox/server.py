@@ -280,7 +280,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if SETTINGS_PATH.match(path):
             if method != "GET":
                 raise errors.invalid_endpoint()
-            self._principal()
+            self._settings_access()
             return json_answer(200, _settings(state))
         if USERS_ME_PATH.match(path):
             if method != "GET":
@@ -323,6 +323,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _principal(self) -> Principal:
         return self.server.state.auth.authenticate(self.headers.get("Authorization"))
+
+    def _settings_access(self) -> None:
+        principal = self._principal()
+        if self.server.state.config.settings_forbidden:
+            raise errors.plan_forbidden()
+        scope = self.server.state.config.settings_scope.strip()
+        if scope and principal.method != "basic" and not principal.has_scope(scope):
+            raise errors.scope_forbidden(scope)
 
     def _audit_access(self, required: str = AUDIT_LOGS_SCOPE, named: str = "read") -> None:
         """Credentials, then the OAuth scope (a 403 naming `named`), then the plan."""
