@@ -464,7 +464,7 @@ def test_account_settings_need_the_settings_scope_from_oauth_tokens_only(sandbox
     assert http.get(url).status_code == 200  # API tokens carry no scopes
     custom = sandbox_factory(records=10, settings_scope="settings:read")
     answer = requests.get(f"{custom.base_url}/api/v2/account/settings",
-                          headers={"Authorization": f"Bearer {_oauth_token(custom.base_url, 'read')}"})
+                          headers={"Authorization": f"Bearer {_oauth_token(custom.base_url, 'auditlogs:read')}"})
     assert answer.status_code == 403 and answer.json()["description"].endswith(": settings:read")
     open_to_all = sandbox_factory(records=10, settings_scope="")
     assert requests.get(f"{open_to_all.base_url}/api/v2/account/settings", headers={
