@@ -50,6 +50,7 @@ from zendesk_audit.settings import (
     READ_TIMEOUT_SECONDS,
     RETRY_AFTER_MAX_SECONDS,
 )
+from zendesk_audit.text_safety import terminal_text
 
 logger = logging.getLogger("zendesk_audit")
 
@@ -323,7 +324,7 @@ class ZendeskClient:
             raise self._error_for(status, response.data, path)
         if status >= 300:
             raise ApiError(
-                f"Zendesk redirected {path} to {response.headers.get('Location', '?')}: "
+                f"Zendesk redirected {path} to {terminal_text(response.headers.get('Location', '?'))}: "
                 "check the subdomain or base_url"
             )
         if not response.data:
@@ -336,7 +337,7 @@ class ZendeskClient:
             raise _Retry(f"{status} body is not valid JSON") from None
 
     def _error_for(self, status: int, content: bytes, path: str) -> ZendeskAuditError:
-        summary = _body_summary(content)
+        summary = terminal_text(_body_summary(content))  # the server's words, shown inert
         if status == 401:
             hint = {
                 "api_token": "check email and api_token, and that the token is active",
