@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -171,6 +172,21 @@ def test_verify_reports_one_line_per_problem(loaded: Path, tmp_path: Path) -> No
     result = run("evidence", "verify", str(out), "--manifest-sha256", digest)
     assert result.exit_code == 1
     assert "manifest.json: SHA-256 is" in result.output and "SHA256SUMS: manifest.json" in result.output
+
+
+def test_verify_quotes_a_hostile_manifest_and_file_names_inert(loaded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "evidence"
+    assert export(loaded, out).exit_code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"][0]["path"] = "records/\x1b]0;pwned\x07\x1b[2J.csv"
+    manifest["files"][1]["sha256"] = "\u202e\r\x1b[1A ok"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "models" / "added\x1b[2J\u202e.txt").write_text("added later\n")
+    result = run("evidence", "verify", str(out))
+    assert result.exit_code == 1
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", result.output), repr(result.output)
+    assert "records/\\x1b]0;pwned\\x07\\x1b[2J.csv: missing" in result.output
+    assert "models/added\\x1b[2J<U+202E>.txt: not in the manifest" in result.output
 
 
 def test_csv_cells_a_spreadsheet_would_run_are_neutralised(loaded: Path, tmp_path: Path) -> None:

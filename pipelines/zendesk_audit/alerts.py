@@ -22,6 +22,7 @@ never lost): receivers can deduplicate on each alert's `key`.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -223,14 +224,16 @@ def check_webhook(url: str) -> str:
     """
     try:
         parts = urlsplit(url)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+        # .port raises ValueError for a port out of range or not a number.
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
     except ValueError:
         valid = False
     if not valid:
-        shown = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1][:60]
+        scheme, separator, rest = url.partition("://")
+        host = re.split(r"[/?#]", rest if separator else url, maxsplit=1)[0].rsplit("@", 1)[-1][:60]
+        shown = f"{scheme[:10]}://{host}" if separator else host
         raise ConfigurationError(
-            f"--webhook must be an http(s) URL with a host (and a port from 1 to 65535), not one for {terminal_text(shown)!r}"
+            f"--webhook must be an http(s) URL with a host and a port from 1 to 65535, not {terminal_text(shown)!r}"
         )
     return url
 
