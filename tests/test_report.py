@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +162,29 @@ def test_renders_in_headless_chromium_without_network(loaded: Path, tmp_path: Pa
     assert page_requests(urls) == set()
     data = screenshot.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 50_000  # a blank page is a few KB
+
+
+def test_bidi_zero_width_and_control_characters_in_names_and_labels_are_shown(tmp_path: Path) -> None:
+    """`rule: <RLO>txt.exe` must not read as `rule: exe.txt`: every such character is marked in the page."""
+    path = tmp_path / "zendesk.duckdb"
+    when = datetime.now(timezone.utc) - timedelta(hours=1)
+    with Sandbox(records=300, seed=5) as sandbox:
+        sandbox.append(1, created_at=when, id=6_199_000_000_400, action="update", source_type="account_setting",
+                       source_label="Two-factor authentication", change_description="Disabled",
+                       actor_name="Mallory \u202etxt.exe\x1b[2J")
+        sandbox.append(1, created_at=when, id=6_199_000_000_401, action="update", source_type="rule",
+                       source_label="Escalate\u200b VIP \u2066\u202egnp.exe\u2069", actor_name="Mallory \u202etxt.exe\x1b[2J",
+                       change_description="Title changed from Old to \ufeffNew\u200d")
+        load_sandbox(sandbox, path)
+    build_models(create_pipeline("duckdb", "zendesk_audit", duckdb_path=str(path)))
+    out = tmp_path / "report.html"
+    assert report(path, out).exit_code == 0
+    html = out.read_text(encoding="utf-8")
+    hidden = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+    assert not hidden.search(html), repr(hidden.search(html))
+    sensitive = section_html(html, "sensitive")
+    assert 'Mallory <mark class="hidden-char" title="invisible character U+202E in the data">&lt;U+202E&gt;</mark>' \
+           "txt.exe\\x1b[2J" in sensitive
+    rules = section_html(html, "rule-changes")
+    for code in ("U+200B", "U+2066", "U+202E", "U+2069", "U+FEFF", "U+200D"):
+        assert f"&lt;{code}&gt;</mark>" in rules, code

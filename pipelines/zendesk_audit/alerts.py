@@ -8,8 +8,12 @@ JSON to a webhook, and records them in the ledger table `<dataset>_models.alert_
 
 - `reported`: printed, no webhook configured;
 - `delivered`: the webhook answered 2xx;
-- `undelivered`: the webhook failed (connection refused, timeout, 5xx or 429 after retries, or
-  another 4xx): the next run with a webhook sends these again, with the new ones.
+- `undelivered`: the webhook failed (connection refused, timeout, 5xx or 429 after retries,
+  another 4xx, or a 3xx: redirects are never followed): the next run with a webhook sends these
+  again, with the new ones.
+
+What reaches a terminal is inert (`text_safety`): control characters escaped, invisible and
+bidirectional characters shown as `<U+XXXX>`, and the webhook only ever named as scheme://host[:port].
 
 The ledger, not a time cursor, decides what is new: a record that arrives late with an old
 `created_at` is still reported, and a row is never reported twice. The one exception is a crash
@@ -18,7 +22,7 @@ never lost): receivers can deduplicate on each alert's `key`.
 """
 from __future__ import annotations
 
-import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -31,6 +35,7 @@ from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.models_engines import value_literal
 from zendesk_audit.models_project import sql_literal
 from zendesk_audit.period import Period, fetch, iso, require_views
+from zendesk_audit.text_safety import json_text, terminal_text
 from zendesk_audit.time_zones import AccountTimeZone, account_time_zones, fallback_warnings
 from zendesk_audit.time_zones import summary as time_zone_summary
 
@@ -122,18 +127,21 @@ class Alert:
         return data
 
     def line(self) -> str:
+        """One terminal line; every value from the data goes through `terminal_text` (no control
+        sequence, line break or invisible character reaches the terminal as it is)."""
         when = _text(self.created_at)
         zone = self.time_zone or "local"
         local = f" ({self.created_at_local:%Y-%m-%d %H:%M} {zone})" if isinstance(self.created_at_local, datetime) else ""
-        what = " ".join(part for part in (self.action, self.source_type) if part)
-        label = f" {self.source_label!r}" if self.source_label else ""
-        detail = (self.change_description_text or "").replace("\n", " / ").strip()
+        what = " ".join(terminal_text(part) for part in (self.action, self.source_type) if part)
+        label = f" '{terminal_text(self.source_label)}'" if self.source_label else ""
+        detail = terminal_text((self.change_description_text or "").replace("\n", " / ").strip())
         detail = f": {detail[:160]}" if detail else ""
-        ip = f" from {self.ip_address}" if self.ip_address else ""
+        ip = f" from {terminal_text(self.ip_address)}" if self.ip_address else ""
         retry = " [retrying delivery]" if self.retry else ""
+        actor = terminal_text(self.actor_name or self.actor_id)
         return (
-            f"{self.severity.upper():<8} {self.rule_id} at {when}{local} in {self.subdomain}: "
-            f"{self.actor_name or self.actor_id} {what}{label}{detail}{ip} (audit log {self.audit_log_id}){retry}"
+            f"{terminal_text(self.severity.upper()):<8} {terminal_text(self.rule_id)} at {when}{local} in "
+            f"{terminal_text(self.subdomain)}: {actor} {what}{label}{detail}{ip} (audit log {self.audit_log_id}){retry}"
         )
 
 
@@ -201,8 +209,8 @@ class AlertsResult:
     def lines(self, format: str = "text") -> list[str]:
         """What the command prints on stdout: one line per alert and a summary, or one JSON object."""
         if format == "json":
-            return [json.dumps(self.as_dict(), ensure_ascii=False)]
-        return [alert.line() for alert in self.alerts] + [self.summary_line()]
+            return [json_text(self.as_dict())]
+        return [alert.line() for alert in self.alerts] + [terminal_text(self.summary_line())]
 
     def warning_lines(self) -> list[str]:
         """Lines for stderr: each account whose local times fell back to UTC, why, and the fixes."""
@@ -213,7 +221,7 @@ class AlertsResult:
         if not self.delivery_error:
             return None
         kept = len(self.alerts) - self.delivered
-        return f"webhook {self.webhook} failed ({self.delivery_error}): {kept} alerts kept for the next run"
+        return terminal_text(f"webhook {self.webhook} failed ({self.delivery_error}): {kept} alerts kept for the next run")
 
 
 # ----------------------------------------------------------------------------- webhook
@@ -224,29 +232,51 @@ def redact_url(url: str) -> str:
 
 
 def check_webhook(url: str) -> str:
-    """Raises ConfigurationError unless `url` is http(s) with a host."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = redact_url(url) if parts.scheme else url[:40]
-        raise ConfigurationError(f"--webhook must be an http(s) URL with a host, not {shown!r}")
+    """Raises ConfigurationError unless `url` is http(s) with a host and a valid port.
+
+    The message shows the URL reduced to what `redact_url` keeps: a webhook's path is its secret.
+    """
+    try:
+        parts = urlsplit(url)
+        # .port raises ValueError for a port out of range or not a number.
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        valid = False
+    if not valid:
+        scheme, separator, rest = url.partition("://")
+        host = re.split(r"[/?#]", rest if separator else url, maxsplit=1)[0].rsplit("@", 1)[-1][:60]
+        shown = f"{scheme[:10]}://{host}" if separator else host
+        raise ConfigurationError(
+            f"--webhook must be an http(s) URL with a host and a port from 1 to 65535, not {terminal_text(shown)!r}"
+        )
     return url
 
 
 def post_with_retries(url: str, payload: dict[str, Any], session: requests.Session) -> str | None:
-    """POST JSON; None when a 2xx came back, else why not (after the retries that make sense)."""
+    """POST JSON; None when a 2xx came back, else why not (after the retries that make sense).
+
+    A redirect is not followed and is a failure: a receiver that moved must be reconfigured, and
+    following it would hand the alerts to wherever a compromised or mistyped endpoint points. The
+    reason never quotes the exception text: `requests` puts the full URL, with its secret, in it.
+    """
     reason = "not attempted"
     for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
         try:
-            response = session.post(url, json=payload, timeout=WEBHOOK_TIMEOUT_SECONDS)
+            response = session.post(url, json=payload, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False)
         except requests.Timeout:
             reason = "timed out"
         except requests.ConnectionError:
             reason = "connection failed"
+        except requests.RequestException as exc:
+            return f"request failed: {type(exc).__name__}"  # a bad URL or answer: repeating it will not help
         else:
-            if 200 <= response.status_code < 300:
+            status = response.status_code
+            if 200 <= status < 300:
                 return None
-            reason = f"HTTP {response.status_code}"
-            if response.status_code < 500 and response.status_code != 429:
+            if 300 <= status < 400:
+                return f"HTTP {status} redirect, not followed: point --webhook at the receiver itself"
+            reason = f"HTTP {status}"
+            if status < 500 and status != 429:
                 return reason  # the receiver refused this request: repeating it now will not help
         if attempt < WEBHOOK_ATTEMPTS:
             time.sleep(min(WEBHOOK_BACKOFF_SECONDS * 2 ** (attempt - 1), WEBHOOK_BACKOFF_MAX_SECONDS))

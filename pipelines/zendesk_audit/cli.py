@@ -19,11 +19,20 @@ from zendesk_audit.import_cli import export_request_command, import_csv_command
 from zendesk_audit.models_cli import models_group
 from zendesk_audit.sandbox.command import sandbox_command
 from zendesk_audit.settings import DEFAULT_CHUNK_PAGES, DEFAULT_CHUNK_SECONDS
+from zendesk_audit.text_safety import terminal_text
+
+
+class InertFormatter(logging.Formatter):
+    """Log lines quote servers and records: their text goes through `terminal_text` (tracebacks,
+    which are ours, keep their lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return terminal_text(super().formatMessage(record))
 
 
 def _setup_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.setFormatter(InertFormatter("%(levelname)s: %(message)s"))
     logger = logging.getLogger("zendesk_audit")
     if not logger.handlers:
         logger.addHandler(handler)

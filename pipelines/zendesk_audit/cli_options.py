@@ -11,19 +11,24 @@ from dlt.common.configuration.exceptions import ConfigurationException
 
 from zendesk_audit.errors import ZendeskAuditError, config_problem
 from zendesk_audit.settings import DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH
+from zendesk_audit.text_safety import terminal_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fails_in_one_line(func: F) -> F:
-    """Turn the errors a user can fix into one line and an exit code; never a traceback."""
+    """Turn the errors a user can fix into one line and an exit code; never a traceback.
+
+    The line goes through `terminal_text`: errors quote servers and data, which may hold control
+    sequences or line breaks.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except ZendeskAuditError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {terminal_text(exc)}", err=True)
             sys.exit(exc.exit_code)
         except ConfigurationException as exc:
             click.echo(f"error: configuration: {config_problem(exc)}", err=True)

@@ -56,6 +56,7 @@ from zendesk_audit.settings import (
     READ_TIMEOUT_SECONDS,
     USERS_ME_PATH,
 )
+from zendesk_audit.text_safety import terminal_text
 
 logger = logging.getLogger("zendesk_audit")
 
@@ -404,7 +405,7 @@ class ZendeskClient:
             raise self._error_for(status, data, path)
         if status >= 300:
             raise ApiError(
-                f"Zendesk redirected {path} to {response.headers.get('Location', '?')}: "
+                f"Zendesk redirected {path} to {terminal_text(response.headers.get('Location', '?'))}: "
                 "check the subdomain or base_url"
             )
         if not data:
@@ -417,7 +418,7 @@ class ZendeskClient:
             raise _Retry(f"{status} body is not valid JSON") from None
 
     def _error_for(self, status: int, content: bytes, path: str) -> ZendeskAuditError:
-        summary = _body_summary(content)
+        summary = terminal_text(_body_summary(content))  # the server's words, shown inert
         if path == OAUTH_TOKENS_PATH:
             refused = self._token_error(status, content, summary)
             if refused is not None:

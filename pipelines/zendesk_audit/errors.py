@@ -1,10 +1,13 @@
 """Failures a user can fix, each rendered as one line that says what to do.
 
-The CLI prints `str(error)` and exits with `exit_code`; nothing here may carry a secret.
+The CLI prints `str(error)` (through `text_safety.terminal_text`) and exits with `exit_code`;
+nothing here may carry a secret.
 """
 from __future__ import annotations
 
 from typing import TypeVar
+
+from zendesk_audit.text_safety import terminal_text
 
 
 class ZendeskAuditError(Exception):
@@ -66,16 +69,20 @@ def find_cause(exc: BaseException, kind: type[E]) -> E | None:
 
 
 def first_line(exc: BaseException) -> str:
-    """The first non-empty line of an error, short enough for one line of output."""
+    """The first non-empty line of an error, short enough for one line of output.
+
+    Errors quote servers and data (an answer's body, a Location header, a record's field): the
+    line goes through `terminal_text`, so no control sequence or hidden character survives in it.
+    """
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:300]
+    return terminal_text((lines[0] if lines else type(exc).__name__)[:300])
 
 
 def config_problem(exc: BaseException) -> str:
     """dlt's configuration errors say where on the first line and why on the next: keep both."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if len(lines) > 1 and lines[0].endswith(":"):
-        return f"{lines[0]} {lines[1]}"[:400]
+        return terminal_text(f"{lines[0]} {lines[1]}"[:400])
     return first_line(exc)
 
 

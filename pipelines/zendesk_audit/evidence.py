@@ -12,10 +12,12 @@ An auditor asks for "everything that happened between these dates, and proof it 
 - `SHA256SUMS`: every file including `manifest.json`, in `sha256sum -c` format, so the export can
   be checked without this tool.
 
-CSV cells a spreadsheet would execute are neutralised (`csv_safety`). `verify_evidence` recomputes
-every hash and count. SHA-256 proves the files match the manifest; it is not a signature: keep
-the manifest's hash (printed by the export) somewhere the export's recipient cannot edit, and pass
-it to `verify` with `--manifest-sha256`.
+The CSVs follow `csv_safety`'s one policy (every field quoted, `\\r\\n`, control characters
+escaped, formulas neutralised), so each row is one line and a hostile cell neither runs nor splits
+a row; the hashes cover those bytes. `verify_evidence` recomputes every hash and count. SHA-256
+proves the files match the manifest; it is not a signature: keep the manifest's hash (printed by
+the export) somewhere the export's recipient cannot edit, and pass it to `verify` with
+`--manifest-sha256`.
 """
 from __future__ import annotations
 

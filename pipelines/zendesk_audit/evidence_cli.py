@@ -112,10 +112,11 @@ def verify_command(directory: str, manifest_sha256: str | None) -> None:
     """
     from zendesk_audit.evidence import manifest_sha256 as digest_of
     from zendesk_audit.evidence import verify_evidence
+    from zendesk_audit.text_safety import terminal_text
 
     problems = verify_evidence(directory, manifest_sha256)
-    for problem in problems:
-        click.echo(f"{directory}: {problem}", err=True)
+    for problem in problems:  # they quote the folder's file names and manifest, which anyone may have edited
+        click.echo(terminal_text(f"{directory}: {problem}"), err=True)
     if problems:
         sys.exit(1)
     click.echo(f"{directory}: intact; manifest sha256 {digest_of(directory)}")

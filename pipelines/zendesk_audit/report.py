@@ -6,6 +6,10 @@ file, no link. A Content-Security-Policy meta tag (`default-src 'none'`) makes t
 any request the page might still try, so it opens offline and leaks nothing. Print CSS keeps
 sections and tables whole on paper (print to PDF for the audit file).
 
+Names, labels and descriptions come from whoever can edit Zendesk: every value from the data goes
+through `text_safety.html_text` (escaped, control characters as `\\x1b`, and bidirectional or
+zero-width characters shown as a marked `<U+202E>`), so a label cannot pass for something else.
+
 Sections, in order (each a `<section id=...>` with `data-rows`, the rows behind it): headline,
 changes-per-day, heatmap, top-actors, off-hours, sensitive, rule-changes, role-history, incidents.
 """
@@ -21,6 +25,7 @@ from typing import Any
 
 from zendesk_audit import report_charts as charts
 from zendesk_audit.period import Period, fetch, iso, require_views
+from zendesk_audit.text_safety import html_text
 from zendesk_audit.time_zones import AccountTimeZone, account_time_zones, fallback_warnings
 from zendesk_audit.time_zones import summary as time_zone_summary
 
@@ -103,7 +108,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], classes: Seque
         for index, value in enumerate(row):
             css = f' class="{classes[index]}"' if index < len(classes) and classes[index] else ""
             text = _local(value)
-            cells.append(f"<td{css}>{escape(text if len(text) <= 160 else text[:159] + '…')}</td>")
+            cells.append(f"<td{css}>{html_text(text if len(text) <= 160 else text[:159] + '…')}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
@@ -267,7 +272,7 @@ def _incidents(q: _Queries) -> tuple[str, int]:
             f"order by seconds_before_incident, audit_log_id limit {INCIDENT_CHANGES_LIMIT}"
         )
         blocks.append(
-            f"<h3>{escape(str(incident_id))}: {escape(str(title or ''))}</h3>"
+            f"<h3>{html_text(incident_id)}: {html_text(title or '')}</h3>"
             f'<p class="intro">Started {escape(iso(started_at) if isinstance(started_at, datetime) else str(started_at))}; '
             f"{_int(count):,} changes in the {_int(lookback)} hours before, nearest first.</p>"
             + _table(["minutes before", "local time", "actor", "action", "type", "item", "change"], rows, ["", "nowrap"])
@@ -301,6 +306,7 @@ th { background: #f3f4f6; }
 td { overflow-wrap: anywhere; }
 td.severity { font-weight: 600; text-transform: uppercase; font-size: 11px; }
 td.nowrap { white-space: nowrap; }
+mark.hidden-char { background: #fde68a; color: #92400e; font-family: ui-monospace, monospace; font-size: 11px; }
 code { font-size: 12px; }
 footer { margin-top: 32px; border-top: 1px solid #e5e7eb; padding-top: 8px; }
 @page { size: A4; margin: 14mm; }
@@ -317,7 +323,7 @@ footer { margin-top: 32px; border-top: 1px solid #e5e7eb; padding-top: 8px; }
 
 def render_html(title: str, meta: str, sections: Sequence[str], footer: str, notices: Sequence[str] = ()) -> str:
     """The page around the sections: CSP, inline CSS, nothing fetched; `notices` (text) stand out under the title."""
-    warnings = "".join(f'<p class="notice">{escape(notice)}</p>' for notice in notices)
+    warnings = "".join(f'<p class="notice">{html_text(notice)}</p>' for notice in notices)
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
@@ -363,7 +369,7 @@ def write_report(pipeline: Any, out: str | Path, period: Period) -> ReportResult
             html, result.section_rows[name] = build(q)
             html_sections.append(html)
     account = period.subdomain or "every account"
-    meta = escape(
+    meta = html_text(
         f"{account} · {period.label()} · {_zones_label(result.time_zones)} · generated "
         f"{iso(datetime.now(timezone.utc))} by zendesk-audit {tool_version()} from {pipeline.destination.destination_name} "
         f"schema {schema}"

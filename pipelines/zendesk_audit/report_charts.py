@@ -2,13 +2,16 @@
 
 A report must open on an auditor's air-gapped laptop in ten years and print to PDF, so the charts
 are plain SVG elements written here (bars, columns, a heatmap) with system fonts and a `<title>`
-on every mark for the exact number. Each function returns one `<svg>` string.
+on every mark for the exact number. Each function returns one `<svg>` string. Labels from the data
+go through `text_safety.html_text` (without markup: SVG text holds text only).
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from html import escape
+
+from zendesk_audit.text_safety import html_text
 
 FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
 INK = "#1f2937"
@@ -55,9 +58,10 @@ def bar_chart(items: Sequence[tuple[str, float]], label: str, colours: dict[str,
         colour = (colours or {}).get(name, ACCENT)
         short = name if len(name) <= 26 else name[:25] + "…"
         parts.append(
-            f'<text x="{left - 8}" y="{y + 16}" text-anchor="end" font-size="12" fill="{INK}">{escape(short)}</text>'
+            f'<text x="{left - 8}" y="{y + 16}" text-anchor="end" font-size="12" fill="{INK}">'
+            f"{html_text(short, markup=False)}</text>"
             f'<rect x="{left}" y="{y + 4}" width="{length:.1f}" height="{row - 8}" fill="{colour}" rx="2">'
-            f"<title>{escape(name)}: {_number(value)}</title></rect>"
+            f"<title>{html_text(name, markup=False)}: {_number(value)}</title></rect>"
             f'<text x="{left + length + 6:.1f}" y="{y + 16}" font-size="12" fill="{MUTED}">{_number(value)}</text>'
         )
     return _svg(width, height, label, "".join(parts))
