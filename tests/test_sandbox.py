@@ -541,8 +541,23 @@ def test_data_is_realistic() -> None:
     assert labels_by_action == {("create", "Created"), ("update", "Updated"),
                                 ("destroy", "Deleted"), ("login", "Signed in"),
                                 ("exported", "Exported")}
-    assert {"rule", "user", "api_token", "account_setting", "attachment",
+    assert {"rule", "user", "api_token", "apitoken", "account_setting", "attachment", "ticket",
+            "account", "zendesk/app_market/app",
             "zendesk/business_hours/workweek"} <= {r["source_type"] for r in records}
+    tokens = {r["source_label"]: r["source_type"] for r in records
+              if r["source_type"] in ("api_token", "apitoken")}
+    assert all(label.startswith("API token: ") for label in tokens)
+    assert len(tokens) == 4 and set(tokens.values()) == {"api_token", "apitoken"}
+    sign_ins = [r for r in records if r["action"] == "login"]
+    assert sign_ins and all(
+        r["source_type"] == "user" and r["source_id"] == r["actor_id"]
+        and r["source_label"] == f"Team member: {r['actor_name']}" for r in sign_ins)
+    assert {r["change_description"] for r in sign_ins} == {
+        "Successful sign-in using Zendesk", "Successful sign-in using Google",
+        "Successful sign-in using JWT"}
+    tickets = [r for r in records if r["source_type"] == "ticket"]
+    assert all(r["source_label"] == f"Ticket: #{r['source_id']}" and r["action"] == "destroy"
+               for r in tickets)
     assert all(r["url"] == f"https://acme.zendesk.com/api/v2/audit_logs/{r['id']}.json"
                for r in records)
 
