@@ -8,6 +8,7 @@ import pytest
 from zendesk_audit.client import RequestStats, ZendeskClient, parse_retry_after
 from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.errors import ApiError, SubdomainError
+from zendesk_audit.sandbox.config import LAST_PAGE_CURSORS
 
 PARAMS = {"page[size]": 100, "sort": "created_at"}
 
@@ -55,6 +56,33 @@ def test_retries_are_bounded(sandbox_factory: Any) -> None:
     with pytest.raises(ApiError, match="after 4 attempts"):
         _all_ids(client)
     assert sandbox.counters()["list_requests"] == 4
+
+
+@pytest.mark.parametrize("mode", LAST_PAGE_CURSORS)
+@pytest.mark.parametrize("records", [250, 200])
+def test_the_last_page_ends_the_walk_whichever_way_it_writes_its_cursor(
+    sandbox_factory: Any, mode: str, records: int
+) -> None:
+    """Zendesk's last page carries `after_cursor` and `links.next` as "": the walk stops on
+    has_more=false, asks nothing more and loses nothing; likewise for null, absent or a real cursor."""
+    sandbox = sandbox_factory(records=records, seed=55, last_page_cursor=mode)
+    client = _client(sandbox, backoff_base=0.01)
+    assert _all_ids(client) == [record["id"] for record in sandbox.records()]
+    assert sandbox.counters()["list_requests"] == -(-records // 100)
+    assert client.stats.retries == 0
+    sandbox.reset_counters()
+    assert list(client.iter_audit_log_pages({**PARAMS, "filter[action]": "nope"})) == [[]]
+    assert sandbox.counters()["list_requests"] == 1 and client.stats.retries == 0
+
+
+@pytest.mark.parametrize("mode", ["empty", "null", "absent"])
+def test_has_more_without_a_usable_cursor_is_asked_again_then_fails(sandbox_factory: Any, mode: str) -> None:
+    sandbox = sandbox_factory(records=300, seed=56, last_page_cursor=mode, fault_rate=1.0,
+                              fault_kinds=("no_cursor",))
+    client = _client(sandbox, backoff_base=0.01, max_attempts=3)
+    with pytest.raises(ApiError, match=r"\(has_more without an after_cursor\) after 3 attempts"):
+        _all_ids(client)
+    assert sandbox.counters()["list_requests"] == 3
 
 
 @pytest.mark.parametrize(

@@ -240,6 +240,30 @@ def test_parallel_windows_load_exactly_once_across_bursts_and_empty_years(
     assert client.stats.list_requests < 4 * len(windows)  # empty stretches cost one probe each
 
 
+@pytest.mark.parametrize("mode", ["empty", "null", "absent", "cursor"])
+def test_loads_stop_cleanly_on_every_last_page_spelling_and_lose_nothing(
+    sandbox_factory: Any, duckdb_path: Path, mode: str
+) -> None:
+    """Zendesk ends a walk with `after_cursor: ""` and `links.next: ""`; windows that end on a full
+    page, on a short one and on an empty one (years of nothing) load exactly once in each spelling."""
+    history_end = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=60)
+    sandbox = sandbox_factory(records=3_000, seed=14, history_end=history_end, history_days=20,
+                              last_page_cursor=mode)
+    sandbox.append(3, created_at=datetime(2019, 5, 1, tzinfo=timezone.utc))
+    first = load_sandbox(sandbox, duckdb_path, lag_seconds=1, workers=2, window_records=500)
+    assert first.records_loaded == 3_003 and first.retries == 0
+    sandbox.reset_counters()
+    assert load_sandbox(sandbox, duckdb_path, lag_seconds=1).records_loaded == 0
+    assert sandbox.counters()["requests"].get(LIST_PATH, 0) <= 2
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    sandbox.append(7, created_at=now)
+    _wait_until_settled(now, 1)
+    assert load_sandbox(sandbox, duckdb_path, lag_seconds=1).records_loaded == 7
+    ids = duckdb_ids(duckdb_path)
+    _no_duplicates(ids)
+    assert set(ids) == sandbox.ids()
+
+
 def test_duckdb_memory_is_bounded_while_loading_and_given_back_after(
     sandbox: Any, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -281,15 +281,77 @@ def test_before_cursor_goes_back(shared: Sandbox, http) -> None:
     assert prev["audit_logs"] == first["audit_logs"]
 
 
-def test_last_and_empty_pages(shared: Sandbox, http) -> None:
+def test_last_and_empty_pages_carry_empty_cursors_as_zendesk_does(shared: Sandbox, http) -> None:
     url = f"{shared.base_url}{LIST}"
     last = http.get(url, params={"page[size]": 100, "sort": "created_at",
                                  "filter[created_at][]": ["2026-10-30T00:00:00Z",
                                                           "2026-11-01T00:00:00Z"]}).json()
-    assert last["meta"]["has_more"] is False
+    assert last["audit_logs"] and last["meta"]["has_more"] is False
+    assert last["meta"]["after_cursor"] == "" and last["links"]["next"] == ""
+    assert last["meta"]["before_cursor"] and last["links"]["prev"]  # the way back still works
     empty = http.get(url, params={"page[size]": 100, "filter[action]": "nope"}).json()
-    assert empty["audit_logs"] == []
-    assert empty["meta"] == {"has_more": False, "after_cursor": None, "before_cursor": None}
+    assert empty == {"audit_logs": [], "meta": {"has_more": False, "after_cursor": "",
+                                                "before_cursor": ""},
+                     "links": {"prev": "", "next": ""}}
+
+
+LAST_PAGES = {  # mode -> (last page's meta and links beyond has_more, empty page's)
+    "empty": ({"after_cursor": ""}, {"next": ""},
+              {"after_cursor": "", "before_cursor": ""}, {"prev": "", "next": ""}),
+    "null": ({"after_cursor": None}, {"next": None},
+             {"after_cursor": None, "before_cursor": None}, {"prev": None, "next": None}),
+    "absent": ({}, {}, {}, {}),
+    "cursor": (None, None, {"after_cursor": None, "before_cursor": None},
+               {"prev": None, "next": None}),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(LAST_PAGES))
+@pytest.mark.parametrize("sort", ["created_at", "-created_at"])
+def test_last_page_cursor_modes_write_the_missing_cursor_as_asked(sandbox_factory, http,
+                                                                   mode: str, sort: str) -> None:
+    sb = sandbox_factory(records=250, seed=11, last_page_cursor=mode)
+    url = f"{sb.base_url}{LIST}"
+    served, query, pages = [], {"page[size]": 100, "sort": sort}, []
+    while True:
+        page = http.get(url, params=query).json()
+        pages.append(page)
+        served.extend(page["audit_logs"])
+        if not page["meta"]["has_more"]:
+            break
+        query["page[after]"] = page["meta"]["after_cursor"]
+    assert [len(p["audit_logs"]) for p in pages] == [100, 100, 50]
+    expected = sb.records() if sort == "created_at" else sb.records()[::-1]
+    assert served == expected
+    last_meta, last_links, empty_meta, empty_links = LAST_PAGES[mode]
+    last = pages[-1]
+    assert last["meta"]["before_cursor"] and last["links"]["prev"]
+    if last_meta is None:  # a real position: following it finds nothing more
+        assert last["meta"]["after_cursor"] and last["links"]["next"]
+        after = http.get(last["links"]["next"]).json()
+        assert after["audit_logs"] == [] and after["meta"]["has_more"] is False
+    else:
+        assert {k: v for k, v in last["meta"].items() if k == "after_cursor"} == last_meta
+        assert {k: v for k, v in last["links"].items() if k == "next"} == last_links
+    # Backwards, the cursor onward is before_cursor/prev: the first page back is the last one.
+    back = http.get(url, params={"page[size]": 100, "sort": sort,
+                                 "page[before]": pages[1]["meta"]["before_cursor"]}).json()
+    assert back["audit_logs"] == pages[0]["audit_logs"] and back["meta"]["has_more"] is False
+    assert back["meta"]["after_cursor"] and back["links"]["next"]
+    if last_meta is not None:
+        renamed = {"after_cursor": "before_cursor", "next": "prev"}
+        assert {renamed[k]: v for k, v in last_meta.items()} == {
+            k: v for k, v in back["meta"].items() if k == "before_cursor"}
+        assert {renamed[k]: v for k, v in last_links.items()} == {
+            k: v for k, v in back["links"].items() if k == "prev"}
+    empty = http.get(url, params={"page[size]": 100, "filter[action]": "nope"}).json()
+    assert empty == {"audit_logs": [], "meta": {"has_more": False, **empty_meta},
+                     "links": empty_links}
+
+
+def test_an_unknown_last_page_cursor_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="last_page_cursor must be one of empty, null, absent"):
+        SandboxConfig(last_page_cursor="none")
 
 
 def test_links_keep_filters_and_sort(shared: Sandbox, http) -> None:
@@ -667,8 +729,23 @@ def test_data_is_realistic() -> None:
     assert labels_by_action == {("create", "Created"), ("update", "Updated"),
                                 ("destroy", "Deleted"), ("login", "Signed in"),
                                 ("exported", "Exported")}
-    assert {"rule", "user", "api_token", "account_setting", "attachment",
+    assert {"rule", "user", "api_token", "apitoken", "account_setting", "attachment", "ticket",
+            "account", "zendesk/app_market/app",
             "zendesk/business_hours/workweek"} <= {r["source_type"] for r in records}
+    tokens = {r["source_label"]: r["source_type"] for r in records
+              if r["source_type"] in ("api_token", "apitoken")}
+    assert all(label.startswith("API token: ") for label in tokens)
+    assert len(tokens) == 4 and set(tokens.values()) == {"api_token", "apitoken"}
+    sign_ins = [r for r in records if r["action"] == "login"]
+    assert sign_ins and all(
+        r["source_type"] == "user" and r["source_id"] == r["actor_id"]
+        and r["source_label"] == f"Team member: {r['actor_name']}" for r in sign_ins)
+    assert {r["change_description"] for r in sign_ins} == {
+        "Successful sign-in using Zendesk", "Successful sign-in using Google",
+        "Successful sign-in using JWT"}
+    tickets = [r for r in records if r["source_type"] == "ticket"]
+    assert all(r["source_label"] == f"Ticket: #{r['source_id']}" and r["action"] == "destroy"
+               for r in tickets)
     assert all(r["url"] == f"https://acme.zendesk.com/api/v2/audit_logs/{r['id']}.json"
                for r in records)
 
@@ -745,6 +822,25 @@ def test_cli_options_for_plan_scopes_and_missing_account() -> None:
                 running.kill()
 
 
+def test_cli_last_page_cursor_option_reaches_the_pages() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zendesk_audit", "sandbox", "--port", "0", "--records", "5",
+         "--last-page-cursor", "absent"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        base_url = process.stdout.readline().strip()
+        body = requests.get(f"{base_url}{LIST}?page[size]=100", auth=BASIC, timeout=5).json()
+        assert len(body["audit_logs"]) == 5 and body["meta"]["has_more"] is False
+        assert "after_cursor" not in body["meta"] and "next" not in body["links"]
+        assert body["meta"]["before_cursor"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 def test_cli_help_ends_with_an_example() -> None:
     from click.testing import CliRunner
 
@@ -753,7 +849,8 @@ def test_cli_help_ends_with_an_example() -> None:
     result = CliRunner().invoke(sandbox_command, ["--help"], catch_exceptions=False)
     assert result.exit_code == 0
     assert "zendesk-audit sandbox --port" in result.output
-    for option in ("--rate-limit", "--fault-rate", "--plan", "--latency-ms", "--api-token"):
+    for option in ("--rate-limit", "--fault-rate", "--plan", "--latency-ms", "--api-token",
+                   "--last-page-cursor"):
         assert option in result.output
 
 

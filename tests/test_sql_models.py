@@ -61,6 +61,9 @@ OTHER = {"actor_id": 3_987_654_321_007, "actor_name": "Otto Other", "ip_address"
 SYSTEM = {"actor_id": -1, "actor_name": "Zendesk", "ip_address": None}
 GROUP = {"source_type": "group", "source_id": 6_100_000_000_001, "source_label": "Group: Tier 2"}
 USER = {"source_type": "user", "source_id": 3_955_555_555_507, "source_label": "Lena Role"}
+APITOKEN = {"source_type": "apitoken", "source_id": 6_100_000_000_012, "source_label": "API token: zapier"}
+SIGN_IN = {"action": "login", "action_label": "Signed in", "source_type": "user", "source_id": USER["source_id"],
+           "source_label": "Team member: Lena Role", "actor_id": USER["source_id"], "actor_name": "Lena Role"}
 WORKWEEK = (
     "Workweek changed from {:mon=&amp;gt;{&quot;09:00&quot;=&amp;gt;&quot;17:00&quot;}} "
     "to {:mon=&amp;gt;{&quot;08:00&quot;=&amp;gt;&quot;18:00&quot;}}"
@@ -117,6 +120,12 @@ CASES: list[tuple[str, datetime, dict[str, Any]]] = [
                                                  source_id=6_100_000_000_011, source_label="Audit log")),
     ("login", utc(2026, 10, 12, 10, 6), update("", action="login", action_label="Signed in", source_type="user",
                                                 source_id=ADMIN["actor_id"], source_label=ADMIN["actor_name"])),
+    # Zendesk's own words: `apitoken` beside `api_token`; sign-ins by the user whose role changes above.
+    ("apitoken_created", utc(2026, 10, 12, 10, 7), update("", action="create", action_label="Created", **APITOKEN)),
+    ("apitoken_changed", utc(2026, 10, 12, 10, 8), update("Disabled", **APITOKEN)),
+    ("apitoken_deleted", utc(2026, 10, 12, 10, 9), update("", action="destroy", action_label="Deleted", **APITOKEN)),
+    ("sign_in_google", utc(2026, 10, 12, 10, 10), update("Successful sign-in using Google", **SIGN_IN)),
+    ("sign_in_jwt", utc(2026, 10, 12, 18, 30), update("Successful sign-in using JWT", **SIGN_IN)),
     # incident INC-1 starts 2026-10-20T12:00:00Z with a 2 hour lookback
     ("incident_too_early", utc(2026, 10, 20, 9, 59, 59), update()),
     ("incident_first", utc(2026, 10, 20, 10, 0, 0), update(**OTHER)),
@@ -410,8 +419,16 @@ def test_the_hand_made_edges(built: dict[str, Any], known_data: dict[str, Any]) 
                        ("card_redaction", "credit_card_redaction_disabled"), ("owner", "account_owner_changed"),
                        ("assumption", "account_assumption_changed"), ("export", "data_exported"),
                        ("support_role", "role_changed_to_admin"), ("role_lines", "role_changed_to_admin"),
-                       ("double_escaped", "business_hours_changed")):
+                       ("double_escaped", "business_hours_changed"), ("apitoken_created", "api_token_created"),
+                       ("apitoken_changed", "api_token_changed"), ("apitoken_deleted", "api_token_deleted")):
         assert (ids[case], rule) in sensitive, (case, rule)
+    for case in ("apitoken_created", "apitoken_changed", "apitoken_deleted"):
+        assert [row[1] for row in sensitive if row[0] == ids[case]] == [case.replace("apitoken", "api_token")]
+    sign_ins = {ids["sign_in_google"], ids["sign_in_jwt"], ids["login"]}
+    for name in ("roles", "changes", "sensitive", "items"):
+        assert not sign_ins & {row[0] for row in actual[name]}, f"a sign-in in {name}"
+    assert {row[0] for row in actual["roles"] if row[2] == USER["source_id"]} == {ids["role_lines"], ids["support_role"]}
+    assert reasons.get(ids["sign_in_jwt"]) == "after_hours"  # 20:30 in Paris: an off-hours sign-in still counts
     incident = {(row[0], row[1]): (row[2], row[3]) for row in actual["incidents"]}
     assert incident[("INC-1", ids["incident_first"])] == (7200, 120)
     assert incident[("INC-1", ids["incident_mid"])] == (1770, 29)

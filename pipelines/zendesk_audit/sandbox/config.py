@@ -15,6 +15,10 @@ BAD_ANSWER_KINDS: tuple[str, ...] = (
     "repeat_cursor",  # a list page whose after_cursor is the one the request sent
     "repeat_record",  # a list page that carries one of its records twice (usable: kept once, not retried)
 )
+# How a cursor page writes a cursor it has none for (the last page's next one, both on an empty
+# page): "empty" is Zendesk's `""`; "null" and "absent" are what its docs leave possible; "cursor"
+# keeps a real position on the last page (null on an empty page), as some APIs do.
+LAST_PAGE_CURSORS: tuple[str, ...] = ("empty", "null", "absent", "cursor")
 
 
 @dataclass
@@ -62,3 +66,8 @@ class SandboxConfig:
     fault_rate: float = 0.0
     fault_seed: int = 0
     fault_kinds: tuple[str, ...] = DEFAULT_FAULT_KINDS
+    last_page_cursor: str = "empty"  # one of LAST_PAGE_CURSORS
+
+    def __post_init__(self) -> None:
+        if self.last_page_cursor not in LAST_PAGE_CURSORS:
+            raise ValueError(f"last_page_cursor must be one of {', '.join(LAST_PAGE_CURSORS)}")

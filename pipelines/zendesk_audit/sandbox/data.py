@@ -263,7 +263,7 @@ class RecordStore:
             "actor_id": actor.actor_id,
             "source_id": self._source[seq],
             "source_type": kind.source_type,
-            "source_label": actor.name if kind.self_source else kind.source_label,
+            "source_label": kind.label_for(actor.name),
             "action": kind.action,
             "change_description": kind.change_description,
             "ip_address": self._ip_pool[self._ip[seq]],
@@ -357,7 +357,7 @@ class RecordStore:
             "actor_id": actor.actor_id,
             "source_id": actor.actor_id if kind.self_source else kind.source_id,
             "source_type": kind.source_type,
-            "source_label": actor.name if kind.self_source else kind.source_label,
+            "source_label": kind.label_for(actor.name),
             "action": kind.action,
             "change_description": kind.change_description,
             "ip_address": rng.choice(actor.ips),
@@ -452,6 +452,11 @@ class RecordStore:
     @property
     def lock(self) -> threading.RLock:
         return self._lock
+
+    @property
+    def config(self) -> SandboxConfig:
+        """The settings the records were made with (pages read `last_page_cursor` here)."""
+        return self._config
 
 
 def parse_time(text: str) -> datetime:

@@ -151,6 +151,12 @@ def answer_list(store: RecordStore, query: ListQuery, base: str) -> tuple[bytes,
 
 
 def _cursor_page(store: RecordStore, query: ListQuery, base: str) -> tuple[bytes, int]:
+    """One cursor page. A cursor the page has none for is written as `last_page_cursor` says.
+
+    That is the cursor onward in the walk's direction on the last page (`after_cursor` and
+    `links.next` going forward, `before_cursor` and `links.prev` going back), and every cursor
+    and link on an empty page. Zendesk writes them `""`.
+    """
     low, high = query.low, query.high
     backwards = query.before is not None
     upward = query.ascending != backwards
@@ -170,12 +176,21 @@ def _cursor_page(store: RecordStore, query: ListQuery, base: str) -> tuple[bytes
         body = _records_json(store, keys)
     meta: dict[str, Any] = {"has_more": has_more, "after_cursor": None, "before_cursor": None}
     links: dict[str, Any] = {"prev": None, "next": None}
+    mode = store.config.last_page_cursor
+    missing = [("after_cursor", "next"), ("before_cursor", "prev")]
     if keys:
         meta["after_cursor"] = encode_cursor(keys[-1])
         meta["before_cursor"] = encode_cursor(keys[0])
         kept = [(k, v) for k, v in query.params if k not in ("page[after]", "page[before]")]
         links["next"] = _url(base, kept + [("page[after]", meta["after_cursor"])])
         links["prev"] = _url(base, kept + [("page[before]", meta["before_cursor"])])
+        onward = ("before_cursor", "prev") if backwards else ("after_cursor", "next")
+        missing = [] if has_more or mode == "cursor" else [onward]
+    for cursor_name, link_name in missing:
+        if mode == "absent":
+            del meta[cursor_name], links[link_name]
+        else:
+            meta[cursor_name] = links[link_name] = "" if mode == "empty" else None
     tail = _dumps({"meta": meta, "links": links})
     return b'{"audit_logs":[' + body + b"]," + tail[1:], len(keys)
 

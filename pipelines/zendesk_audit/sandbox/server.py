@@ -68,16 +68,20 @@ BAD_200_BODIES = {
 }
 
 
-def _spoil_page(answer: Answer, fault: str, params: list[tuple[str, str]]) -> Answer:
-    """no_cursor: has_more without a cursor; repeat_cursor: the request's own cursor sent back;
-    repeat_record: the page's first record once more at its end."""
+def _spoil_page(answer: Answer, fault: str, params: list[tuple[str, str]],
+                last_page_cursor: str) -> Answer:
+    """no_cursor: has_more without a cursor (written the way a last page writes it: `""`, null or
+    absent); repeat_cursor: the request's own cursor sent back; repeat_record: the page's first
+    record once more at its end."""
     page = orjson.loads(answer.body)
     meta = page.setdefault("meta", {})
     if fault == "repeat_record":
         records = page.get("audit_logs") or []
         records.extend(records[:1])
     elif fault == "no_cursor":
-        meta.update(has_more=True, after_cursor=None)
+        meta.update(has_more=True, after_cursor="" if last_page_cursor == "empty" else None)
+        if last_page_cursor == "absent":
+            del meta["after_cursor"]
     else:
         sent = dict(params).get("page[after]")
         if sent:
@@ -195,7 +199,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         try:
             answer = self._route(method, path, params, body)
             if fault in PAGE_FAULTS and answer.status == 200:
-                answer = _spoil_page(answer, fault, params)
+                answer = _spoil_page(answer, fault, params,
+                                     self.server.state.config.last_page_cursor)
         except errors.ApiError as error:
             answer = json_answer(error.status, error.body, error.headers)
         except Exception:  # noqa: BLE001 - a bug must still answer, never hang the client

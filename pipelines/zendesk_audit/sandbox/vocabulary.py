@@ -4,6 +4,11 @@ Everything here is a small pool; `data.py` draws a million records from it. Pool
 flat (each record stores a few small integers) and make the vocabulary realistic in the ways
 loaders trip over: non-ASCII names, `Kind: name` labels with commas, quotes and newlines, HTML
 entities (sometimes double-escaped), and labels a spreadsheet would execute.
+
+The words are Zendesk's own where its docs or captured answers show them: sign-ins are `login` on
+the user (`source_label` `Team member: <name>`, `Successful sign-in using Google`), API tokens
+appear as both `api_token` and `apitoken` (the docs use both spellings), and `ticket`,
+`account` and `zendesk/app_market/app` occur beside `rule` and `user`.
 """
 from __future__ import annotations
 
@@ -37,6 +42,12 @@ VIEWS = ["Unassigned\ntickets", "Your unsolved tickets", "Recently updated ticke
          "@ops notify", "Pending tickets; SLA < 2h"]
 SCHEDULES = ["Central US Schedule", "Paris office", "APAC, weekends"]
 API_TOKENS = ["ci", "zapier", "data-warehouse", "legacy import"]
+# Both spellings Zendesk documents for API tokens; each token keeps one (by its position).
+API_TOKEN_SOURCE_TYPES = ("api_token", "apitoken")
+# Sign-in method -> weight, in the words of Zendesk's `Successful sign-in using ...`.
+SIGN_IN_METHODS = {"Zendesk": 6.0, "Google": 3.0, "JWT": 1.0}
+SIGN_IN_LABEL_PREFIX = "Team member: "
+DELETED_TICKETS = 6
 ROLES = ["End User", "Light Agent", "Agent", "Team Leader", "Administrator"]
 WORKWEEK_DESCRIPTION = (
     "Workweek changed from {:mon=&amp;gt;{&quot;09:00&quot;=&amp;gt;&quot;17:00&quot;}} "
@@ -58,8 +69,9 @@ class Actor:
 class EventKind:
     """One realised event: every field of a record except actor, IP, id and time.
 
-    `self_source` marks events about the actor themself (a login): the record's source is the
-    actor. `random_source` marks events whose source id differs per record (attachments).
+    `self_source` marks events about the actor themself (a sign-in): the record's source is the
+    actor and its label is `source_label` followed by the actor's name. `random_source` marks
+    events whose source id differs per record (attachments).
     """
 
     action: str
@@ -73,6 +85,10 @@ class EventKind:
     @property
     def action_label(self) -> str:
         return ACTION_LABELS[self.action]
+
+    def label_for(self, actor_name: str) -> str:
+        """The record's `source_label` when `actor_name` causes this event."""
+        return f"{self.source_label}{actor_name}" if self.self_source else self.source_label
 
 
 @dataclass
@@ -106,7 +122,11 @@ def build_vocabulary(rng: random.Random) -> Vocabulary:
 
     humans = [a for a in actors if a.role != "system"]
     account_id = ids.next()
-    add({"admin": 30.0, "agent": 60.0}, EventKind("login", "user", 0, "", "", self_source=True))
+    share = sum(SIGN_IN_METHODS.values())
+    for method, weight in SIGN_IN_METHODS.items():
+        add({"admin": 30.0 * weight / share, "agent": 60.0 * weight / share},
+            EventKind("login", "user", 0, SIGN_IN_LABEL_PREFIX,
+                      f"Successful sign-in using {method}", self_source=True))
     for prefix, names in (("Trigger", TRIGGERS), ("Automation", AUTOMATIONS)):
         for name in names:
             sid = ids.next()
@@ -140,10 +160,11 @@ def build_vocabulary(rng: random.Random) -> Vocabulary:
         sid = next(a.actor_id for a in humans if a.name == name)
         add({"admin": 0.1}, EventKind("update", "user", sid, f"Suspension state: {name}",
                                       "Suspended"))
-    for name in API_TOKENS:
+    for position, name in enumerate(API_TOKENS):
         sid = ids.next()
-        add({"admin": 0.3}, EventKind("create", "api_token", sid, f"API token: {name}", ""))
-        add({"admin": 0.2}, EventKind("destroy", "api_token", sid, f"API token: {name}", ""))
+        source_type = API_TOKEN_SOURCE_TYPES[position % len(API_TOKEN_SOURCE_TYPES)]
+        add({"admin": 0.3}, EventKind("create", source_type, sid, f"API token: {name}", ""))
+        add({"admin": 0.2}, EventKind("destroy", source_type, sid, f"API token: {name}", ""))
     for setting, descriptions in (("Two-factor authentication", ("Enabled", "Disabled")),
                                   ("Account assumption", ("Changed from Off to 1 week",)),
                                   ("Credit card redaction", ("Disabled", "Enabled"))):
@@ -162,6 +183,10 @@ def build_vocabulary(rng: random.Random) -> Vocabulary:
                                    "App: Slack", ""))
     add({"system": 1.0}, EventKind("update", "sla/policy", ids.next(), "SLA policy: Gold", ""))
     add({"system": 0.5}, EventKind("update", "user_setting", ids.next(), "User setting", ""))
+    for _ in range(DELETED_TICKETS):  # permanent deletions: ticket ids are short, unlike the rest
+        ticket_id = rng.randint(1_000, 99_999)
+        add({"admin": 0.05, "agent": 0.02}, EventKind("destroy", "ticket", ticket_id,
+                                                      f"Ticket: #{ticket_id}", ""))
     return Vocabulary(actors, kinds, by_role, account_id)
 
 
