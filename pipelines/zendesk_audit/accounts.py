@@ -298,8 +298,9 @@ def account_cursors(
         ZendeskAuditError: the destination cannot be read or written, or a load holds the lock.
 
     Example:
-        >>> [report.line() for report in account_cursors(["acme"], repair=True)]
-        ['acme: cursor 2026-11-30T23:59:12Z; 1,200 records loaded, ...; repaired: the cursor was 2030-01-01T00:00:00Z']
+        >>> report = account_cursors(["acme"], repair=True)[0]
+        >>> report.repaired_from, report.cursor == report.latest_loaded
+        (datetime.datetime(2030, 1, 1, 0, 0, tzinfo=datetime.timezone.utc), True)
     """
     check_config_files()
     accounts = choose_accounts(subdomains)

@@ -166,7 +166,7 @@ class CursorReport:
         if self.ahead:
             return (
                 f"{text}; the cursor is later than now minus the lag ({format_time(self.settled_end)}), "
-                f"so every load loads nothing: run `{self.repair or 'zendesk-audit repair-cursor'}`"
+                f"so every load finds nothing: run `{self.repair or 'zendesk-audit repair-cursor'}`"
             )
         return text
 
