@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,12 @@ BAD_CONFIGURATIONS: list[tuple[str, list[str], dict[str, str | None], str | None
      "unknown time zone 'posixrules'"),
     ("unreadable secrets file", [], {}, "<dir>", "cannot read .dlt/secrets.toml"),
     ("malformed secrets file", [], {}, '[sources.zendesk_audit]\nsubdomain = "acme\n', "secrets.toml"),
+    ("start in the future", ["--start", "2030-01-01"], {}, None, "is later than now minus the lag"),
+    ("start in the future from config", [], {"SOURCES__ZENDESK_AUDIT__START": "2999-01-01"}, None,
+     "is later than now minus the lag"),
+    # Today's midnight, with a lag of two days: later than now minus the lag.
+    ("start within the lag", ["--start", f"{datetime.now(timezone.utc):%Y-%m-%d}", "--lag-seconds", "172800"], {}, None,
+     "is later than now minus the lag"),
 ]
 
 

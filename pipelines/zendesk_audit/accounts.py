@@ -26,17 +26,21 @@ A single account (one `--subdomain`, or none) keeps the pipeline name `zendesk_a
 """
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigurationException
 
-from zendesk_audit.config import check_config_files, check_subdomain
+from zendesk_audit.config import check_config_files, check_start, check_subdomain, configured_options, settled_end
 from zendesk_audit.credentials import ZendeskCredentials
-from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, config_problem, first_line
+from zendesk_audit.cursor import CursorReport, read_cursor, repair_command, repair_cursor
+from zendesk_audit.errors import ConfigurationError, CursorAheadError, ZendeskAuditError, config_problem, first_line
+from zendesk_audit.locking import load_lock
 from zendesk_audit.pipeline import create_pipeline, load_account
 from zendesk_audit.settings import (
     DEFAULT_CHUNK_PAGES,
@@ -237,6 +241,10 @@ def load_accounts(
     for subdomain, zone in zip(subdomains, zones):
         check_time_zone(zone, f"time_zone for {subdomain}")
     check_time_zone(dlt.config.get("sources.zendesk_audit.time_zone"), "sources.zendesk_audit.time_zone")
+    # A start past the settled end is wrong for every account: refuse it once, exit 2, nothing written.
+    window = configured_options(**{name: shared.get(name) for name in ("start", "end", "lag_seconds")},
+                                subdomain=subdomains[0] if subdomains else None)
+    check_start(window.start, settled_end(window.lag_seconds, datetime.now(timezone.utc)))
     result = AccountsResult()
     for subdomain in subdomains:
         name = pipeline_name_for(subdomain)
@@ -253,6 +261,14 @@ def load_accounts(
                 pipeline_name=name,
             )
             result.accounts.append(AccountOutcome(subdomain, name, "ok", result=loaded))
+        except CursorAheadError as exc:
+            # The repair must select the same accounts, hence the same pipelines, as this load.
+            exc.repair_command = repair_command(
+                subdomains, destination, dataset_name, duckdb_path,
+                None if shared.get("end") else shared.get("start"), shared.get("lag_seconds"),
+            )
+            # One line already, and first_line's cut could drop the end of the command.
+            result.accounts.append(AccountOutcome(subdomain, name, "failed", error=str(exc)))
         except ZendeskAuditError as exc:
             result.accounts.append(AccountOutcome(subdomain, name, "failed", error=first_line(exc)))
         except ConfigurationException as exc:
@@ -268,3 +284,61 @@ def load_accounts(
         except ZendeskAuditError as exc:
             result.models_error = first_line(exc)
     return result
+
+
+def account_cursors(
+    subdomains: Sequence[str] = (),
+    destination: str | None = None,
+    dataset_name: str = DEFAULT_DATASET_NAME,
+    duckdb_path: str = DEFAULT_DUCKDB_PATH,
+    start: str | None = None,
+    lag_seconds: int | None = None,
+    repair: bool = False,
+    wait_for_lock: float = 0.0,
+    now: datetime | None = None,
+) -> list[CursorReport]:
+    """Each account's cursor against the settled end, as `load` with the same options would see it:
+    what `zendesk-audit status` shows, and with `repair` what `zendesk-audit repair-cursor` does.
+
+    The accounts are chosen as `load` chooses them (hence the same pipelines and state); each one's
+    state is restored from the destination under the load lock, so no load runs meanwhile.
+
+    Args:
+        subdomains: `--subdomain` values (none: the configured account or list).
+        start, lag_seconds: as for `load` (none: from config); `start` is where a repaired cursor
+            goes when the account has no record loaded.
+        repair: move a cursor that is later than now - lag back (see `cursor.repair_cursor`).
+
+    Raises:
+        ConfigurationError: a bad option, or a start later than now - lag.
+        ZendeskAuditError: the destination cannot be read or written, or a load holds the lock.
+
+    Example:
+        >>> report = account_cursors(["acme"], repair=True)[0]
+        >>> report.repaired_from, report.cursor == report.latest_loaded
+        (datetime.datetime(2030, 1, 1, 0, 0, tzinfo=datetime.timezone.utc), True)
+    """
+    check_config_files()
+    accounts = choose_accounts(subdomains)
+    several = len(accounts) > 1
+    moment = now or datetime.now(timezone.utc)
+    reports = []
+    for given in accounts if several else [accounts[0] if accounts else None]:
+        options = configured_options(subdomain=given, start=start, lag_seconds=lag_seconds, end=None)
+        settled = settled_end(options.lag_seconds, moment)
+        check_start(options.start, settled)
+        name = pipeline_name_for(options.subdomain) if several else DEFAULT_PIPELINE_NAME
+        if destination in (None, "duckdb") and not os.path.exists(duckdb_path):
+            reports.append(CursorReport(options.subdomain, name, None, settled))  # nothing loaded, nothing created
+            continue
+        pipeline = create_pipeline(destination, dataset_name, duckdb_path, pipeline_name=name)
+        with load_lock(pipeline.pipelines_dir, wait_for_lock):
+            if repair:
+                report = repair_cursor(pipeline, options.subdomain, options.start, settled)
+            else:
+                report = read_cursor(pipeline, options.subdomain, settled)
+        report.repair = repair_command(
+            accounts if several else [options.subdomain], destination, dataset_name, duckdb_path, start, lag_seconds
+        )
+        reports.append(report)
+    return reports

@@ -19,6 +19,7 @@ from zendesk_audit.import_cli import export_request_command, import_csv_command
 from zendesk_audit.models_cli import models_group
 from zendesk_audit.sandbox.command import sandbox_command
 from zendesk_audit.settings import DEFAULT_CHUNK_PAGES, DEFAULT_CHUNK_SECONDS
+from zendesk_audit.state_cli import repair_cursor_command, status_command
 from zendesk_audit.text_safety import terminal_text
 
 
@@ -64,8 +65,14 @@ def cli() -> None:
     "(or set sources.zendesk_audit.subdomains).",
 )
 @click.option("--base-url", help="Replaces https://SUBDOMAIN.zendesk.com (the sandbox, a proxy).")
-@click.option("--start", help="ISO time to start from when there is no state yet (default: all history).")
-@click.option("--end", help="ISO time to stop at: a bounded backfill or re-scan; leaves the cursor alone.")
+@click.option(
+    "--start",
+    help="ISO time to start from when there is no state yet (default: all history); not later than now minus the lag.",
+)
+@click.option(
+    "--end",
+    help="ISO time to stop at: a bounded backfill or re-scan; leaves the cursor alone (reads up to now minus the lag at most).",
+)
 @click.option("--lag-seconds", type=int, help="Stop this far behind now (default 300: Zendesk is eventually consistent).")
 @click.option(
     "--time-zone",
@@ -228,6 +235,8 @@ cli.add_command(report_command)
 cli.add_command(evidence_group)
 cli.add_command(import_csv_command)
 cli.add_command(export_request_command)
+cli.add_command(status_command)
+cli.add_command(repair_cursor_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,18 +6,20 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.settings import (
+    DEFAULT_LAG_SECONDS,
     DEFAULT_MAX_WAIT_SECONDS,
     DEFAULT_RATE_LIMIT_SHARE,
     DEFAULT_START,
     DEFAULT_WINDOW_RECORDS,
     KNOWN_ACTIONS,
     MAX_WORKERS,
+    TIME_FORMAT,
 )
 from zendesk_audit.time_zones import check_time_zone
 from zendesk_audit.times import parse_utc
@@ -71,6 +73,25 @@ def parse_time(value: Any, name: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def settled_end(lag_seconds: int, now: datetime) -> datetime:
+    """`now - lag`, to the second: no load reads past it, so no cursor may pass it."""
+    return now.astimezone(timezone.utc).replace(microsecond=0) - timedelta(seconds=lag_seconds)
+
+
+def check_start(start: datetime, settled: datetime) -> None:
+    """Refuse a start later than the settled end: the run would load nothing and, with no state
+    yet, dlt would save that start as the cursor, so every later run would load nothing too.
+
+    Raises:
+        ConfigurationError: start is later than `settled` (now - lag).
+    """
+    if start > settled:
+        raise ConfigurationError(
+            f"start {start.strftime(TIME_FORMAT)} is later than now minus the lag ({settled.strftime(TIME_FORMAT)}): "
+            "nothing there is settled yet; use a start in the past, e.g. --start 2024-01-01"
+        )
 
 
 def _is_loopback(host: str) -> bool:
@@ -237,6 +258,29 @@ def resolve_options(
         ip_addresses=ips,
         time_zone=zone,
     )
+
+
+_SECTION = "sources.zendesk_audit"
+
+
+def configured_options(**given: Any) -> SourceOptions:
+    """The options as `load` resolves them, for what runs without the source (status,
+    repair-cursor, the checks before several accounts load): each given value, else
+    `sources.zendesk_audit.<name>` from .dlt/config.toml or SOURCES__ZENDESK_AUDIT__<NAME>.
+
+    Raises:
+        ConfigurationError: as resolve_options.
+    """
+    import dlt
+
+    names = ("subdomain", "base_url", "start", "end", "lag_seconds")
+    values = {name: given.get(name) for name in names}
+    for name in names:
+        if values[name] in (None, ""):
+            values[name] = dlt.config.get(f"{_SECTION}.{name}")
+    if values["lag_seconds"] in (None, ""):
+        values["lag_seconds"] = DEFAULT_LAG_SECONDS
+    return resolve_options(**values)
 
 
 def check_config_files(folder: str = ".dlt") -> None:

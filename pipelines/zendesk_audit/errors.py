@@ -88,3 +88,27 @@ def config_problem(exc: BaseException) -> str:
 
 class Interrupted(ZendeskAuditError):
     """SIGTERM or SIGINT stopped the run; what was committed before stays consistent."""
+
+
+class CursorAheadError(ZendeskAuditError):
+    """The saved cursor is later than the settled end (now - lag): every run would load nothing.
+
+    An older version saved such a cursor from a `--start` in the future. Exit 2 like a
+    configuration error: nothing was fetched or written, and only a person can fix it, with the
+    command the line names (the load fills in `repair_command` with its own options).
+    """
+
+    exit_code = 2
+
+    def __init__(self, cursor: str, settled_end: str, subdomain: str | None = None) -> None:
+        super().__init__(cursor, settled_end)
+        self.cursor = cursor
+        self.settled_end = settled_end
+        self.subdomain = subdomain
+        self.repair_command = "zendesk-audit repair-cursor"
+
+    def __str__(self) -> str:
+        return (
+            f"the saved cursor {self.cursor} is later than now minus the lag ({self.settled_end}), so every load "
+            f"finds nothing; move it back to the latest record loaded: {self.repair_command}"
+        )

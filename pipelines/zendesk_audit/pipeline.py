@@ -29,7 +29,15 @@ from dlt.sources import DltSource
 
 from zendesk_audit.client import RequestStats
 from zendesk_audit.config import check_config_files
-from zendesk_audit.errors import ConfigurationError, Interrupted, ZendeskAuditError, find_cause, first_line
+from zendesk_audit.cursor import format_time, repair_command, saved_cursor
+from zendesk_audit.errors import (
+    ConfigurationError,
+    CursorAheadError,
+    Interrupted,
+    ZendeskAuditError,
+    find_cause,
+    first_line,
+)
 from zendesk_audit.locking import load_lock
 from zendesk_audit.progress import LoadProgress, ProgressMode
 from zendesk_audit.settings import (
@@ -189,12 +197,8 @@ class LoadResult:
 
 def current_cursor(pipeline: dlt.Pipeline) -> str | None:
     """The created_at the next incremental run starts from, if any run has set it."""
-    try:
-        resources = pipeline.state["sources"]["zendesk_audit"]["resources"]  # type: ignore[index]
-        value = resources["audit_logs"]["incremental"]["created_at"]["last_value"]
-    except (KeyError, TypeError):
-        return None
-    return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else str(value)
+    value = saved_cursor(pipeline.state)
+    return None if value is None else format_time(value)
 
 
 # What `bounded_memory` sets for the length of a load, unless the environment already says otherwise.
@@ -310,30 +314,48 @@ def _run_chunk(pipeline: dlt.Pipeline, source: DltSource | None) -> tuple[dict[s
     try:
         info = pipeline.run(source, loader_file_format=file_format)
     except PipelineStepFailed as exc:
-        signalled = find_cause(exc, SignalReceivedException)
-        if signalled is not None:
-            raise Interrupted(
-                f"stopped by signal {signalled.signal_code} during {exc.step}: the chunk in flight was not committed; "
-                "run again to continue"
-            ) from None
-        user_error = find_cause(exc, ZendeskAuditError)
-        if user_error is not None:
-            raise user_error from None
-        config_error = find_cause(exc, ConfigurationException)
-        if config_error is not None:
-            raise ConfigurationError(
-                f"{exc.step} step: {first_line(config_error)}: set it in .dlt/secrets.toml or the environment"
-            ) from None
-        if exc.step == "load" or isinstance(exc.__cause__, DestinationException):
-            raise LoadFailed(
-                f"the {exc.step} step into {pipeline.destination.destination_name} failed: "
-                f"{first_line(exc.__cause__ or exc)}; nothing of this run was committed, "
-                "fix the destination and run again"
-            ) from None
-        raise
+        failure = step_failure(pipeline, exc)
+        if failure is exc:
+            raise
+        raise failure from None
     trace = pipeline.last_trace
     normalize = trace.last_normalize_info if trace else None
     return (dict(normalize.row_counts) if normalize else {}), (list(info.loads_ids) if info else [])
+
+
+def step_failure(pipeline: dlt.Pipeline, exc: PipelineStepFailed) -> BaseException:
+    """What to raise for a failed dlt step: the user's error in one line where they can act on it,
+    else dlt's own failure (a bug: it keeps its traceback)."""
+    signalled = find_cause(exc, SignalReceivedException)
+    if signalled is not None:
+        return Interrupted(
+            f"stopped by signal {signalled.signal_code} during {exc.step}: the chunk in flight was not committed; "
+            "run again to continue"
+        )
+    user_error = find_cause(exc, ZendeskAuditError)
+    if user_error is not None:
+        return user_error
+    config_error = find_cause(exc, ConfigurationException)
+    if config_error is not None:
+        return ConfigurationError(
+            f"{exc.step} step: {first_line(config_error)}: set it in .dlt/secrets.toml or the environment"
+        )
+    if exc.step == "load" or isinstance(exc.__cause__, DestinationException):
+        return LoadFailed(
+            f"the {exc.step} step into {pipeline.destination.destination_name} failed: "
+            f"{first_line(exc.__cause__ or exc)}; nothing of this run was committed, "
+            "fix the destination and run again"
+        )
+    return exc
+
+
+def load_pending(pipeline: dlt.Pipeline) -> None:
+    """Normalize and load what is already extracted: a killed run's package, or a state change.
+
+    Raises:
+        ZendeskAuditError: the destination failed the load.
+    """
+    _run_chunk(pipeline, None)
 
 
 def load_account(
@@ -376,6 +398,13 @@ def load_account(
     try:
         with bounded_memory():
             result = run_load(pipeline, make_source, stats, wait_for_lock=wait_for_lock)
+    except CursorAheadError as exc:
+        exc.repair_command = repair_command(
+            [exc.subdomain] if exc.subdomain else [], destination, dataset_name, duckdb_path,
+            # A re-scan's start is its window's, not where a first load starts.
+            start=None if source_args.get("end") else source_args.get("start"), lag_seconds=source_args.get("lag_seconds"),
+        )
+        raise
     finally:
         if display:
             display.close()

@@ -2,7 +2,8 @@
 
 The incremental window is pushed into the request as `filter[created_at][]=<start>&...=<end>`,
 oldest first, so the cursor only ever moves forward through data Zendesk has settled:
-- end = now - lag (Zendesk is eventually consistent); the cursor never passes it;
+- end = now - lag (Zendesk is eventually consistent); the cursor never passes it: a start later
+  than it is refused, and so is a saved cursor later than it (see cursor.py);
 - start = the cursor minus one second, because Zendesk does not say whether the start bound is
   inclusive; dlt's incremental drops what is older than the cursor and the ids it already saw in
   the cursor's second, and the merge on (subdomain, id) makes any repeat harmless.
@@ -23,8 +24,9 @@ from dlt.sources import DltResource
 
 from zendesk_audit.batches import fast_table, one_row_per_id, to_arrow, with_row_ids
 from zendesk_audit.client import RequestStats, ZendeskClient
-from zendesk_audit.config import SourceOptions, resolve_options
+from zendesk_audit.config import SourceOptions, check_start, resolve_options, settled_end
 from zendesk_audit.credentials import API_TOKEN_WARNING, ZendeskCredentials
+from zendesk_audit.cursor import check_saved_cursor, saved_cursor
 from zendesk_audit.errors import PlanError, ScopeError
 from zendesk_audit.settings import (
     DEFAULT_LAG_SECONDS,
@@ -208,7 +210,12 @@ def audit_logs_resource(
             "created_at", initial_value=options.start, end_value=options.end, on_cursor_value_missing="include"
         ),
     ) -> Iterator[Any]:
-        settled = clock().replace(microsecond=0) - timedelta(seconds=options.lag_seconds)
+        settled = settled_end(options.lag_seconds, clock())
+        # Before any request: a saved cursor past the settled end (an older version's) is refused
+        # even by a re-scan, which does not use it; and no run may start past the settled end,
+        # because with no state yet dlt would save that start as the cursor.
+        check_saved_cursor(saved_cursor(dlt.current.pipeline().state), settled, options.subdomain)
+        check_start(created_at.start_value, settled)
         window_end = min(created_at.end_value, settled) if created_at.end_value else settled
         window_start = created_at.start_value - timedelta(seconds=1)
         if window_start >= window_end:
@@ -323,8 +330,10 @@ def zendesk_audit_source(
         subdomain: the account, as in `https://{subdomain}.zendesk.com`; labels every row.
         credentials: API token, OAuth access token, or OAuth client credentials (exactly one).
         base_url: replaces `https://{subdomain}.zendesk.com` (the sandbox, a proxy).
-        start: ISO time to start from when there is no state yet (default: the whole history).
-        end: ISO time to stop at, for a bounded backfill; such a run leaves the cursor alone.
+        start: ISO time to start from when there is no state yet (default: the whole history); not
+            later than now - lag_seconds (ConfigurationError).
+        end: ISO time to stop at, for a bounded backfill; such a run leaves the cursor alone. An end
+            later than now - lag_seconds reads up to now - lag_seconds.
         lag_seconds: how far behind now the window stops, for Zendesk's eventual consistency.
         rate_limit_share: the share of the account's rate limit this load may use (the rest is left
             to other integrations); requests are paced on Zendesk's rate-limit headers.
@@ -361,6 +370,7 @@ def zendesk_audit_source(
         ip_addresses=ip_addresses,
         time_zone=time_zone,
     )
+    check_start(options.start, settled_end(options.lag_seconds, _utc_now()))
     client = ZendeskClient(
         options.base_url,
         credentials,
