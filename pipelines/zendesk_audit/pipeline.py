@@ -164,6 +164,8 @@ class LoadResult:
     # What `zendesk-audit models build` did after the load, when it ran.
     models: dict[str, Any] | None = None
     models_summary: str | None = None
+    # Copies of a record that Zendesk sent more than once in this run, kept once (the latest).
+    records_duplicated: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -174,6 +176,7 @@ class LoadResult:
             f"{self.dataset} in {self.seconds:.1f} s: {self.requests:,} requests, {self.retries:,} retries, "
             f"{self.rate_limit_waits:,} rate-limit waits; cursor at {self.cursor or 'start'}"
             + (f"; {self.records_rejected:,} rejected into {REJECTED_TABLE}" if self.records_rejected else "")
+            + (f"; {self.records_duplicated:,} duplicate records kept once" if self.records_duplicated else "")
         )
 
 
@@ -270,8 +273,10 @@ def run_load(
                 break
     return LoadResult(
         status="ok",
-        records_loaded=loaded,
+        # The merge drops the repeats staged in a package; normalize counted them.
+        records_loaded=loaded - stats.duplicates_in_package,
         records_rejected=rejected,
+        records_duplicated=stats.duplicates,
         requests=stats.requests,
         list_requests=stats.list_requests,
         retries=stats.retries,
