@@ -31,6 +31,7 @@ from zendesk_audit.client import RequestStats
 from zendesk_audit.config import check_config_files
 from zendesk_audit.errors import ConfigurationError, Interrupted, ZendeskAuditError, find_cause, first_line
 from zendesk_audit.locking import load_lock
+from zendesk_audit.private_files import owner_only
 from zendesk_audit.progress import LoadProgress, ProgressMode
 from zendesk_audit.settings import (
     DEFAULT_CHUNK_PAGES,
@@ -253,7 +254,12 @@ def run_load(
     started = time.monotonic()
     loaded = rejected = 0
     load_ids: list[str] = []
-    with load_lock(pipeline.pipelines_dir, wait_for_lock), signals.intercepted_signals():
+    # The state folder holds run details (trace.pickle keeps each step's exception): owner-only.
+    with (
+        owner_only(pipeline.pipelines_dir),
+        load_lock(pipeline.pipelines_dir, wait_for_lock),
+        signals.intercepted_signals(),
+    ):
         if pipeline.has_pending_data:
             # A run killed after extract left a package: dlt would load it and skip new data.
             row_counts, pending_load_ids = _run_chunk(pipeline, None)
