@@ -163,7 +163,7 @@ def test_new_fields_are_kept_and_old_field_name_is_mapped(sandbox_factory: Any, 
     load_sandbox(sandbox, duckdb_path)
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
         assert connection.execute(
-            "select count(*) from zendesk_audit.audit_logs where zendesk_new_field = 'hello'"
+            "select count(*) from zendesk_audit.audit_logs where extra_fields = '{\"zendesk_new_field\":\"hello\"}'"
         ).fetchone() == (1,)
         types = dict(connection.execute(
             "select column_name, data_type from information_schema.columns "

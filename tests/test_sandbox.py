@@ -869,3 +869,24 @@ def test_append_keeps_unknown_fields_and_odd_values(sandbox: Sandbox, http) -> N
     assert body["audit_logs"] == [added]
     assert added["zendesk_new_field"] == "hello" and added["actor_id"] == "not-a-number"
     assert set(added) == FIELDS | {"zendesk_new_field"}
+
+
+def test_raw_records_are_served_byte_for_byte_where_they_are_placed(sandbox: Sandbox, http) -> None:
+    """What no generator makes (an id past int64, two names for one column, the same id twice, a
+    created_at unlike where the record is served) reaches the client exactly as written."""
+    raw = ('{"id": 18446744073709551615, "created_at": "9999-12-31T23:59:59Z", "actor_name": "a",'
+           ' "actorName": "b", "deep": [[[[1]]]]}')
+    answer = requests.post(f"{sandbox.base_url}/_sandbox/records",
+                           json={"raw": [raw, raw], "created_at": "2027-01-01T00:00:00Z"})
+    assert answer.json() == {"added": 2}
+    window = {"filter[created_at][]": ["2027-01-01T00:00:00Z", "2027-01-01T00:00:00Z"]}
+    body = http.get(f"{sandbox.base_url}{LIST}", params={"page[size]": 100, **window}).text
+    assert body.count(raw) == 2 and '"audit_logs":[' + raw + "," + raw + "]" in body
+    assert http.get(f"{sandbox.base_url}{LIST}", params={"page[size]": 100}).text.count(raw) == 2
+
+    [placed] = [sandbox.append_raw({"id": 7, "created_at": "2027-02-01T00:00:00Z", "source_id": 2**64 - 1})]
+    assert placed["source_id"] == 2**64 - 1
+    show = http.get(f"{sandbox.base_url}{LIST}/7.json").text
+    assert show == '{"audit_log":{"id": 7, "created_at": "2027-02-01T00:00:00Z", "source_id": 18446744073709551615}}'
+    assert requests.post(f"{sandbox.base_url}/_sandbox/records", json={"raw": "{not json"}).status_code == 400
+    assert requests.post(f"{sandbox.base_url}/_sandbox/records", json={"raw": "[1]"}).status_code == 400

@@ -82,6 +82,10 @@ class RequestStats:
     waited_seconds: float = 0.0
     pages: int = 0
     records: int = 0
+    # Copies of a record Zendesk sent more than once, left out (see source.audit_logs_resource);
+    # of those, the ones staged in a load package for the merge to drop.
+    duplicates: int = 0
+    duplicates_in_package: int = 0
     # Set by the resource when it stopped at its page limit: the load runs another chunk.
     page_limit_reached: bool = False
     on_change: Callable[[RequestStats], None] | None = field(default=None, repr=False, compare=False)

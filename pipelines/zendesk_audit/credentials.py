@@ -2,6 +2,11 @@
 
 One spec rather than a Union so that a config holding two modes at once is an error we can name,
 instead of dlt silently picking whichever union member resolves first.
+
+Values are pasted by hand, so a trailing newline or space is common: it is stripped when the
+config resolves. A value that still holds a space, a control character or (for a secret) anything
+but printable ASCII is refused in one line that names the key, never the value: sent as it is,
+the HTTP library would put the whole header, secret included, in its error message.
 """
 from __future__ import annotations
 
@@ -39,12 +44,33 @@ class ZendeskCredentials(CredentialsConfiguration):
     # Only read so that we can refuse it with a useful message.
     password: TSecretStrValue | None = None
 
+    def on_resolved(self) -> None:
+        self.strip_values()
+
+    def strip_values(self) -> None:
+        """Strip the whitespace a copy-paste leaves around a value; a blank value is no value."""
+        for name in _PASTED_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, value.strip() or None)
+
     def auth_mode(self) -> AuthMode:
         """The one mode this config describes.
 
         Raises:
-            ConfigurationError: none, several, or an incomplete mode is configured.
+            ConfigurationError: none, several, or an incomplete mode is configured, or a value
+                holds characters no credential has.
         """
+        self.strip_values()
+        for name in _PASTED_FIELDS:
+            value = getattr(self, name)
+            if value is not None and not _well_formed(name, str(value)):
+                secret = name in _SECRET_FIELDS
+                kinds = "a space, tab, line break or non-ASCII character" if secret else "a space, tab or line break"
+                raise ConfigurationError(
+                    f"credentials: {name} holds {kinds} inside it{' (the value is not shown)' if secret else ''}: "
+                    "copy it again exactly as Zendesk shows it"
+                )
         if self.password:
             raise ConfigurationError(
                 "Zendesk removed e-mail and password authentication in 2026: remove `password` and "
@@ -106,6 +132,21 @@ class ZendeskCredentials(CredentialsConfiguration):
     def secret_values(self) -> list[str]:
         """Every secret this config holds, so tests and log filters can look for leaks."""
         return [str(v) for v in (self.api_token, self.access_token, self.client_secret, self.password) if v]
+
+
+_SECRET_FIELDS = ("api_token", "access_token", "client_secret", "password")
+_PASTED_FIELDS = ("email", "client_id", "scope", *_SECRET_FIELDS)
+
+
+def _well_formed(name: str, value: str) -> bool:
+    """Secrets are printable ASCII without spaces (they go into headers as they are); the e-mail
+    and client id may be any text without whitespace or control characters; the scope is
+    space-separated words."""
+    if name in _SECRET_FIELDS:
+        return value.isascii() and value.isprintable() and " " not in value
+    if name == "scope":
+        return value.isprintable()
+    return value.isprintable() and not any(character.isspace() for character in value)
 
 
 API_TOKEN_WARNING = (

@@ -39,6 +39,7 @@ from zendesk_audit.errors import (
     first_line,
 )
 from zendesk_audit.locking import load_lock
+from zendesk_audit.private_files import owner_only
 from zendesk_audit.progress import LoadProgress, ProgressMode
 from zendesk_audit.settings import (
     DEFAULT_CHUNK_PAGES,
@@ -177,6 +178,8 @@ class LoadResult:
     time_zone: str | None = None
     time_zone_source: str | None = None
     time_zone_reason: str | None = None
+    # Copies of a record that Zendesk sent more than once in this run, kept once (the latest).
+    records_duplicated: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,6 +194,7 @@ class LoadResult:
             f"{self.dataset} in {self.seconds:.1f} s: {self.requests:,} requests, {self.retries:,} retries, "
             f"{self.rate_limit_waits:,} rate-limit waits; cursor at {self.cursor or 'start'}"
             + (f"; {self.records_rejected:,} rejected into {REJECTED_TABLE}" if self.records_rejected else "")
+            + (f"; {self.records_duplicated:,} duplicate records kept once" if self.records_duplicated else "")
             + zone
         )
 
@@ -264,7 +268,12 @@ def run_load(
     started = time.monotonic()
     loaded = rejected = 0
     load_ids: list[str] = []
-    with load_lock(pipeline.pipelines_dir, wait_for_lock), signals.intercepted_signals():
+    # The state folder holds run details (trace.pickle keeps each step's exception): owner-only.
+    with (
+        owner_only(pipeline.pipelines_dir),
+        load_lock(pipeline.pipelines_dir, wait_for_lock),
+        signals.intercepted_signals(),
+    ):
         if pipeline.has_pending_data:
             # A run killed after extract left a package: dlt would load it and skip new data.
             row_counts, pending_load_ids = _run_chunk(pipeline, None)
@@ -284,8 +293,10 @@ def run_load(
                 break
     return LoadResult(
         status="ok",
-        records_loaded=loaded,
+        # The merge drops the repeats staged in a package; normalize counted them.
+        records_loaded=loaded - stats.duplicates_in_package,
         records_rejected=rejected,
+        records_duplicated=stats.duplicates,
         requests=stats.requests,
         list_requests=stats.list_requests,
         retries=stats.retries,

@@ -19,10 +19,21 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import dlt
-import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.sources import DltResource
 
-from zendesk_audit.batches import fast_table, one_row_per_id, to_arrow, with_row_ids
+from zendesk_audit.batches import (
+    API_FIELDS,
+    MAX_NESTING,
+    extra_fields_problem,
+    fast_table,
+    json_text,
+    nested_deeper_than,
+    one_row_per_id,
+    to_arrow,
+    with_row_ids,
+)
 from zendesk_audit.client import RequestStats, ZendeskClient
 from zendesk_audit.config import SourceOptions, check_start, resolve_options, settled_end
 from zendesk_audit.credentials import API_TOKEN_WARNING, ZendeskCredentials
@@ -46,7 +57,7 @@ from zendesk_audit.time_zones import (
     refused_reason,
 )
 from zendesk_audit.times import parse_utc
-from zendesk_audit.windows import fetch_windows
+from zendesk_audit.windows import OutsideRequest, fetch_windows
 
 logger = logging.getLogger("zendesk_audit")
 
@@ -72,6 +83,8 @@ AUDIT_LOG_COLUMNS: dict[str, dict[str, Any]] = {
     "url": _column("text"),
     # "api" or "csv" (an Admin Center export imported with `zendesk-audit import-csv`).
     "_source": _column("text", nullable=False),
+    # Fields outside the twelve above, as one JSON object (see batches.py for why not a column each).
+    "extra_fields": _column("text"),
 }
 ACCOUNT_COLUMNS: dict[str, dict[str, Any]] = {
     "subdomain": _column("text", nullable=False),
@@ -99,7 +112,8 @@ def _utc_now() -> datetime:
 
 
 _INTEGER_FIELDS = ("actor_id", "source_id")
-_TEXT_FIELDS = tuple(name for name, hint in AUDIT_LOG_COLUMNS.items() if hint["data_type"] == "text")
+_INT64 = range(-(1 << 63), 1 << 63)
+_TEXT_FIELDS = tuple(name for name, hint in AUDIT_LOG_COLUMNS.items() if hint["data_type"] == "text" and name in API_FIELDS)
 
 
 def rejection_reason(record: Any) -> str | None:
@@ -110,27 +124,45 @@ def rejection_reason(record: Any) -> str | None:
     """
     if not isinstance(record, dict):
         return f"not a JSON object: {type(record).__name__}"
+    for name, value in record.items():
+        if isinstance(value, (dict, list)) and nested_deeper_than(value):
+            return f"field {name[:60]!r} is nested more than {MAX_NESTING} levels deep"
+    problem = extra_fields_problem(record)
+    if problem is not None:
+        return problem
     raw_id, raw_created_at = record.get("id"), record.get("created_at")
     if raw_id is None:
         return "no id"
-    if isinstance(raw_id, bool) or not isinstance(raw_id, int):
-        return f"id {_short(raw_id)} is not an integer"
+    problem = _integer_problem("id", raw_id)
+    if problem is not None:
+        return problem
     if raw_created_at is None:
         return "no created_at"
     try:
         parse_utc(raw_created_at)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 with an offset
         return f"created_at {_short(raw_created_at)} is not an ISO-8601 time"
     for name in _INTEGER_FIELDS:
-        value = record.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            return f"{name} {_short(value)} is not an integer"
+        problem = _integer_problem(name, record.get(name))
+        if problem is not None:
+            return problem
     if "change_description" not in record and "changes_description" in record:
         record["change_description"] = record.pop("changes_description")
     for name in _TEXT_FIELDS:
         value = record.get(name)
         if value is not None and not isinstance(value, str):
             return f"{name} {_short(value)} is not text"
+    return None
+
+
+def _integer_problem(name: str, value: Any) -> str | None:
+    """Why `value` cannot go into a BIGINT column (None also can: the column is nullable)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"{name} {_short(value)} is not an integer"
+    if value not in _INT64:
+        return f"{name} {value} is outside the 64-bit integer range"
     return None
 
 
@@ -148,7 +180,7 @@ def prepare_record(record: dict[str, Any], subdomain: str) -> dict[str, Any]:
 
 def rejected_row(record: Any, subdomain: str, reason: str, rejected_at: datetime) -> dict[str, Any]:
     """The raw record, kept whole; keyed by its content so a re-read adds nothing."""
-    raw_json = orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+    raw_json = json_text(record)
     raw_id = record.get("id") if isinstance(record, dict) else None
     return {
         "reject_key": hashlib.sha256(f"{subdomain}|{raw_json}".encode()).hexdigest(),
@@ -165,6 +197,9 @@ def split_records(records: list[Any], subdomain: str, clock: Clock) -> tuple[lis
     rows: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     for record in records:
+        if isinstance(record, OutsideRequest):
+            rejected.append(rejected_row(record.record, subdomain, record.reason, clock()))
+            continue
         reason = rejection_reason(record)
         if reason is None:
             rows.append(prepare_record(record, subdomain))
@@ -197,6 +232,13 @@ def audit_logs_resource(
     The resource writes two tables: `audit_logs`, and `audit_logs_rejected` (a dlt table variant
     with its own hints) for records that cannot be typed. Rejected rows carry no created_at, so
     dlt's incremental lets them through without touching the cursor.
+
+    A record Zendesk sends twice is loaded once, the latest by created_at, then the last read;
+    `client.stats.duplicates` counts the copies left out. Inside one window `one_row_per_id`
+    drops them. Windows hold different seconds, so the same id in two windows of one chunk has
+    two created_at values: the chunk's tables have left already, so the end of the chunk counts
+    such ids and, only then, asks the merge to deduplicate this package on the latest
+    created_at (`_merge_keeps_latest`); every other chunk keeps the merge without that pass.
     """
 
     @dlt.resource(
@@ -210,6 +252,7 @@ def audit_logs_resource(
             "created_at", initial_value=options.start, end_value=options.end, on_cursor_value_missing="include"
         ),
     ) -> Iterator[Any]:
+        _merge_keeps_latest(False)  # a previous chunk may have asked for it
         settled = settled_end(options.lag_seconds, clock())
         # Before any request: a saved cursor past the settled end (an older version's) is refused
         # even by a re-scan, which does not use it; and no run may start past the settled end,
@@ -230,6 +273,7 @@ def audit_logs_resource(
             max_records=chunk_pages * PAGE_SIZE if chunk_pages else None,
             max_seconds=chunk_seconds,
         )
+        chunk_ids: list[pa.ChunkedArray] = []
         for records in fetched_windows:
             table = fast_table(records, options.subdomain)
             if table is None:  # something unexpected in this window: record by record
@@ -242,7 +286,15 @@ def audit_logs_resource(
                     )
                     yield dlt.mark.with_table_name(rejected, REJECTED_TABLE)
             if table is not None:
-                yield with_row_ids(one_row_per_id(table))
+                unique = one_row_per_id(table)
+                if unique.num_rows < table.num_rows:
+                    client.stats.add(duplicates=table.num_rows - unique.num_rows)
+                chunk_ids.append(unique.column("id"))
+                yield with_row_ids(unique)
+        repeated = _repeated_ids(chunk_ids)
+        if repeated:
+            client.stats.add(duplicates=repeated, duplicates_in_package=repeated)
+            _merge_keeps_latest(True)
         if more_to_fetch():
             # Let this run commit; the load runs the next chunk from the new cursor.
             client.stats.page_limit_reached = True
@@ -257,6 +309,33 @@ def audit_logs_resource(
     )
     audit_logs.apply_hints(columns=AUDIT_LOG_COLUMNS)
     return audit_logs
+
+
+def _repeated_ids(id_columns: list[pa.ChunkedArray]) -> int:
+    """How many rows of the chunk repeat an id of an earlier window (one vectorized pass)."""
+    if len(id_columns) < 2:
+        return 0
+    ids = pa.chunked_array([chunk for column in id_columns for chunk in column.chunks], pa.int64())
+    return len(ids) - pc.count_distinct(ids).as_py()
+
+
+def _merge_keeps_latest(enabled: bool) -> None:
+    """Set, for the load package being extracted, whether the merge deduplicates `audit_logs`
+    keeping the latest created_at, or takes its staged rows as unique (the fast default).
+
+    Written into the source schema that dlt saves with the package, because dlt's hints only
+    ever set this flag, never clear it; the next chunk clears it again before its first row.
+    """
+    table = dlt.current.source_schema().tables.get("audit_logs")
+    if table is None:
+        return
+    created_at = table.get("columns", {}).get("created_at")
+    table["x-stage-data-deduplicated"] = not enabled  # type: ignore[typeddict-unknown-key]
+    if created_at is not None:
+        if enabled:
+            created_at["dedup_sort"] = "desc"
+        else:
+            created_at.pop("dedup_sort", None)
 
 
 def choose_time_zone(client: ZendeskClient, options: SourceOptions) -> TimeZoneChoice:

@@ -10,6 +10,9 @@ all workers share one client, so one rate-limit budget.
 Windows are half-open, [start, end), except the last, which includes the settled end. Zendesk does
 not say whether its bounds are inclusive, so each request asks one second more on both sides and
 the records are cut to the window here: no second is lost between two windows, none is kept twice.
+A record in that extra second belongs to the next window (or run) and is dropped here; a record
+outside the whole range asked for (a `created_at` of 0001, 1970 or 9999 in a 2026 window) is a
+broken answer, kept as `OutsideRequest` so that it is rejected with its reason, never dropped unseen.
 """
 from __future__ import annotations
 
@@ -39,6 +42,20 @@ class Window:
 Params = Callable[[datetime, datetime], dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class OutsideRequest:
+    """A record Zendesk returned for a request whose created_at range does not hold it."""
+
+    record: Any
+    start: str
+    end: str
+
+    @property
+    def reason(self) -> str:
+        created_at = self.record.get("created_at") if isinstance(self.record, dict) else None
+        return f"created_at {str(created_at)[:40]!r} is outside the range asked for ({self.start} to {self.end})"
+
+
 def plan_windows(
     client: ZendeskClient, params: Params, start: datetime, end: datetime, window_records: int
 ) -> Iterator[Window]:
@@ -62,8 +79,14 @@ def fetch_window(client: ZendeskClient, params: Params, window: Window) -> list[
     """Every record of one window, cut to its bounds (see the module's note on bounds)."""
     records: list[Any] = []
     low, high = window.start.strftime(TIME_FORMAT), window.end.strftime(TIME_FORMAT)
-    for page in client.iter_audit_log_pages(params(window.start - SECOND, window.end + SECOND)):
-        records.extend(record for record in page if _inside(record, window, low, high))
+    asked = Window(window.start - SECOND, window.end + SECOND, None, last=True)
+    asked_low, asked_high = asked.start.strftime(TIME_FORMAT), asked.end.strftime(TIME_FORMAT)
+    for page in client.iter_audit_log_pages(params(asked.start, asked.end)):
+        for record in page:
+            if _inside(record, window, low, high):
+                records.append(record)
+            elif not _inside(record, asked, asked_low, asked_high):
+                records.append(OutsideRequest(record, asked_low, asked_high))
     return records
 
 
@@ -77,7 +100,7 @@ def _inside(record: Any, window: Window, low: str, high: str) -> bool:
         if isinstance(text, str) and len(text) == 20 and text[10] == "T" and text[19] == "Z":
             return low <= text and (text <= high if window.last else text < high)
         created_at = parse_utc(text)
-    except (TypeError, ValueError, KeyError):
+    except (TypeError, ValueError, KeyError, OverflowError):  # OverflowError: year 1 or 9999 with an offset
         return True
     return window.start <= created_at and (created_at <= window.end if window.last else created_at < window.end)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import itertools
+import json
 import random
 import threading
 import time
@@ -63,6 +64,7 @@ class RecordStore:
         self._ip = array("H")
         self._source = array("q")
         self._custom: dict[int, dict[str, Any]] = {}  # seq -> full record, for appended rows
+        self._raw: dict[int, bytes] = {}  # seq -> the exact JSON served, for raw appended rows
         self._count_cache: dict[tuple[Any, ...], int] = {}
         self._ip_pool: list[str | None] = []
         self._ip_codes: dict[str | None, int] = {}
@@ -235,7 +237,7 @@ class RecordStore:
         """One filterable field of one record."""
         custom = self._custom.get(seq)
         if custom is not None:
-            return custom[field]
+            return custom.get(field)
         if field == "action":
             return self.vocabulary.kinds[self._kind[seq]].action
         if field == "source_type":
@@ -277,6 +279,9 @@ class RecordStore:
         Generated records are formatted from pre-serialised fragments (no dict, no cache): a
         page of 100 costs about 0.1 ms and serving never grows memory.
         """
+        raw = self._raw.get(seq)
+        if raw is not None:
+            return raw
         custom = self._custom.get(seq)
         if custom is not None:
             return orjson.dumps(custom)
@@ -340,6 +345,44 @@ class RecordStore:
                 added.append(dict(record))
         return added
 
+    def append_raw(self, raw: str | bytes, *, created_at: datetime | None = None) -> dict[str, Any]:
+        """Add one record served byte for byte as `raw`, and return it parsed.
+
+        For records no generator would make: ids past int64, fields nested hundreds of levels,
+        names that collide once normalized, the same id twice. `raw` is parsed here with Python's
+        own JSON reader (any integer size), only to place and filter it; a record nested deeper
+        than that reader goes (about 1,000 levels) is served all the same, unfiltered.
+
+        Args:
+            raw: the JSON text of one record, served exactly as given.
+            created_at: where the record sorts and which `filter[created_at]` range returns it;
+                None: the record's own `created_at` when it is readable, else now. A different
+                value serves a record outside the range that was asked for.
+
+        Raises:
+            ValueError: `raw` is not one JSON object.
+        """
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        try:
+            record = json.loads(text)
+        except RecursionError:
+            record = {}
+        except ValueError:
+            raise ValueError("raw is not valid JSON") from None
+        if not isinstance(record, dict):
+            raise ValueError("raw must be one JSON object")
+        if created_at is None:
+            try:
+                created_at = parse_time(str(record.get("created_at")))
+            except ValueError:
+                created_at = datetime.now(timezone.utc)
+        if created_at.tzinfo is None:
+            created_at = created_at.replace(tzinfo=timezone.utc)
+        with self._lock:
+            seq = self._insert(record, int(created_at.timestamp()), complete=False)
+            self._raw[seq] = text.encode("utf-8")
+        return record
+
     def _draw_record(self, epoch: int) -> dict[str, Any]:
         rng = self._append_rng
         vocab = self.vocabulary
@@ -365,12 +408,16 @@ class RecordStore:
             "actor_name": actor.name,
         }
 
-    def _insert(self, record: dict[str, Any], epoch: int) -> None:
+    def _insert(self, record: dict[str, Any], epoch: int, complete: bool = True) -> int:
+        """Index one record; `complete` fills missing fields with null (raw records stay as sent)."""
         seq = len(self._ids)
         if seq > SEQ_MASK:
             raise ValueError("the sandbox is full")
-        record = {**{field: record.get(field) for field in FIELD_ORDER}, **record}
-        self._ids.append(record["id"])
+        if complete:
+            record = {**{field: record.get(field) for field in FIELD_ORDER}, **record}
+        record_id = record.get("id")
+        usable_id = isinstance(record_id, int) and not isinstance(record_id, bool) and -(1 << 63) <= record_id < 1 << 63
+        self._ids.append(record_id if usable_id else 0)
         self._times.append(epoch)
         self._actor.append(0)
         self._kind.append(0)
@@ -379,15 +426,19 @@ class RecordStore:
         self._custom[seq] = record
         key = (epoch << SEQ_BITS) | seq
         bisect.insort(self._keys, key)
-        self._id_to_seq[record["id"]] = seq
+        if usable_id:
+            self._id_to_seq[record_id] = seq
         for field in FILTER_FIELDS:
             index = self._index[field]
-            value = record[field]
+            value = record.get(field)
+            if isinstance(value, (dict, list)):
+                continue  # no filter can ask for it
             bucket = index.get(value)
             if bucket is None:
                 index[value] = array("q", [key])
             else:
                 bisect.insort(bucket, key)
+        return seq
 
     # ----------------------------------------------------------------- queries
     def stream(self, filters: dict[str, set[Any]], low: int, high: int,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from datetime import datetime
 from types import TracebackType
@@ -96,6 +97,22 @@ class Sandbox:
             **fields: overrides for any of the 12 record fields.
         """
         return self.state.append(count, created_at=created_at, late=late, fields=fields)
+
+    def append_raw(self, raw: str | bytes | dict[str, Any], *, created_at: datetime | None = None) -> dict[str, Any]:
+        """Add one record served byte for byte as `raw`: what no realistic record would be.
+
+        Args:
+            raw: the record's JSON text (a dict is written with Python's JSON writer, which takes
+                integers of any size and deep nesting).
+            created_at: where the record is served (its sort position and the `filter[created_at]`
+                ranges that return it); None: its own `created_at` when readable, else now.
+                A value unlike the record's own serves it outside the range asked for.
+
+        Returns:
+            The record as parsed by the sandbox.
+        """
+        text = json.dumps(raw) if isinstance(raw, dict) else raw
+        return self.state.append_raw(text, created_at=created_at)
 
     # ----------------------------------------------------------------- faults, counters
     def set_faults(self, *, latency_ms: float | None = None, rate_limit: Any = UNSET,

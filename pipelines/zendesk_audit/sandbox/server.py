@@ -395,6 +395,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if not isinstance(payload, dict):
                 raise TypeError("the body must be a JSON object")
             route = (method, path.rstrip("/"))
+            if route == ("POST", "/_sandbox/records") and "raw" in payload:
+                # One or more records served byte for byte: {"raw": "<JSON text>" or [...], "created_at"?}
+                created = payload.get("created_at")
+                raws = payload["raw"] if isinstance(payload["raw"], list) else [payload["raw"]]
+                if not all(isinstance(raw, str) for raw in raws):
+                    raise TypeError("raw must be the JSON text of a record, or a list of them")
+                for raw in raws:
+                    state.append_raw(raw, created_at=parse_time(created) if created else None)
+                return json_answer(200, {"added": len(raws)})
             if route == ("POST", "/_sandbox/records"):
                 created = payload.get("created_at")
                 added = state.append(

@@ -81,6 +81,12 @@ class SandboxState:
         self.counters.add("appended_late" if late else "appended", len(added))
         return added
 
+    def append_raw(self, raw: str | bytes, *, created_at: datetime | None = None) -> dict[str, Any]:
+        """Add one record served exactly as the JSON text `raw` (see `RecordStore.append_raw`)."""
+        added = self.store.append_raw(raw, created_at=created_at)
+        self.counters.add("appended")
+        return added
+
     def start_export(self) -> None:
         """Accept one export per minute, as Zendesk does.
 
