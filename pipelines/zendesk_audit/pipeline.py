@@ -30,7 +30,7 @@ from dlt.sources import DltSource
 from zendesk_audit.client import RequestStats
 from zendesk_audit.config import check_config_files
 from zendesk_audit.errors import ConfigurationError, Interrupted, ZendeskAuditError, find_cause, first_line
-from zendesk_audit.locking import load_lock
+from zendesk_audit.locking import destination_lock, duckdb_busy, duckdb_database, duckdb_session
 from zendesk_audit.progress import LoadProgress, ProgressMode
 from zendesk_audit.settings import (
     DEFAULT_CHUNK_PAGES,
@@ -47,9 +47,16 @@ class LoadFailed(ZendeskAuditError):
     """The destination refused or failed the load; nothing of this run was committed."""
 
 
-def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKDB_PATH) -> Destination:
-    """`duckdb` (a file, by default `./zendesk.duckdb`) or any dlt destination by name."""
+def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKDB_PATH, read_only: bool = False) -> Destination:
+    """`duckdb` (a file, by default `./zendesk.duckdb`) or any dlt destination by name.
+
+    `read_only` opens the DuckDB file for reading only: several readers at once, none while a load writes.
+    """
     if not name or name == "duckdb":
+        if read_only:
+            from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+            return dlt.destinations.duckdb(credentials=DuckDbCredentials(os.path.abspath(duckdb_path), read_only=True))
         return dlt.destinations.duckdb(credentials=os.path.abspath(duckdb_path))
     try:
         return Destination.from_reference(name)
@@ -100,6 +107,7 @@ def create_pipeline(
     pipeline_name: str = DEFAULT_PIPELINE_NAME,
     pipelines_dir: str | None = None,
     progress: Any = None,
+    read_only: bool = False,
 ) -> dlt.Pipeline:
     """A pipeline whose local state is keyed by destination and dataset.
 
@@ -108,9 +116,10 @@ def create_pipeline(
         dataset_name: the schema (or folder) that gets the tables.
         duckdb_path: the DuckDB file when the destination is DuckDB.
         pipelines_dir: where local state lives; default: dlt's folder (DLT_DATA_DIR) / a key per database.
+        read_only: open a DuckDB file read-only (`report`, `evidence`, `models status`).
     """
     if not isinstance(destination, Destination):
-        destination = create_destination(destination, duckdb_path)
+        destination = create_destination(destination, duckdb_path, read_only=read_only)
     # Arrow tables skip dlt's row normalizer; keep the lineage columns that dict rows get. dlt adds
     # the load id as it extracts; the row id comes with the table (batches.with_row_ids), because
     # dlt adding it would rewrite every Parquet file in normalize.
@@ -175,6 +184,21 @@ class LoadResult:
             f"{self.rate_limit_waits:,} rate-limit waits; cursor at {self.cursor or 'start'}"
             + (f"; {self.records_rejected:,} rejected into {REJECTED_TABLE}" if self.records_rejected else "")
         )
+
+
+def write_lock(pipeline: dlt.Pipeline, wait_for_lock: float = 0.0, command: str = "load") -> Any:
+    """The destination's write lock, shared by `load` and `import-csv` (see `locking`).
+
+    It follows the database, not the state folder: two workers, two DLT_DATA_DIR or a symlinked
+    DuckDB path all meet at it.
+    """
+    return destination_lock(
+        pipeline.destination,
+        pipeline.dataset_name,
+        destination_fingerprint(pipeline.destination, pipeline.dataset_name),
+        wait_for_lock,
+        command,
+    )
 
 
 def current_cursor(pipeline: dlt.Pipeline) -> str | None:
@@ -250,7 +274,7 @@ def run_load(
     started = time.monotonic()
     loaded = rejected = 0
     load_ids: list[str] = []
-    with load_lock(pipeline.pipelines_dir, wait_for_lock), signals.intercepted_signals():
+    with write_lock(pipeline, wait_for_lock), signals.intercepted_signals():
         if pipeline.has_pending_data:
             # A run killed after extract left a package: dlt would load it and skip new data.
             row_counts, pending_load_ids = _run_chunk(pipeline, None)
@@ -309,6 +333,9 @@ def _run_chunk(pipeline: dlt.Pipeline, source: DltSource | None) -> tuple[dict[s
         user_error = find_cause(exc, ZendeskAuditError)
         if user_error is not None:
             raise user_error from None
+        busy = duckdb_busy(exc, duckdb_database(pipeline.destination))
+        if busy is not None:  # not a credentials problem, whatever dlt's wrapper says
+            raise busy from None
         config_error = find_cause(exc, ConfigurationException)
         if config_error is not None:
             raise ConfigurationError(
@@ -371,6 +398,7 @@ def load_account(
     if build_models and result.destination != "filesystem":
         from zendesk_audit.models import build_models as build
 
-        built = build(pipeline)
+        with duckdb_session(duckdb_database(pipeline.destination), read_only=False, wait_seconds=wait_for_lock):
+            built = build(pipeline)
         result.models, result.models_summary = built.as_dict(), built.summary_line()
     return result
