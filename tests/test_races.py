@@ -248,6 +248,19 @@ def test_a_reader_meeting_a_writer_fails_in_one_line_that_names_it(
     assert f"pid {holder.pid}): run this again when that run ends, or pass --wait-for-lock SECONDS" in stderr
 
 
+def test_a_reader_meeting_a_load_names_the_load(sandbox_factory: Any, tmp_path: Path) -> None:
+    sandbox = sandbox_factory(records=1_000, seed=12)
+    database = tmp_path / "zendesk.duckdb"
+    load = Run(sandbox, tmp_path, "worker", "load", "--no-models", "--duckdb-path", str(database), pause_at="init")
+    assert load.wait_for(load.marker.exists), load.finish()
+    code, _, stderr = Run(sandbox, tmp_path, "reader", "models", "status", "--duckdb-path", str(database)).finish()
+    load.release()
+    assert load.finish()[0] == 0
+    assert code == 1 and len(errors(stderr)) == 1, stderr
+    holder = f"(zendesk-audit load, pid {load.process.pid}, started"
+    assert f"error: zendesk.duckdb is being written by another process {holder}" in stderr
+
+
 def test_a_reader_waits_for_the_writer_to_finish_then_reads(loaded: tuple[Sandbox, Path], database: Path, tmp_path: Path) -> None:
     holder = hold(database, "write")
     code, stdout, stderr = waits_then_runs(holder, Run(loaded[0], tmp_path, "state", *READERS["report"], "--wait-for-lock",

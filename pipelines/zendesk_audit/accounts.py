@@ -36,7 +36,7 @@ from dlt.common.configuration.exceptions import ConfigurationException
 from zendesk_audit.config import check_config_files, check_subdomain
 from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, config_problem, first_line
-from zendesk_audit.pipeline import create_pipeline, load_account
+from zendesk_audit.pipeline import create_pipeline, load_account, write_lock
 from zendesk_audit.settings import (
     DEFAULT_CHUNK_PAGES,
     DEFAULT_CHUNK_SECONDS,
@@ -247,7 +247,8 @@ def load_accounts(
 
         pipeline = create_pipeline(destination, dataset_name, duckdb_path, pipeline_name=first_loaded.pipeline_name)
         try:
-            built = build(pipeline)
+            with write_lock(pipeline, wait_for_lock, "models build"):
+                built = build(pipeline)
             result.models, result.models_summary = built.as_dict(), built.summary_line()
         except ZendeskAuditError as exc:
             result.models_error = first_line(exc)

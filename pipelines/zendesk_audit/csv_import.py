@@ -531,8 +531,7 @@ def import_csv(
         'imported 1,204 CSV rows from 1 file(s) for acme into duckdb dataset zendesk_audit in 1.2 s ...'
     """
     from zendesk_audit.config import check_config_files
-    from zendesk_audit.locking import duckdb_database, duckdb_session
-    from zendesk_audit.pipeline import LoadFailed, create_destination, create_pipeline, loader_file_format, write_lock
+    from zendesk_audit.pipeline import create_destination, create_pipeline, write_lock
 
     check_config_files()
     if not paths:
@@ -541,6 +540,25 @@ def import_csv(
     files = check_files(paths)
     target = create_destination(destination, duckdb_path)
     pipeline = create_pipeline(target, dataset_name, duckdb_path, pipeline_name=CSV_PIPELINE_NAME)
+    # The lock (without the open file) spans the models build too, as for `load`.
+    with write_lock(pipeline, wait_for_lock, "import-csv", keep_file_open=False):
+        result = _import_chunks(pipeline, files, account, time_format, wait_for_lock, chunk_rows)
+        result.files = list(paths)
+        if build_models and result.destination != "filesystem":
+            from zendesk_audit.models import build_models as build
+
+            with write_lock(pipeline, wait_for_lock, "models build"):
+                built = build(pipeline)
+            result.models, result.models_summary = built.as_dict(), built.summary_line()
+    return result
+
+
+def _import_chunks(
+    pipeline: dlt.Pipeline, files: list[str], account: str, time_format: str | None, wait_for_lock: float, chunk_rows: int
+) -> ImportResult:
+    """The files into `audit_logs`, one committed load per `chunk_rows` rows, under the write lock."""
+    from zendesk_audit.pipeline import LoadFailed, loader_file_format, write_lock
+
     started = time.monotonic()
     rows_read = 0
     load_ids: list[str] = []
@@ -572,24 +590,17 @@ def import_csv(
             rows_read += int(normalize.row_counts.get("audit_logs", 0)) if normalize else 0
             load_ids.extend(info.loads_ids if info else [])
         after = _count_rows(pipeline, account)
-    result = ImportResult(
-        files=list(paths),
+    return ImportResult(
+        files=files,
         subdomain=account,
         rows_read=rows_read + from_api[0],
         rows_new=(after - (before or 0)) if after is not None else rows_read,
         seconds=round(time.monotonic() - started, 3),
         destination=pipeline.destination.destination_name,
-        dataset=dataset_name,
+        dataset=pipeline.dataset_name,
         load_ids=load_ids,
         rows_from_api=from_api[0],
     )
-    if build_models and result.destination != "filesystem":
-        from zendesk_audit.models import build_models as build
-
-        with duckdb_session(duckdb_database(pipeline.destination), read_only=False, wait_seconds=wait_for_lock):
-            built = build(pipeline)
-        result.models, result.models_summary = built.as_dict(), built.summary_line()
-    return result
 
 
 def write_admin_center_csv(records: Iterable[dict[str, Any]], handle: Any) -> int:

@@ -86,10 +86,17 @@ def _waiting(what: str, wait_seconds: float, announced: list[bool]) -> None:
 
 
 # ----------------------------------------------------------------------------- writers
+# The locks this process holds (lock file path, or PostgreSQL key) and how deep: a load holds its
+# lock through its models build, and `run_load` inside it takes the same lock again.
+_HELD: dict[str, int] = {}
+
+
 @contextmanager
 def destination_lock(destination: Any, dataset_name: str, local_key: str, wait_seconds: float = 0.0,
                      command: str = "load") -> Iterator[None]:
     """Hold the destination's write lock for the block, waiting up to `wait_seconds` for it.
+
+    Re-entrant within a process. It does not keep a DuckDB file open: see `duckdb_session`.
 
     Args:
         local_key: names the lock file of destinations that have neither a DuckDB file nor
@@ -98,25 +105,45 @@ def destination_lock(destination: Any, dataset_name: str, local_key: str, wait_s
 
     Raises:
         LoadInProgress: another load or import holds the lock after the wait.
-        DatabaseBusy: the DuckDB file stays open in another process (a reader) after the wait.
         ConfigurationError: the lock file cannot be created (a read-only folder).
     """
     deadline = time.monotonic() + max(wait_seconds, 0.0)
     database = duckdb_database(destination)
     if database is not None:
-        with _file_lock(duckdb_lock_path(database), deadline, wait_seconds, command):
-            with duckdb_session(database, read_only=False, wait_seconds=max(deadline - time.monotonic(), 0.0)):
-                yield
-        return
-    if str(getattr(destination, "destination_type", "")).endswith(".postgres"):
-        with _postgres_lock(destination, dataset_name, deadline, wait_seconds, command):
-            yield
-        return
-    from dlt.common.pipeline import get_dlt_pipelines_dir
+        held, lock = duckdb_lock_path(database), _file_lock
+    elif str(getattr(destination, "destination_type", "")).endswith(".postgres"):
+        held, lock = f"postgres:{destination_fingerprint_key(destination)}|{dataset_name}", None
+    else:
+        from dlt.common.pipeline import get_dlt_pipelines_dir
 
-    folder = os.path.join(os.path.dirname(get_dlt_pipelines_dir()), "locks")
-    with _file_lock(os.path.join(folder, f"zendesk_audit-{local_key}.lock"), deadline, wait_seconds, command):
-        yield
+        held = os.path.join(os.path.dirname(get_dlt_pipelines_dir()), "locks", f"zendesk_audit-{local_key}.lock")
+        lock = _file_lock
+    if _HELD.get(held):
+        _HELD[held] += 1
+        try:
+            yield
+        finally:
+            _HELD[held] -= 1
+        return
+    acquired = (
+        lock(held, deadline, wait_seconds, command) if lock is not None
+        else _postgres_lock(destination, dataset_name, deadline, wait_seconds, command)
+    )
+    with acquired:
+        _HELD[held] = 1
+        try:
+            yield
+        finally:
+            _HELD.pop(held, None)
+
+
+def destination_fingerprint_key(destination: Any) -> str:
+    """host:port/database of a SQL destination, for telling this process's PostgreSQL locks apart."""
+    try:
+        credentials = destination.configuration(destination.spec(), accept_partial=True).credentials
+    except Exception:  # noqa: BLE001 - the lock itself reports unusable credentials
+        return ""
+    return f"{getattr(credentials, 'host', '')}:{getattr(credentials, 'port', '')}/{getattr(credentials, 'database', '')}"
 
 
 def _running(holder: str) -> str:
@@ -179,11 +206,16 @@ def _postgres_lock(destination: Any, dataset_name: str, deadline: float, wait_se
     import psycopg2
 
     credentials = destination.configuration(destination.spec(), accept_partial=True).credentials
+    if credentials is None or not credentials.is_resolved():
+        raise ConfigurationError(
+            "no PostgreSQL credentials: set DESTINATION__POSTGRES__CREDENTIALS or [destination.postgres] credentials "
+            "in .dlt/secrets.toml"
+        )
     key = advisory_key(str(getattr(credentials, "database", "")), dataset_name)
     try:
         connection = psycopg2.connect(credentials.to_native_representation(), application_name=holder_line(command)[:63])
     except psycopg2.Error as exc:
-        raise LoadInProgress(
+        raise ZendeskAuditError(
             f"cannot take the load lock on postgres ({first_line(exc)}): check the destination and its credentials"
         ) from None
     connection.autocommit = True
@@ -239,7 +271,7 @@ def _conflict(text: str, database: str | None) -> DatabaseBusy:
     holder = f"{os.path.basename(match['program'])}, pid {match['pid']}" if match else "another process"
     if match and database:
         ours = _read_holder(duckdb_lock_path(database))
-        if f", pid {match['pid']} " in ours:
+        if f", pid {match['pid']}," in ours:  # our own lock file names the same process: say what it runs
             holder = ours
     if "read-only mode" in text:  # DuckDB adds this when the other process only reads
         return DatabaseBusy(
@@ -253,7 +285,9 @@ def _conflict(text: str, database: str | None) -> DatabaseBusy:
 
 
 @contextmanager
-def duckdb_session(database: str | None, read_only: bool, wait_seconds: float = 0.0) -> Iterator[None]:
+def duckdb_session(
+    database: str | None, read_only: bool, wait_seconds: float = 0.0, deadline: float | None = None
+) -> Iterator[None]:
     """Keep the DuckDB file open in this process for the block, waiting up to `wait_seconds` to open it.
 
     dlt opens and closes the file many times in one run (each step, each chunk); connections in one
@@ -271,7 +305,8 @@ def duckdb_session(database: str | None, read_only: bool, wait_seconds: float = 
         return
     import duckdb
 
-    deadline = time.monotonic() + max(wait_seconds, 0.0)
+    if deadline is None:  # else the wait started with the caller's own lock
+        deadline = time.monotonic() + max(wait_seconds, 0.0)
     announced: list[bool] = []
     while True:
         try:

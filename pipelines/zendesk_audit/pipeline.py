@@ -186,19 +186,31 @@ class LoadResult:
         )
 
 
-def write_lock(pipeline: dlt.Pipeline, wait_for_lock: float = 0.0, command: str = "load") -> Any:
+@contextmanager
+def write_lock(
+    pipeline: dlt.Pipeline, wait_for_lock: float = 0.0, command: str = "load", keep_file_open: bool = True
+) -> Iterator[None]:
     """The destination's write lock, shared by `load` and `import-csv` (see `locking`).
 
     It follows the database, not the state folder: two workers, two DLT_DATA_DIR or a symlinked
-    DuckDB path all meet at it.
+    DuckDB path all meet at it. With `keep_file_open` a DuckDB file also stays open for the block,
+    so no reader gets in between two chunks; without, only the lock (a load holds it through
+    its models build, which opens the file afresh: the load's memory settings stay with the load).
+
+    Raises:
+        LoadInProgress: another load or import holds the lock after the wait.
+        DatabaseBusy: another process keeps the DuckDB file open after the wait.
     """
-    return destination_lock(
+    with destination_lock(
         pipeline.destination,
         pipeline.dataset_name,
         destination_fingerprint(pipeline.destination, pipeline.dataset_name),
         wait_for_lock,
         command,
-    )
+    ):
+        database = duckdb_database(pipeline.destination) if keep_file_open else None
+        with duckdb_session(database, read_only=False, wait_seconds=wait_for_lock):
+            yield
 
 
 def current_cursor(pipeline: dlt.Pipeline) -> str | None:
@@ -389,16 +401,18 @@ def load_account(
     def make_source() -> DltSource:
         return sources.pop() if sources else zendesk_audit_source(**source_args, **chunking, stats=stats)
 
-    try:
-        with bounded_memory():
-            result = run_load(pipeline, make_source, stats, wait_for_lock=wait_for_lock)
-    finally:
-        if display:
-            display.close()
-    if build_models and result.destination != "filesystem":
-        from zendesk_audit.models import build_models as build
+    # The lock spans the models build too: a load that starts meanwhile waits or fails in one line.
+    with write_lock(pipeline, wait_for_lock, keep_file_open=False):
+        try:
+            with bounded_memory():
+                result = run_load(pipeline, make_source, stats, wait_for_lock=wait_for_lock)
+        finally:
+            if display:
+                display.close()
+        if build_models and result.destination != "filesystem":
+            from zendesk_audit.models import build_models as build
 
-        with duckdb_session(duckdb_database(pipeline.destination), read_only=False, wait_seconds=wait_for_lock):
-            built = build(pipeline)
-        result.models, result.models_summary = built.as_dict(), built.summary_line()
+            with write_lock(pipeline, wait_for_lock, "models build"):
+                built = build(pipeline)
+            result.models, result.models_summary = built.as_dict(), built.summary_line()
     return result
