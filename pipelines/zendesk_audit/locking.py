@@ -6,19 +6,20 @@ leave every record twice, and an import that truncates staging between a load's 
 merge makes the load commit its cursor without its records. A lock in the state folder did not
 see a second run with another state folder (two orchestrator workers, another DLT_DATA_DIR, the
 DuckDB file reached through a symlink), nor `import-csv`, which has a pipeline of its own. So
-`load` and `import-csv` take `destination_lock`:
+`load` and `import-csv` take `destination_lock` (through `pipeline.write_lock`) until their models
+are built:
 
 - DuckDB: a lock file beside the database file's real path (`zendesk.duckdb.lock`), so every path
-  to the file meets the same lock. The run then keeps the file open until it ends (`duckdb_session`):
+  to the file meets the same lock. While it loads, the run keeps the file open (`duckdb_session`):
   DuckDB's own file lock keeps readers out between two chunks, instead of failing the next chunk.
 - PostgreSQL: a session advisory lock keyed by (database, dataset), held on a connection of its own.
 - any other destination: a lock file in dlt's data folder keyed by destination and dataset; only
   runs on one machine with one DLT_DATA_DIR meet there.
 
 DuckDB lets one process write a file, or several read it, never both. Readers (`report`, `evidence`,
-`models status`) open it read-only; a reader that meets a writer, or a writer that meets a reader,
-waits up to `--wait-for-lock` seconds with one line on stderr, then fails with one line
-(`DatabaseBusy`) naming the other process.
+`models status`) open it read-only; `alerts` and `models build` write. A reader that meets a writer,
+or a writer that meets a reader, waits up to `--wait-for-lock` seconds with one line on stderr,
+then fails with one line (`DatabaseBusy`) naming the other process.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,9 +88,16 @@ def _waiting(what: str, wait_seconds: float, announced: list[bool]) -> None:
 
 
 # ----------------------------------------------------------------------------- writers
-# The locks this process holds (lock file path, or PostgreSQL key) and how deep: a load holds its
-# lock through its models build, and `run_load` inside it takes the same lock again.
-_HELD: dict[str, int] = {}
+# The locks this thread holds (lock file path, or PostgreSQL key) and how deep: a load holds its
+# lock through its models build, and `run_load` inside it takes the same lock again. Per thread:
+# two loads in two threads of one process (an in-process orchestrator) must still meet the lock.
+_THREAD = threading.local()
+
+
+def _held() -> dict[str, int]:
+    if not hasattr(_THREAD, "held"):
+        _THREAD.held = {}
+    return _THREAD.held  # type: ignore[no-any-return]
 
 
 @contextmanager
@@ -112,32 +121,33 @@ def destination_lock(destination: Any, dataset_name: str, local_key: str, wait_s
     if database is not None:
         held, lock = duckdb_lock_path(database), _file_lock
     elif str(getattr(destination, "destination_type", "")).endswith(".postgres"):
-        held, lock = f"postgres:{destination_fingerprint_key(destination)}|{dataset_name}", None
+        held, lock = f"postgres:{_postgres_identity(destination)}|{dataset_name}", None
     else:
         from dlt.common.pipeline import get_dlt_pipelines_dir
 
         held = os.path.join(os.path.dirname(get_dlt_pipelines_dir()), "locks", f"zendesk_audit-{local_key}.lock")
         lock = _file_lock
-    if _HELD.get(held):
-        _HELD[held] += 1
+    depth = _held()
+    if depth.get(held):
+        depth[held] += 1
         try:
             yield
         finally:
-            _HELD[held] -= 1
+            depth[held] -= 1
         return
     acquired = (
         lock(held, deadline, wait_seconds, command) if lock is not None
         else _postgres_lock(destination, dataset_name, deadline, wait_seconds, command)
     )
     with acquired:
-        _HELD[held] = 1
+        depth[held] = 1
         try:
             yield
         finally:
-            _HELD.pop(held, None)
+            depth.pop(held, None)
 
 
-def destination_fingerprint_key(destination: Any) -> str:
+def _postgres_identity(destination: Any) -> str:
     """host:port/database of a SQL destination, for telling this process's PostgreSQL locks apart."""
     try:
         credentials = destination.configuration(destination.spec(), accept_partial=True).credentials
