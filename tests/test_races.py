@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from conftest import api_token_credentials, duckdb_ids, postgres_rows
-from zendesk_audit.pipeline import load_account
+from zendesk_audit.locking import LoadInProgress
+from zendesk_audit.pipeline import create_pipeline, load_account, write_lock
 from zendesk_audit.sandbox import Sandbox
 
 PAUSED_RUN = str(Path(__file__).with_name("paused_run.py"))
@@ -180,6 +181,31 @@ def test_an_import_during_a_load_waits_and_the_load_loses_nothing(
     assert target["csv_rows"]() == 1
     assert waited and "another load into this database is running (zendesk-audit load, pid" in second_err, second_err
     assert (first_code, second_code) == (0, 0), (first_err, second_err)
+
+
+def test_the_write_lock_is_reentrant_in_one_thread_but_two_threads_meet_it(tmp_path: Path) -> None:
+    """A load holds the lock through its models build and takes it again inside; an orchestrator
+    running two loads in two threads of one process must still have them meet."""
+    pipeline = create_pipeline("duckdb", duckdb_path=str(tmp_path / "zendesk.duckdb"))
+    outcome: list[BaseException | None] = []
+
+    def other_thread() -> None:
+        try:
+            with write_lock(pipeline, keep_file_open=False):
+                outcome.append(None)
+        except LoadInProgress as exc:
+            outcome.append(exc)
+
+    with write_lock(pipeline, keep_file_open=False):
+        with write_lock(pipeline):  # again, in this thread: no wait, no error
+            pass
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join(timeout=60)
+    assert isinstance(outcome[0], LoadInProgress), outcome
+    assert f", pid {os.getpid()}, started" in str(outcome[0])
+    with write_lock(pipeline, keep_file_open=False):  # released
+        pass
 
 
 # ----------------------------------------------------------------------------- readers and DuckDB's file lock
