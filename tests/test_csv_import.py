@@ -15,7 +15,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from conftest import load_sandbox
+from conftest import load_sandbox, postgres_rows
 from zendesk_audit.cli import cli
 from zendesk_audit.csv_import import (
     CsvImportError,
@@ -239,6 +239,34 @@ def test_the_api_cursor_is_untouched_by_an_import(sandbox: Any, tmp_path: Path) 
     import_csv([str(path)], subdomain="acme", duckdb_path=str(database))
     after = create_pipeline("duckdb", "zendesk_audit", duckdb_path=str(database))
     assert json.dumps(after.state.get("sources", {}), default=str, sort_keys=True) == state_before
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_a_csv_row_with_the_id_of_an_api_record_never_replaces_it(
+    sandbox: Any, tmp_path: Path, destination: str, request: pytest.FixtureRequest
+) -> None:
+    """The API's record is the original: a CSV row with its id is left out and counted as such."""
+    dataset = request.getfixturevalue("postgres") if destination == "postgres" else "zendesk_audit"
+    database = tmp_path / "z.duckdb"
+    load_sandbox(sandbox, duckdb_path=database, destination=destination, dataset=dataset)
+    record = sandbox.records()[10]
+    new_id = max(sandbox.ids()) + 1
+    path = write_csv(tmp_path / "ids.csv", ["id", "created_at", "actor_name", "source_label", "action_label"], [
+        [str(record["id"]), record["created_at"], "Mallory", "forged", "Deleted"],
+        [str(new_id), record["created_at"], "Ann", "Trigger: x", "Updated"],
+    ])
+    where = ["--destination", destination, "--dataset", dataset, "--duckdb-path", str(database)]
+    result = invoke("import-csv", str(path), "--subdomain", sandbox.config.subdomain, "--no-models", *where)
+    assert result.exit_code == 0, result.output
+    assert "imported 2 CSV rows" in result.output
+    assert "1 new, 0 already there, 1 already there from the API (kept as the API loaded them)" in result.output
+
+    query = (f"select _source, actor_name, source_label from {dataset}.audit_logs where id = {record['id']}")
+    kept = postgres_rows(dataset, query) if destination == "postgres" else rows_of(database, query)
+    assert kept == [("api", record["actor_name"], record["source_label"])]
+    count = f"select count(*), count(*) filter (where _source = 'csv') from {dataset}.audit_logs"
+    counts = postgres_rows(dataset, count) if destination == "postgres" else rows_of(database, count)
+    assert counts == [(len(sandbox.ids()) + 1, 1)]
 
 
 def test_a_csv_without_subdomain_says_how_to_give_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,8 +40,7 @@ from zendesk_audit.config import check_config_files, check_start, check_subdomai
 from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.cursor import CursorReport, read_cursor, repair_command, repair_cursor
 from zendesk_audit.errors import ConfigurationError, CursorAheadError, ZendeskAuditError, config_problem, first_line
-from zendesk_audit.locking import load_lock
-from zendesk_audit.pipeline import create_pipeline, load_account
+from zendesk_audit.pipeline import create_pipeline, load_account, write_lock
 from zendesk_audit.settings import (
     DEFAULT_CHUNK_PAGES,
     DEFAULT_CHUNK_SECONDS,
@@ -279,7 +278,8 @@ def load_accounts(
 
         pipeline = create_pipeline(destination, dataset_name, duckdb_path, pipeline_name=first_loaded.pipeline_name)
         try:
-            built = build(pipeline)
+            with write_lock(pipeline, wait_for_lock, "models build"):
+                built = build(pipeline)
             result.models, result.models_summary = built.as_dict(), built.summary_line()
         except ZendeskAuditError as exc:
             result.models_error = first_line(exc)
@@ -332,7 +332,7 @@ def account_cursors(
             reports.append(CursorReport(options.subdomain, name, None, settled))  # nothing loaded, nothing created
             continue
         pipeline = create_pipeline(destination, dataset_name, duckdb_path, pipeline_name=name)
-        with load_lock(pipeline.pipelines_dir, wait_for_lock):
+        with write_lock(pipeline, wait_for_lock, "repair-cursor" if repair else "status", keep_file_open=False):
             if repair:
                 report = repair_cursor(pipeline, options.subdomain, options.start, settled)
             else:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line, filter_options, lock_option
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, filter_options, lock_option, open_database
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.evidence_cli import alerts_command, evidence_group, report_command
 from zendesk_audit.import_cli import export_request_command, import_csv_command
@@ -174,7 +174,7 @@ def load(
             click.echo(result.models_summary)
         loaded = True
     if with_alerts:
-        _report_alerts(destination, dataset, duckdb_path, alerts_min_severity, alerts_webhook, as_json)
+        _report_alerts(destination, dataset, duckdb_path, wait_for_lock, alerts_min_severity, alerts_webhook, as_json)
     if not loaded:
         sys.exit(1)
 
@@ -198,13 +198,14 @@ def _report_accounts(result: Any, as_json: bool) -> bool:
 
 
 def _report_alerts(
-    destination: str, dataset: str, duckdb_path: str, min_severity: str, webhook: str | None, as_json: bool
+    destination: str, dataset: str, duckdb_path: str, wait_for_lock: float, min_severity: str, webhook: str | None,
+    as_json: bool,
 ) -> None:
     """`zendesk-audit alerts --since-last` after the load; exits 3 when it found alerts, 1 when delivery failed."""
     from zendesk_audit.alerts import run_alerts
-    from zendesk_audit.pipeline import create_pipeline
 
-    alerts = run_alerts(create_pipeline(destination, dataset, duckdb_path), min_severity=min_severity, webhook=webhook)
+    with open_database(destination, dataset, duckdb_path, wait_for_lock, read_only=False) as pipeline:
+        alerts = run_alerts(pipeline, min_severity=min_severity, webhook=webhook)
     for line in alerts.lines("json" if as_json else "text"):
         click.echo(line)
     if alerts.error_line():

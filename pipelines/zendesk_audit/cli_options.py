@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
 from dlt.common.configuration.exceptions import ConfigurationException
 
-from zendesk_audit.errors import ZendeskAuditError, config_problem
+from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, config_problem
 from zendesk_audit.settings import DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH
 from zendesk_audit.text_safety import terminal_text
 
@@ -77,11 +79,46 @@ def filter_options(func: F) -> F:
 
 
 def lock_option(func: F) -> F:
-    """--wait-for-lock: every command that writes to the database takes the same per-database lock."""
+    """--wait-for-lock: how long a command waits for the database (see `locking`), then fails in one line."""
     return click.option(
         "--wait-for-lock",
         type=float,
         default=0.0,
         show_default=True,
-        help="Seconds to wait when another load or import into the same database is running (then fail).",
+        help="Seconds to wait when a load or import into the same database is running, or another process "
+        "has the DuckDB file open (then fail in one line).",
     )(func)
+
+
+NO_SQL_ENGINE = "the filesystem destination has no SQL engine: load into DuckDB or a warehouse to use this command"
+
+
+@contextmanager
+def open_database(
+    destination: str,
+    dataset: str,
+    duckdb_path: str,
+    wait_for_lock: float = 0.0,
+    read_only: bool = True,
+    no_sql_engine: str = NO_SQL_ENGINE,
+) -> Iterator[Any]:
+    """The pipeline of a database loaded before, its DuckDB file held open for the whole command.
+
+    Readers (`read_only`) open the DuckDB file read-only, so several can read at once; a reader
+    or a writer (`alerts` writes its ledger, `models build` its views) waits for the file up to
+    `wait_for_lock` seconds, then fails in one line (`locking.duckdb_session`).
+
+    Raises:
+        ConfigurationError: no DuckDB file there, or a destination without SQL (filesystem).
+        DatabaseBusy: the DuckDB file stayed open in another process for the whole wait.
+    """
+    from zendesk_audit.locking import duckdb_database, duckdb_session
+    from zendesk_audit.pipeline import create_pipeline
+
+    if destination in ("", "duckdb") and not os.path.exists(duckdb_path):
+        raise ConfigurationError(f"no DuckDB file at {duckdb_path}: run `zendesk-audit load` first or pass --duckdb-path")
+    if destination == "filesystem":
+        raise ConfigurationError(no_sql_engine)
+    pipeline = create_pipeline(destination, dataset, duckdb_path, read_only=read_only)
+    with duckdb_session(duckdb_database(pipeline.destination), read_only=read_only, wait_seconds=wait_for_lock):
+        yield pipeline

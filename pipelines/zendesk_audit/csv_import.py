@@ -11,19 +11,23 @@ but documents neither the exact header row nor the time format, so:
 - the CSV names the actor but has no actor id: `actor_id` stays null, and `action` is derived from
   the English Activity type (Created -> create, ...), null for any other label;
 - a row without an API id gets a stable negative BIGINT id (see `content_key`), so importing the
-  same file twice, or two overlapping exports, adds nothing: the merge on (subdomain, id) replaces.
+  same file twice, or two overlapping exports, adds nothing: the merge on (subdomain, id) replaces;
+- a row with an `id` that the API load already wrote (`_source = 'api'`) is left out: the API's
+  record is the original, and the summary counts the row as already there from the API.
 
 Files are read row by row and handed to dlt in batches, so memory does not grow with the file.
 
 The import runs as its own dlt pipeline, `zendesk_audit_csv`, into the same destination and
 dataset as the API load. Separate because dlt keys local and destination-side state by pipeline
 name: the API's incremental cursor (`zendesk_audit` -> `audit_logs` -> `created_at`) can never be
-moved or reset by an import, an import never picks up a half-finished API load package (or leaves
-one behind for the API load), and each keeps its own load lock folder. Both declare the same
-columns and primary key for `audit_logs`, so the table is one table.
+moved or reset by an import, and an import never picks up a half-finished API load package (or
+leaves one behind for the API load). Both take the same destination lock (`pipeline.write_lock`):
+they share the dataset's staging table, so an import running inside a load's merge would lose the
+load's records. Both declare the same columns and primary key for `audit_logs`, so the table is one table.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import hashlib
@@ -394,6 +398,8 @@ class ImportResult:
     destination: str
     dataset: str
     load_ids: list[str] = field(default_factory=list)
+    # Rows whose id the API load had written: left out, the API's row kept.
+    rows_from_api: int = 0
     models: dict[str, Any] | None = None
     models_summary: str | None = None
 
@@ -405,7 +411,8 @@ class ImportResult:
         return (
             f"imported {self.rows_read:,} CSV rows from {len(self.files)} file(s) for {self.subdomain} into "
             f"{self.destination} dataset {self.dataset} in {self.seconds:.1f} s ({rate:,.0f} rows/s): "
-            f"{self.rows_new:,} new, {self.rows_read - self.rows_new:,} already there"
+            f"{self.rows_new:,} new, {self.rows_read - self.rows_new - self.rows_from_api:,} already there"
+            + (f", {self.rows_from_api:,} already there from the API (kept as the API loaded them)" if self.rows_from_api else "")
         )
 
 
@@ -452,6 +459,45 @@ def _count_rows(pipeline: dlt.Pipeline, subdomain: str) -> int | None:
         return None
 
 
+def without_api_rows(
+    pipeline: dlt.Pipeline, subdomain: str, batches: Iterable[list[dict[str, Any]]], left_out: list[int]
+) -> Iterator[list[dict[str, Any]]]:
+    """The batches without the rows whose (subdomain, id) the API load wrote; counts them in `left_out[0]`.
+
+    Only rows that carry an id of their own can meet an API row (content keys are negative, API ids
+    positive). One query per batch keeps memory flat; the destination lock keeps a load from adding
+    API rows meanwhile. A destination without SQL keeps every row.
+    """
+    with contextlib.ExitStack() as stack:
+        try:
+            client = stack.enter_context(pipeline.sql_client())
+            table = client.make_qualified_table_name("audit_logs")
+        except Exception:  # noqa: BLE001 - a destination without an SQL client (filesystem)
+            client = None
+        for batch in batches:
+            ids = sorted({row["id"] for row in batch if row["id"] > 0})
+            found = _api_ids(client, table, subdomain, ids) if client is not None and ids else set()
+            if found:
+                left_out[0] += sum(1 for row in batch if row["id"] in found)
+                batch = [row for row in batch if row["id"] not in found]
+            if batch:
+                yield batch
+
+
+def _api_ids(client: Any, table: str, subdomain: str, ids: list[int]) -> set[int]:
+    from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+    try:
+        rows = client.execute_sql(
+            f"select id from {table} where subdomain = %s and coalesce(_source, 'api') <> 'csv' "
+            f"and id in ({', '.join(str(int(value)) for value in ids)})",
+            subdomain,
+        )
+    except DatabaseUndefinedRelation:  # first import into an empty dataset
+        return set()
+    return {int(row[0]) for row in rows or []}
+
+
 def import_csv(
     paths: Sequence[str],
     subdomain: str | None = None,
@@ -485,8 +531,7 @@ def import_csv(
         'imported 1,204 CSV rows from 1 file(s) for acme into duckdb dataset zendesk_audit in 1.2 s ...'
     """
     from zendesk_audit.config import check_config_files
-    from zendesk_audit.locking import load_lock
-    from zendesk_audit.pipeline import LoadFailed, create_destination, create_pipeline, loader_file_format
+    from zendesk_audit.pipeline import create_destination, create_pipeline, write_lock
 
     check_config_files()
     if not paths:
@@ -495,12 +540,33 @@ def import_csv(
     files = check_files(paths)
     target = create_destination(destination, duckdb_path)
     pipeline = create_pipeline(target, dataset_name, duckdb_path, pipeline_name=CSV_PIPELINE_NAME)
+    # The lock (without the open file) spans the models build too, as for `load`.
+    with write_lock(pipeline, wait_for_lock, "import-csv", keep_file_open=False):
+        result = _import_chunks(pipeline, files, account, time_format, wait_for_lock, chunk_rows)
+        result.files = list(paths)
+        if build_models and result.destination != "filesystem":
+            from zendesk_audit.models import build_models as build
+
+            with write_lock(pipeline, wait_for_lock, "models build"):
+                built = build(pipeline)
+            result.models, result.models_summary = built.as_dict(), built.summary_line()
+    return result
+
+
+def _import_chunks(
+    pipeline: dlt.Pipeline, files: list[str], account: str, time_format: str | None, wait_for_lock: float, chunk_rows: int
+) -> ImportResult:
+    """The files into `audit_logs`, one committed load per `chunk_rows` rows, under the write lock."""
+    from zendesk_audit.pipeline import LoadFailed, loader_file_format, write_lock
+
     started = time.monotonic()
     rows_read = 0
     load_ids: list[str] = []
-    with load_lock(pipeline.pipelines_dir, wait_for_lock):
+    from_api = [0]
+    with write_lock(pipeline, wait_for_lock, "import-csv"), contextlib.closing(
+        without_api_rows(pipeline, account, read_csv_files(files, account, time_format, min(BATCH_ROWS, chunk_rows)), from_api)
+    ) as batches:
         before = _count_rows(pipeline, account)
-        batches = read_csv_files(files, account, time_format, min(BATCH_ROWS, chunk_rows))
         done = [False]
         while not done[0]:
             try:
@@ -524,22 +590,17 @@ def import_csv(
             rows_read += int(normalize.row_counts.get("audit_logs", 0)) if normalize else 0
             load_ids.extend(info.loads_ids if info else [])
         after = _count_rows(pipeline, account)
-    result = ImportResult(
-        files=list(paths),
+    return ImportResult(
+        files=files,
         subdomain=account,
-        rows_read=rows_read,
+        rows_read=rows_read + from_api[0],
         rows_new=(after - (before or 0)) if after is not None else rows_read,
         seconds=round(time.monotonic() - started, 3),
         destination=pipeline.destination.destination_name,
-        dataset=dataset_name,
+        dataset=pipeline.dataset_name,
         load_ids=load_ids,
+        rows_from_api=from_api[0],
     )
-    if build_models and result.destination != "filesystem":
-        from zendesk_audit.models import build_models as build
-
-        built = build(pipeline)
-        result.models, result.models_summary = built.as_dict(), built.summary_line()
-    return result
 
 
 def write_admin_center_csv(records: Iterable[dict[str, Any]], handle: Any) -> int:

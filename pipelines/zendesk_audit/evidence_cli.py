@@ -6,14 +6,13 @@ Registered in `cli.py` with `cli.add_command(alerts_command)`, `cli.add_command(
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, lock_option, open_database
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,24 +23,6 @@ def period_options(func: F) -> F:
     func = click.option("--to", "to", metavar="ISO", help="End of the period, exclusive (UTC unless an offset is given).")(func)
     func = click.option("--from", "from_", metavar="ISO", help="Start of the period, inclusive (a date is midnight UTC).")(func)
     return func
-
-
-def open_pipeline(destination: str, dataset: str, duckdb_path: str) -> Any:
-    """The pipeline for a database that was loaded before; one line when there is nothing to read.
-
-    Raises:
-        ConfigurationError: no DuckDB file there, or a destination without SQL (filesystem).
-    """
-    from zendesk_audit.errors import ConfigurationError
-    from zendesk_audit.pipeline import create_pipeline
-
-    if destination in ("", "duckdb") and not os.path.exists(duckdb_path):
-        raise ConfigurationError(f"no DuckDB file at {duckdb_path}: run `zendesk-audit load` first or pass --duckdb-path")
-    if destination == "filesystem":
-        raise ConfigurationError(
-            "the filesystem destination has no SQL engine: load into DuckDB or a warehouse to use this command"
-        )
-    return create_pipeline(destination, dataset, duckdb_path)
 
 
 def exits_with(func: F) -> F:
@@ -65,6 +46,7 @@ def exits_with(func: F) -> F:
 @period_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="A new or empty folder for the export.")
 @destination_options
+@lock_option
 @click.pass_context
 @fails_in_one_line
 def evidence_group(
@@ -76,6 +58,7 @@ def evidence_group(
     destination: str,
     dataset: str,
     duckdb_path: str,
+    wait_for_lock: float,
 ) -> None:
     """Export a period's records and every model's rows as CSV and Parquet with a SHA-256 manifest.
 
@@ -95,7 +78,8 @@ def evidence_group(
     if not (from_ and to and out_dir):
         raise ConfigurationError("evidence needs --from ISO --to ISO --out DIR (or: zendesk-audit evidence verify DIR)")
     period = Period.parse(from_, to, subdomain)
-    result = export_evidence(open_pipeline(destination, dataset, duckdb_path), out_dir, period)
+    with open_database(destination, dataset, duckdb_path, wait_for_lock) as pipeline:
+        result = export_evidence(pipeline, out_dir, period)
     click.echo(result.summary_line())
 
 
@@ -137,6 +121,7 @@ def verify_command(directory: str, manifest_sha256: str | None) -> None:
               help="text: one line per alert and a summary; json: one object.")
 @click.option("--webhook", metavar="URL", help="POST the alerts as JSON here (with retries); failed ones are sent next run.")
 @destination_options
+@lock_option
 @fails_in_one_line
 @exits_with
 def alerts_command(
@@ -150,6 +135,7 @@ def alerts_command(
     destination: str,
     dataset: str,
     duckdb_path: str,
+    wait_for_lock: float,
 ) -> int:
     """Report new rows of sensitive_changes once each, optionally to a webhook.
 
@@ -165,15 +151,17 @@ def alerts_command(
 
     if since_last and (from_ or to):
         raise ConfigurationError("--since-last reports everything not reported yet: leave out --from/--to, or --since-last")
-    result = run_alerts(
-        open_pipeline(destination, dataset, duckdb_path),
-        since_last=not (from_ or to),
-        from_=from_,
-        to=to,
-        min_severity=min_severity.lower(),
-        webhook=webhook,
-        subdomain=subdomain,
-    )
+    # Not read-only: the ledger records what was reported.
+    with open_database(destination, dataset, duckdb_path, wait_for_lock, read_only=False) as pipeline:
+        result = run_alerts(
+            pipeline,
+            since_last=not (from_ or to),
+            from_=from_,
+            to=to,
+            min_severity=min_severity.lower(),
+            webhook=webhook,
+            subdomain=subdomain,
+        )
     for line in result.lines(output_format):
         click.echo(line)
     for warning in result.warning_lines():
@@ -189,6 +177,7 @@ def alerts_command(
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
 @period_options
 @destination_options
+@lock_option
 @fails_in_one_line
 def report_command(
     out_path: str,
@@ -198,6 +187,7 @@ def report_command(
     destination: str,
     dataset: str,
     duckdb_path: str,
+    wait_for_lock: float,
 ) -> None:
     """Write one self-contained HTML report (inline SVG charts, no network) for a review period.
 
@@ -211,4 +201,6 @@ def report_command(
     from zendesk_audit.report import write_report
 
     period = Period.parse(from_, to, subdomain)
-    click.echo(write_report(open_pipeline(destination, dataset, duckdb_path), out_path, period).summary_line())
+    with open_database(destination, dataset, duckdb_path, wait_for_lock) as pipeline:
+        result = write_report(pipeline, out_path, period)
+    click.echo(result.summary_line())

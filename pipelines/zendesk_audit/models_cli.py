@@ -6,28 +6,15 @@ is in `zendesk_audit.models`.
 from __future__ import annotations
 
 import json
-import os
-from typing import Any
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, lock_option, open_database
 
-
-def _pipeline(destination: str, dataset: str, duckdb_path: str) -> Any:
-    from zendesk_audit.errors import ConfigurationError
-    from zendesk_audit.pipeline import create_pipeline
-
-    if destination in ("", "duckdb") and not os.path.exists(duckdb_path):
-        raise ConfigurationError(
-            f"no DuckDB file at {duckdb_path}: run `zendesk-audit load` first or pass --duckdb-path"
-        )
-    if destination == "filesystem":
-        raise ConfigurationError(
-            "the filesystem destination has no SQL engine: build the models with Spark "
-            "(zendesk_audit.models_spark.build_models_spark) or DuckDB over the Parquet files"
-        )
-    return create_pipeline(destination, dataset, duckdb_path)
+NO_SQL_MODELS = (
+    "the filesystem destination has no SQL engine: build the models with Spark "
+    "(zendesk_audit.models_spark.build_models_spark) or DuckDB over the Parquet files"
+)
 
 
 @click.group("models", context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,6 +27,7 @@ def models_group() -> None:
 
 @models_group.command("build")
 @destination_options
+@lock_option
 @click.option("--time-zone", help="IANA zone for local times; default: config models.time_zone, then the account's, then UTC.")
 @click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
 @click.option("--seeds-dir", type=click.Path(file_okay=False), help="The seed CSV folder (default: <sql-dir>/seeds).")
@@ -49,6 +37,7 @@ def build_command(
     destination: str,
     dataset: str,
     duckdb_path: str,
+    wait_for_lock: float,
     time_zone: str | None,
     sql_dir: str | None,
     seeds_dir: str | None,
@@ -63,7 +52,9 @@ def build_command(
     """
     from zendesk_audit.models import build_models
 
-    result = build_models(_pipeline(destination, dataset, duckdb_path), time_zone=time_zone, sql_dir=sql_dir, seeds_dir=seeds_dir)
+    opened = open_database(destination, dataset, duckdb_path, wait_for_lock, read_only=False, no_sql_engine=NO_SQL_MODELS)
+    with opened as pipeline:
+        result = build_models(pipeline, time_zone=time_zone, sql_dir=sql_dir, seeds_dir=seeds_dir)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
         return
@@ -75,10 +66,13 @@ def build_command(
 
 @models_group.command("status")
 @destination_options
+@lock_option
 @click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model.")
 @fails_in_one_line
-def status_command(destination: str, dataset: str, duckdb_path: str, sql_dir: str | None, as_json: bool) -> None:
+def status_command(
+    destination: str, dataset: str, duckdb_path: str, wait_for_lock: float, sql_dir: str | None, as_json: bool
+) -> None:
     """List each model with its file version, built version and state, then each account's time zone.
 
     The time zones are those of the built views: where each came from (configured, account_settings
@@ -88,8 +82,9 @@ def status_command(destination: str, dataset: str, duckdb_path: str, sql_dir: st
     """
     from zendesk_audit.models import model_status, model_time_zones
 
-    pipeline = _pipeline(destination, dataset, duckdb_path)
-    statuses = model_status(pipeline, sql_dir=sql_dir)
+    with open_database(destination, dataset, duckdb_path, wait_for_lock, no_sql_engine=NO_SQL_MODELS) as pipeline:
+        statuses = model_status(pipeline, sql_dir=sql_dir)
+        zones = [] if as_json else model_time_zones(pipeline)
     if as_json:
         for status in statuses:
             click.echo(json.dumps(status.as_dict()))
@@ -99,7 +94,6 @@ def status_command(destination: str, dataset: str, duckdb_path: str, sql_dir: st
         built = "-" if status.built_version is None else str(status.built_version)
         when = f"{status.built_at:%Y-%m-%d %H:%M:%S}" if status.built_at else "-"
         click.echo(f"{status.name:<42} {status.layer:<13} {status.file_version:>4} {built:>5}  {status.state:<13} {when}")
-    zones = model_time_zones(pipeline)
     click.echo("time zones:" if zones else "time zones: none yet (no records in the views, or the models are not built)")
     for zone in zones:
         click.echo(f"  {zone.line()}")

@@ -244,11 +244,23 @@ class DltSqlEngine(Engine):
 
 
 def open_engine(pipeline: Any) -> contextlib.AbstractContextManager[DltSqlEngine]:
-    """`with open_engine(pipeline) as engine:` on the pipeline's destination."""
+    """`with open_engine(pipeline) as engine:` on the pipeline's destination.
+
+    A DuckDB file that another process holds is one line (`locking.DatabaseBusy`), not dlt's
+    "check your credentials"; the CLI waits for it first (`cli_options.open_database`).
+    """
+    from zendesk_audit.locking import duckdb_busy, duckdb_database
 
     @contextlib.contextmanager
     def opened() -> Iterator[DltSqlEngine]:
-        with pipeline.sql_client() as client:
+        with contextlib.ExitStack() as stack:
+            try:
+                client = stack.enter_context(pipeline.sql_client())
+            except Exception as exc:
+                busy = duckdb_busy(exc, duckdb_database(pipeline.destination))
+                if busy is None:
+                    raise
+                raise busy from None
             yield DltSqlEngine(client, pipeline.destination.destination_name)
 
     return opened()

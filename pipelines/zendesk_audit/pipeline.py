@@ -38,7 +38,7 @@ from zendesk_audit.errors import (
     find_cause,
     first_line,
 )
-from zendesk_audit.locking import load_lock
+from zendesk_audit.locking import destination_lock, duckdb_busy, duckdb_database, duckdb_session
 from zendesk_audit.private_files import owner_only
 from zendesk_audit.progress import LoadProgress, ProgressMode
 from zendesk_audit.settings import (
@@ -57,9 +57,16 @@ class LoadFailed(ZendeskAuditError):
     """The destination refused or failed the load; nothing of this run was committed."""
 
 
-def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKDB_PATH) -> Destination:
-    """`duckdb` (a file, by default `./zendesk.duckdb`) or any dlt destination by name."""
+def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKDB_PATH, read_only: bool = False) -> Destination:
+    """`duckdb` (a file, by default `./zendesk.duckdb`) or any dlt destination by name.
+
+    `read_only` opens the DuckDB file for reading only: several readers at once, none while a load writes.
+    """
     if not name or name == "duckdb":
+        if read_only:
+            from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+            return dlt.destinations.duckdb(credentials=DuckDbCredentials(os.path.abspath(duckdb_path), read_only=True))
         return dlt.destinations.duckdb(credentials=os.path.abspath(duckdb_path))
     try:
         return Destination.from_reference(name)
@@ -110,6 +117,7 @@ def create_pipeline(
     pipeline_name: str = DEFAULT_PIPELINE_NAME,
     pipelines_dir: str | None = None,
     progress: Any = None,
+    read_only: bool = False,
 ) -> dlt.Pipeline:
     """A pipeline whose local state is keyed by destination and dataset.
 
@@ -118,9 +126,10 @@ def create_pipeline(
         dataset_name: the schema (or folder) that gets the tables.
         duckdb_path: the DuckDB file when the destination is DuckDB.
         pipelines_dir: where local state lives; default: dlt's folder (DLT_DATA_DIR) / a key per database.
+        read_only: open a DuckDB file read-only (`report`, `evidence`, `models status`).
     """
     if not isinstance(destination, Destination):
-        destination = create_destination(destination, duckdb_path)
+        destination = create_destination(destination, duckdb_path, read_only=read_only)
     # Arrow tables skip dlt's row normalizer; keep the lineage columns that dict rows get. dlt adds
     # the load id as it extracts; the row id comes with the table (batches.with_row_ids), because
     # dlt adding it would rewrite every Parquet file in normalize.
@@ -199,6 +208,33 @@ class LoadResult:
         )
 
 
+@contextmanager
+def write_lock(
+    pipeline: dlt.Pipeline, wait_for_lock: float = 0.0, command: str = "load", keep_file_open: bool = True
+) -> Iterator[None]:
+    """The destination's write lock, shared by `load` and `import-csv` (see `locking`).
+
+    It follows the database, not the state folder: two workers, two DLT_DATA_DIR or a symlinked
+    DuckDB path all meet at it. With `keep_file_open` a DuckDB file also stays open for the block,
+    so no reader gets in between two chunks; without, only the lock (a load holds it through
+    its models build, which opens the file afresh: the load's memory settings stay with the load).
+
+    Raises:
+        LoadInProgress: another load or import holds the lock after the wait.
+        DatabaseBusy: another process keeps the DuckDB file open after the wait.
+    """
+    with destination_lock(
+        pipeline.destination,
+        pipeline.dataset_name,
+        destination_fingerprint(pipeline.destination, pipeline.dataset_name),
+        wait_for_lock,
+        command,
+    ):
+        database = duckdb_database(pipeline.destination) if keep_file_open else None
+        with duckdb_session(database, read_only=False, wait_seconds=wait_for_lock):
+            yield
+
+
 def current_cursor(pipeline: dlt.Pipeline) -> str | None:
     """The created_at the next incremental run starts from, if any run has set it."""
     value = saved_cursor(pipeline.state)
@@ -271,7 +307,7 @@ def run_load(
     # The state folder holds run details (trace.pickle keeps each step's exception): owner-only.
     with (
         owner_only(pipeline.pipelines_dir),
-        load_lock(pipeline.pipelines_dir, wait_for_lock),
+        write_lock(pipeline, wait_for_lock),
         signals.intercepted_signals(),
     ):
         if pipeline.has_pending_data:
@@ -346,6 +382,9 @@ def step_failure(pipeline: dlt.Pipeline, exc: PipelineStepFailed) -> BaseExcepti
     user_error = find_cause(exc, ZendeskAuditError)
     if user_error is not None:
         return user_error
+    busy = duckdb_busy(exc, duckdb_database(pipeline.destination))
+    if busy is not None:  # not a credentials problem, whatever dlt's wrapper says
+        return busy
     config_error = find_cause(exc, ConfigurationException)
     if config_error is not None:
         return ConfigurationError(
@@ -406,26 +445,30 @@ def load_account(
     def make_source() -> DltSource:
         return sources.pop() if sources else zendesk_audit_source(**source_args, **extra)
 
-    try:
-        with bounded_memory():
-            result = run_load(pipeline, make_source, stats, wait_for_lock=wait_for_lock)
-    except CursorAheadError as exc:
-        exc.repair_command = repair_command(
-            [exc.subdomain] if exc.subdomain else [], destination, dataset_name, duckdb_path,
-            # A re-scan's start is its window's, not where a first load starts.
-            start=None if source_args.get("end") else source_args.get("start"), lag_seconds=source_args.get("lag_seconds"),
-        )
-        raise
-    finally:
-        if display:
-            display.close()
-    if chosen:
-        result.time_zone, result.time_zone_source, result.time_zone_reason = (
-            chosen[-1].time_zone, chosen[-1].source, chosen[-1].reason
-        )
-    if build_models and result.destination != "filesystem":
-        from zendesk_audit.models import build_models as build
+    # The lock spans the models build too: a load that starts meanwhile waits or fails in one line.
+    with write_lock(pipeline, wait_for_lock, keep_file_open=False):
+        try:
+            with bounded_memory():
+                result = run_load(pipeline, make_source, stats, wait_for_lock=wait_for_lock)
+        except CursorAheadError as exc:
+            exc.repair_command = repair_command(
+                [exc.subdomain] if exc.subdomain else [], destination, dataset_name, duckdb_path,
+                # A re-scan's start is its window's, not where a first load starts.
+                start=None if source_args.get("end") else source_args.get("start"),
+                lag_seconds=source_args.get("lag_seconds"),
+            )
+            raise
+        finally:
+            if display:
+                display.close()
+        if chosen:
+            result.time_zone, result.time_zone_source, result.time_zone_reason = (
+                chosen[-1].time_zone, chosen[-1].source, chosen[-1].reason
+            )
+        if build_models and result.destination != "filesystem":
+            from zendesk_audit.models import build_models as build
 
-        built = build(pipeline)
-        result.models, result.models_summary = built.as_dict(), built.summary_line()
+            with write_lock(pipeline, wait_for_lock, "models build"):
+                built = build(pipeline)
+            result.models, result.models_summary = built.as_dict(), built.summary_line()
     return result
