@@ -35,8 +35,9 @@ def default_sql_dir() -> Path:
     """The models shipped with the package: `zendesk_audit/_sql` when installed, else the checkout's `sql/`.
 
     The repository keeps the models in `sql/` at its root; the wheel carries that folder inside the
-    package (pyproject's force-include), so an installed command finds its models from any working
-    folder. A checkout or an editable install reads `sql/` itself, so an edit there needs no reinstall.
+    package (see `[tool.hatch.build.targets.wheel.sources]`), so an installed command finds its models
+    from any working folder. A checkout or an editable install reads `sql/` itself, so an edit there
+    needs no reinstall.
     """
     package = Path(__file__).resolve().parent
     shipped = package / "_sql"
