@@ -1,18 +1,30 @@
-# Every target installs what it needs first, so each works on a fresh clone.
+# Every target installs what it needs first, so each works on a fresh clone. One venv, .venv:
+# `make demo` installs the package with the DuckDB shell only (about 380 MB); `make test` (and
+# lint, bench, chaos) adds the test tools, Dagster, PySpark and the PostgreSQL driver (about 1 GB).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install browser demo test bench chaos lint clean
+.PHONY: install install-demo browser demo test bench chaos lint clean
 
-install: $(STAMP)
+install: $(TEST_STAMP)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+install-demo: $(DEMO_STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[shell]'
+	touch $(DEMO_STAMP)
+
+# The test stamp covers the demo's install too: the test extras are a superset.
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,shell,spark]'
-	touch $(STAMP)
+	touch $(TEST_STAMP) $(DEMO_STAMP)
 
 # Debian's Chromium, for the report test (it renders the HTML report headless); skipped where apt is missing.
 browser:
@@ -21,9 +33,10 @@ browser:
 		 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null) || \
 		echo "chromium could not be installed: the report's browser test will skip"
 
-demo: install
+demo: install-demo
 	$(BIN)/zendesk-audit demo
 
+# Includes the wheel test (-m wheel): builds the sdist and wheel, installs the wheel in a fresh venv.
 test: install browser
 	$(BIN)/python -m pytest -q -rs
 

@@ -48,6 +48,7 @@ def _progress_mode(choice: str, as_json: bool) -> str | None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="zendesk-audit", prog_name="zendesk-audit", message="%(prog)s %(version)s")
 def cli() -> None:
     """Load the Zendesk audit log into a warehouse and model it for audits.
 

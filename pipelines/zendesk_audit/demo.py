@@ -40,8 +40,15 @@ def describe(duckdb_path: str, dataset: str) -> Iterator[str]:
         ).fetchone()
         yield f"{os.path.basename(duckdb_path)}: {total:,} records in {table}, from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
     yield from demo_lines(create_pipeline("duckdb", dataset, duckdb_path=duckdb_path))
+    # The programs of the environment that ran the demo: a bare `python` may be another one, without duckdb.
     shell = os.path.join(os.path.dirname(sys.executable), "duckdb")
-    shell = os.path.relpath(shell) if os.path.exists(shell) else "duckdb"
+    shell = _shown(shell) if os.path.exists(shell) else "duckdb"
     yield "query it:"
     yield f"  {shell} {duckdb_path} \"select * from {dataset}_models.off_hours_changes limit 10\""
-    yield f"  python -c \"import duckdb; print(duckdb.connect('{duckdb_path}').sql('from {table} limit 5'))\""
+    yield f"  {_shown(sys.executable)} -c \"import duckdb; print(duckdb.connect('{duckdb_path}').sql('from {table} limit 5'))\""
+
+
+def _shown(path: str) -> str:
+    """`path` relative to the working folder when it is inside it (`.venv/bin/python`), else absolute."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith(os.pardir) else relative

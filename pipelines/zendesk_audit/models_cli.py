@@ -6,6 +6,8 @@ is in `zendesk_audit.models`.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 
 import click
 
@@ -29,8 +31,12 @@ def models_group() -> None:
 @destination_options
 @lock_option
 @click.option("--time-zone", help="IANA zone for local times; default: config models.time_zone, then the account's, then UTC.")
-@click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
-@click.option("--seeds-dir", type=click.Path(file_okay=False), help="The seed CSV folder (default: <sql-dir>/seeds).")
+@click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the package's own models).")
+@click.option(
+    "--seeds-dir",
+    type=click.Path(file_okay=False),
+    help="The seed CSV folder (default: config models.seeds_dir, then <sql-dir>/seeds); see `models init-seeds`.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @fails_in_one_line
 def build_command(
@@ -67,7 +73,7 @@ def build_command(
 @models_group.command("status")
 @destination_options
 @lock_option
-@click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
+@click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the package's own models).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model.")
 @fails_in_one_line
 def status_command(
@@ -100,7 +106,7 @@ def status_command(
 
 
 @models_group.command("lock")
-@click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
+@click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the package's own models).")
 @click.option("--check", is_flag=True, help="Only check: exit 1 and list the models whose lock entry is stale.")
 @fails_in_one_line
 def lock_command(sql_dir: str | None, check: bool) -> None:
@@ -126,3 +132,27 @@ def lock_command(sql_dir: str | None, check: bool) -> None:
 
         raise ConfigurationError(unbumped[0])
     click.echo(f"wrote {write_lock(sql_dir)}")
+
+
+@models_group.command("init-seeds")
+@click.argument("folder", metavar="DIR", type=click.Path())
+@click.option("--force", is_flag=True, help="Overwrite seed files that already exist in DIR.")
+@fails_in_one_line
+def init_seeds_command(folder: str, force: bool) -> None:
+    """Write editable copies of the shipped seed CSVs (business hours, holidays, ...) to DIR.
+
+    Then point the models at DIR with --seeds-dir or the config key models.seeds_dir. Exit 2,
+    writing nothing, when a seed file already exists there (--force overwrites).
+
+    Example: zendesk-audit models init-seeds ./zendesk-seeds
+    """
+    from zendesk_audit.models_project import default_sql_dir
+    from zendesk_audit.models_seeds import init_seeds
+
+    copies = init_seeds(folder, default_sql_dir() / "seeds", force=force)
+    where = os.path.abspath(folder)
+    click.echo(f"wrote {len(copies)} seeds to {where}: {', '.join(copy.name for copy in copies)}")
+    click.echo("edit them, then point the models at them, one of:")
+    click.echo(f"  .dlt/config.toml:  [models] seeds_dir = '{where}'")
+    click.echo(f"  environment:       MODELS__SEEDS_DIR={shlex.quote(where)}")
+    click.echo(f"  one build:         zendesk-audit models build --seeds-dir {shlex.quote(where)}")

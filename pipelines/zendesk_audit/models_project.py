@@ -32,8 +32,16 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 def default_sql_dir() -> Path:
-    """`sql/` at the root of the project (next to `pipelines/`)."""
-    return Path(__file__).resolve().parents[2] / "sql"
+    """The models shipped with the package: `zendesk_audit/_sql` when installed, else the checkout's `sql/`.
+
+    The repository keeps the models in `sql/` at its root; the wheel carries that folder inside the
+    package (see `[tool.hatch.build.targets.wheel.sources]`), so an installed command finds its models
+    from any working folder. A checkout or an editable install reads `sql/` itself, so an edit there
+    needs no reinstall.
+    """
+    package = Path(__file__).resolve().parent
+    shipped = package / "_sql"
+    return shipped if shipped.is_dir() else package.parents[1] / "sql"
 
 
 def file_checksum(text: str) -> str:

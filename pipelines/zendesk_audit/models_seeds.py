@@ -238,3 +238,39 @@ def read_seeds(seeds_dir: Path, root: Path | None = None) -> list[Seed]:
         display = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
         seeds.append(read_seed(path, display))
     return seeds
+
+
+def init_seeds(target: str | Path, source: Path, *, force: bool = False) -> list[Path]:
+    """Copy every seed CSV of `source` into `target` (created if missing), for the user to edit.
+
+    An installed package keeps its seeds inside site-packages, where edits are lost on upgrade;
+    the copies live where the user keeps their configuration, and `models.seeds_dir` points at them.
+    Nothing is written when any copy would overwrite a file, unless `force`.
+
+    Raises:
+        ConfigurationError: `target` is a file, or a seed file exists there and `force` is not set.
+
+    Example:
+        >>> init_seeds("zendesk-seeds", default_sql_dir() / "seeds")
+        [PosixPath('zendesk-seeds/approved_actors.csv'), ...]
+    """
+    folder = Path(target)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigurationError(f"{folder} is a file: give a folder for the seed copies")
+    sources = sorted(source.glob("*.csv"))
+    if not sources:
+        raise ConfigurationError(f"no seed CSV files in {source}: the package is incomplete, reinstall it")
+    copies = [(path, folder / path.name) for path in sources]
+    existing = [copy for _, copy in copies if copy.exists()]
+    if existing and not force:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise ConfigurationError(
+            f"{existing[0]} exists{more}: edit it in place, or pass --force to overwrite with the shipped seeds"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for path, copy in copies:
+            copy.write_bytes(path.read_bytes())
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write the seed copies to {folder}: {exc.strerror or exc}") from None
+    return [copy for _, copy in copies]

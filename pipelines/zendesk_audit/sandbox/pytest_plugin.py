@@ -1,4 +1,9 @@
-"""pytest fixtures `sandbox` and `sandbox_factory`, registered through a pytest11 entry point."""
+"""pytest fixtures `sandbox` and `sandbox_factory`, for testing your own pipelines and DAGs.
+
+Opt-in, so installing zendesk-audit changes no other project's pytest runs: add
+`pytest_plugins = ["zendesk_audit.sandbox.pytest_plugin"]` to your conftest.py, or run
+`pytest -p zendesk_audit.sandbox.pytest_plugin`. Needs pytest, which the package does not install.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
