@@ -236,3 +236,15 @@ def test_the_same_id_in_two_windows_is_one_row_the_latest_on_postgres_too(sandbo
         ("latest copy",)
     ]
     assert postgres_rows(postgres, "select count(*), count(distinct id) from {dataset}.audit_logs") == [(551, 551)]
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_a_time_that_leaves_the_calendar_in_utc_is_a_value_error_not_a_crash(text: str) -> None:
+    from zendesk_audit.config import resolve_options
+    from zendesk_audit.errors import ConfigurationError
+    from zendesk_audit.times import parse_utc
+
+    with pytest.raises(ValueError, match="outside the years"):
+        parse_utc(text)
+    with pytest.raises(ConfigurationError):
+        resolve_options(subdomain="acme", base_url=None, start=text, end=None, lag_seconds=300)

@@ -11,7 +11,8 @@ def parse_utc(text: str) -> datetime:
     read as `+00:00` here. A time without an offset, and a bare date, are UTC.
 
     Raises:
-        ValueError: not an ISO-8601 date or time (also for a value that is not a string).
+        ValueError: not an ISO-8601 date or time (also for a value that is not a string, and for a
+            year 1 or 9999 time whose offset moves it outside what a datetime holds).
     """
     if not isinstance(text, str):
         raise ValueError(f"not a string: {type(text).__name__}")
@@ -21,4 +22,7 @@ def parse_utc(text: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{text!r} is outside the years a time can hold once in UTC") from None
