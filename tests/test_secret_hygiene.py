@@ -90,3 +90,15 @@ def test_the_pipeline_folder_is_owner_only_after_a_load_and_after_a_failed_one(s
     refused = run_cli(["load", "--no-models"], tmp_path, _sandbox_env(sandbox, access_token="not-the-token"))
     assert refused.returncode == 1 and "refused the credentials" in refused.stderr
     assert _loose_modes(folder) == []
+
+
+def test_the_pipeline_folder_is_owner_only_after_a_csv_import(sandbox: Any, tmp_path: Path) -> None:
+    from test_csv_import import UI_COLUMNS, ui_rows, write_csv
+
+    export = write_csv(tmp_path / "export.csv", UI_COLUMNS, ui_rows(sandbox.records()[:50]))
+    done = run_cli(["import-csv", str(export), "--subdomain", "acme", "--no-models"], tmp_path, {})
+    assert done.returncode == 0, done.stderr
+    traces = list((tmp_path / "dlt-data").rglob("trace.pickle"))
+    assert traces, "the import leaves dlt's trace behind"
+    for trace in traces:
+        assert _loose_modes(trace.parents[0]) == []

@@ -558,12 +558,14 @@ def _import_chunks(
 ) -> ImportResult:
     """The files into `audit_logs`, one committed load per `chunk_rows` rows, under the write lock."""
     from zendesk_audit.pipeline import LoadFailed, loader_file_format, write_lock
+    from zendesk_audit.private_files import owner_only
 
     started = time.monotonic()
     rows_read = 0
     load_ids: list[str] = []
     from_api = [0]
-    with write_lock(pipeline, wait_for_lock, "import-csv"), contextlib.closing(
+    # The state folder holds run details (trace.pickle keeps each step's exception): owner-only.
+    with owner_only(pipeline.pipelines_dir), write_lock(pipeline, wait_for_lock, "import-csv"), contextlib.closing(
         without_api_rows(pipeline, account, read_csv_files(files, account, time_format, min(BATCH_ROWS, chunk_rows)), from_api)
     ) as batches:
         before = _count_rows(pipeline, account)
