@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, verbose_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,6 +65,7 @@ def exits_with(func: F) -> F:
 @period_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="A new or empty folder for the export.")
 @destination_options
+@verbose_option
 @click.pass_context
 @fails_in_one_line
 def evidence_group(
@@ -137,6 +138,7 @@ def verify_command(directory: str, manifest_sha256: str | None) -> None:
               help="text: one line per alert and a summary; json: one object.")
 @click.option("--webhook", metavar="URL", help="POST the alerts as JSON here (with retries); failed ones are sent next run.")
 @destination_options
+@verbose_option
 @fails_in_one_line
 @exits_with
 def alerts_command(
@@ -189,6 +191,7 @@ def alerts_command(
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
 @period_options
 @destination_options
+@verbose_option
 @fails_in_one_line
 def report_command(
     out_path: str,

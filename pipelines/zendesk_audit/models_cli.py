@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, verbose_option
 
 
 def _pipeline(destination: str, dataset: str, duckdb_path: str) -> Any:
@@ -44,6 +44,7 @@ def models_group() -> None:
 @click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
 @click.option("--seeds-dir", type=click.Path(file_okay=False), help="The seed CSV folder (default: <sql-dir>/seeds).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@verbose_option
 @fails_in_one_line
 def build_command(
     destination: str,
@@ -77,6 +78,7 @@ def build_command(
 @destination_options
 @click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model.")
+@verbose_option
 @fails_in_one_line
 def status_command(destination: str, dataset: str, duckdb_path: str, sql_dir: str | None, as_json: bool) -> None:
     """List each model with its file version, built version and state, then each account's time zone.

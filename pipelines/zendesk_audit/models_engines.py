@@ -244,11 +244,16 @@ class DltSqlEngine(Engine):
 
 
 def open_engine(pipeline: Any) -> contextlib.AbstractContextManager[DltSqlEngine]:
-    """`with open_engine(pipeline) as engine:` on the pipeline's destination."""
+    """`with open_engine(pipeline) as engine:` on the pipeline's destination.
+
+    Raises:
+        DestinationError: the destination cannot be opened (one line naming what to fix).
+    """
+    from zendesk_audit.destination_errors import open_sql_client
 
     @contextlib.contextmanager
     def opened() -> Iterator[DltSqlEngine]:
-        with pipeline.sql_client() as client:
+        with open_sql_client(pipeline) as client:
             yield DltSqlEngine(client, pipeline.destination.destination_name)
 
     return opened()
