@@ -1,7 +1,9 @@
 """The `zendesk-audit` command: parse, call the library, print. No logic lives here.
 
-Known failures (ZendeskAuditError, dlt configuration errors) end in one line on stderr with exit 2
-for usage or configuration, 1 for a failed run; anything else is a bug and keeps its traceback.
+Known failures (ZendeskAuditError, dlt configuration errors) end in one line on stderr with the
+error's exit code (see `errors.py`: 1 a failed run, 2 usage or configuration, 4 a step after a
+committed load); anything else is a bug and keeps its traceback. dlt's own log lines stay off the
+terminal unless `--verbose` or RUNTIME__LOG_LEVEL asks for them (`cli_options.quiet_library_logs`).
 """
 from __future__ import annotations
 
