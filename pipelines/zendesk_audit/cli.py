@@ -207,24 +207,28 @@ def load(
 
 
 def _report(result: Any, as_json: bool) -> None:
-    """The load's summary (one JSON object with --json): one account's, or a line per account
-    (failed ones on stderr) and a summary naming the failed ones."""
+    """The load's summary first, whatever follows: one JSON object with --json, else one
+    account's lines, or a line per account (failed ones on stderr) and a summary naming them."""
+    from zendesk_audit.accounts import AccountsResult
+
     if as_json:
         click.echo(json.dumps(result.as_dict(), default=str))
         return
-    for outcome in getattr(result, "accounts", []):
+    if not isinstance(result, AccountsResult):
+        click.echo(result.summary_line())
+        if result.models_summary:
+            click.echo(result.models_summary)
+        return
+    for outcome in result.accounts:
         if outcome.status == "ok":
             click.echo(outcome.line())
         else:
             click.echo(f"error: {outcome.line()}", err=True)
-    if not hasattr(result, "accounts"):
-        click.echo(result.summary_line())
     if result.models_summary:
         click.echo(result.models_summary)
-    if hasattr(result, "accounts"):
-        if result.models_error and result.failed:  # with a failed account, exit 1 and this line too
-            click.echo(f"error: models: {result.models_error}", err=True)
-        click.echo(result.summary_line())
+    if result.models_error and result.failed:  # with a failed account (exit 1) this line too; else exit 4 says it
+        click.echo(f"error: models: {result.models_error}", err=True)
+    click.echo(result.summary_line())
 
 
 def _run_alerts(
@@ -234,7 +238,7 @@ def _run_alerts(
     failed, webhook delivery included: exit 4 rather than the `alerts` command's 1)."""
     from zendesk_audit.alerts import run_alerts
     from zendesk_audit.cursor import destination_arguments
-    from zendesk_audit.pipeline import after_load, create_pipeline
+    from zendesk_audit.pipeline import after_load, after_load_failure, create_pipeline
 
     rerun = " ".join(["zendesk-audit alerts", *destination_arguments(destination, dataset, duckdb_path),
                       f"--min-severity {min_severity}", *(["--webhook URL"] if webhook else [])])
@@ -244,10 +248,7 @@ def _run_alerts(
     except AfterLoadError as exc:
         return None, exc
     error = alerts.error_line()
-    if not error:
-        return alerts, None
-    result.status, result.after_load_error = "alerts_failed", error
-    return alerts, AfterLoadError("alerts", error, rerun, result)
+    return alerts, (after_load_failure(result, "alerts", error, rerun) if error else None)
 
 
 @cli.command()

@@ -462,6 +462,11 @@ def after_load(result: Any, step: str, run: Callable[[], T], rerun: str, what: s
         problem = first_line(exc)
     except ConfigurationException as exc:
         problem = f"configuration: {config_problem(exc)}"
+    raise after_load_failure(result, step, problem, rerun, what)
+
+
+def after_load_failure(result: Any, step: str, problem: str, rerun: str, what: str = "the load") -> AfterLoadError:
+    """Mark `result` as committed with `step` failed after it, and the error that says so (exit 4)."""
     result.status = f"{step}_failed"
     result.after_load_error = problem
-    raise AfterLoadError(step, problem, rerun, result, what)
+    return AfterLoadError(step, problem, rerun, result, what)
