@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,21 @@ from zendesk_audit.cli import cli
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def run_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The installed command in a child process: real argv, real exit code, real streams."""
+def run_cli(
+    args: list[str], cwd: Path, env: dict[str, str | None], preexec_fn: Callable[[], None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed command in a child process: real argv, real exit code, real streams.
+
+    A None value in `env` removes that variable from the child's environment.
+    """
     full_env = {key: value for key, value in os.environ.items() if not key.startswith("SOURCES__")}
-    full_env.update(env, DLT_DATA_DIR=str(cwd / "dlt-data"))
+    full_env.update({key: value for key, value in env.items() if value is not None}, DLT_DATA_DIR=str(cwd / "dlt-data"))
+    for key in [key for key, value in env.items() if value is None]:
+        full_env.pop(key, None)
     return subprocess.run(
         [sys.executable, "-m", "zendesk_audit", *args],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        preexec_fn=preexec_fn,
     )
 
 

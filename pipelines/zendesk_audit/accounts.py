@@ -39,8 +39,15 @@ from dlt.common.configuration.exceptions import ConfigurationException
 from zendesk_audit.config import check_config_files, check_start, check_subdomain, configured_options, settled_end
 from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.cursor import CursorReport, read_cursor, repair_command, repair_cursor
-from zendesk_audit.errors import ConfigurationError, CursorAheadError, ZendeskAuditError, config_problem, first_line
-from zendesk_audit.pipeline import create_pipeline, load_account, write_lock
+from zendesk_audit.errors import (
+    AfterLoadError,
+    ConfigurationError,
+    CursorAheadError,
+    ZendeskAuditError,
+    config_problem,
+    first_line,
+)
+from zendesk_audit.pipeline import after_load, create_pipeline, load_account, models_command, write_lock
 from zendesk_audit.settings import (
     DEFAULT_CHUNK_PAGES,
     DEFAULT_CHUNK_SECONDS,
@@ -164,6 +171,12 @@ class AccountsResult:
     models: dict[str, Any] | None = None
     models_summary: str | None = None
     models_error: str | None = None
+    # "ok", "failed" (an account failed), or "<step>_failed" when every account loaded and a step
+    # after the loads (models, alerts) failed; see `after_load_error`.
+    status: str = "ok"
+    after_load_error: str | None = None
+    # The error to end with (exit 4) when every account loaded and a step after them failed.
+    after_load_failure: AfterLoadError | None = field(default=None, repr=False)
 
     @property
     def failed(self) -> list[str]:
@@ -175,7 +188,7 @@ class AccountsResult:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.models_error
+        return not self.failed and not self.models_error and not self.after_load_error
 
     def summary_line(self) -> str:
         loaded, failed = self.loaded, self.failed
@@ -184,16 +197,19 @@ class AccountsResult:
             text += f", {len(failed)} failed ({', '.join(failed)})"
         if self.models_error:
             text += "; models failed"
+        elif self.after_load_error:
+            text += f"; {self.status.replace('_', ' ')}"
         return text
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "status": "ok" if self.ok else "failed",
+            "status": "failed" if self.failed else self.status,
             "accounts": [outcome.as_dict() for outcome in self.accounts],
             "loaded": self.loaded,
             "failed": self.failed,
             "models": self.models,
             "models_error": self.models_error,
+            "after_load_error": self.after_load_error,
         }
 
 
@@ -215,7 +231,9 @@ def load_accounts(
         subdomains: the accounts (validated subdomains).
         source_args: shared `zendesk_audit_source` arguments (start, end, filters, ...); per-account
             base_url and credentials come from `[sources.zendesk_audit.accounts.<subdomain>]`.
-        build_models: build the SQL models once, after the last account, when any account loaded.
+        build_models: build the SQL models once, after the last account, when any account loaded;
+            a failed build is recorded (`models_error`, and `status` "models_failed" when every
+            account loaded), not raised: the loads are committed.
 
     Raises:
         ConfigurationError: a setting that would apply to every account wrongly (a shared base_url).
@@ -279,10 +297,12 @@ def load_accounts(
         pipeline = create_pipeline(destination, dataset_name, duckdb_path, pipeline_name=first_loaded.pipeline_name)
         try:
             with write_lock(pipeline, wait_for_lock, "models build"):
-                built = build(pipeline)
+                built = after_load(
+                    result, "models", lambda: build(pipeline), models_command(destination, dataset_name, duckdb_path)
+                )
             result.models, result.models_summary = built.as_dict(), built.summary_line()
-        except ZendeskAuditError as exc:
-            result.models_error = first_line(exc)
+        except AfterLoadError as exc:
+            result.models_error, result.after_load_failure = exc.problem, exc
     return result
 
 

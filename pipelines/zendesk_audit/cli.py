@@ -1,7 +1,9 @@
 """The `zendesk-audit` command: parse, call the library, print. No logic lives here.
 
-Known failures (ZendeskAuditError, dlt configuration errors) end in one line on stderr with exit 2
-for usage or configuration, 1 for a failed run; anything else is a bug and keeps its traceback.
+Known failures (ZendeskAuditError, dlt configuration errors) end in one line on stderr with the
+error's exit code (see `errors.py`: 1 a failed run, 2 usage or configuration, 4 a step after a
+committed load); anything else is a bug and keeps its traceback. dlt's own log lines stay off the
+terminal unless `--verbose` or RUNTIME__LOG_LEVEL asks for them (`cli_options.quiet_library_logs`).
 """
 from __future__ import annotations
 
@@ -12,8 +14,16 @@ from typing import Any
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line, filter_options, lock_option, open_database
-from zendesk_audit.errors import ConfigurationError
+from zendesk_audit.cli_options import (
+    destination_options,
+    fails_in_one_line,
+    filter_options,
+    lock_option,
+    open_database,
+    quiet_library_logs,
+    verbose_option,
+)
+from zendesk_audit.errors import AfterLoadError, ConfigurationError
 from zendesk_audit.evidence_cli import alerts_command, evidence_group, report_command
 from zendesk_audit.import_cli import export_request_command, import_csv_command
 from zendesk_audit.models_cli import models_group
@@ -49,12 +59,14 @@ def _progress_mode(choice: str, as_json: bool) -> str | None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zendesk-audit", prog_name="zendesk-audit", message="%(prog)s %(version)s")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Load the Zendesk audit log into a warehouse and model it for audits.
 
     Example: zendesk-audit load --subdomain acme
     """
     _setup_logging()
+    quiet_library_logs(ctx)
 
 
 @cli.command()
@@ -121,6 +133,7 @@ def cli() -> None:
 )
 @click.option("--alerts-webhook", metavar="URL", help="With --alerts: POST the alerts here (see zendesk-audit alerts).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@verbose_option
 @fails_in_one_line
 def load(
     destination: str,
@@ -142,8 +155,9 @@ def load(
 
     Settings not given here come from .dlt/config.toml, .dlt/secrets.toml or SOURCES__ZENDESK_AUDIT__*
     environment variables. The SQL models are built after a successful load (--no-models to skip).
-    Exit 0 on success, 1 on a failed run (or a failed account), 2 on a usage or configuration error,
-    3 when --alerts found alerts.
+    Exit 0 on success, 1 on a failed run (or a failed account), 2 on a usage or configuration error
+    (nothing written), 3 when --alerts found alerts, 4 when the load committed its data and the
+    models or the alerts after it failed (the summary comes first, then the error line).
 
     Example: zendesk-audit load --subdomain acme --start 2024-01-01 --time-zone Europe/Paris
     """
@@ -164,27 +178,51 @@ def load(
     }
     args = {key: value for key, value in source_args.items() if value not in (None, ())}
     accounts = choose_accounts(subdomains)
+    failure: AfterLoadError | None = None
     if len(accounts) > 1:
-        loaded = _report_accounts(load_accounts(accounts, args, **run), as_json)
+        result = load_accounts(accounts, args, **run)
+        failure = None if result.failed else result.after_load_failure
+        loaded = bool(result.loaded)
     else:
         if accounts:
             args["subdomain"] = accounts[0]
-        result = load_account(args, **run)
-        click.echo(json.dumps(result.as_dict(), default=str) if as_json else result.summary_line())
-        if result.models_summary and not as_json:
-            click.echo(result.models_summary)
+        try:
+            result = load_account(args, **run)
+        except AfterLoadError as exc:
+            result, failure = exc.result, exc
         loaded = True
-    if with_alerts:
-        _report_alerts(destination, dataset, duckdb_path, wait_for_lock, alerts_min_severity, alerts_webhook, as_json)
-    if not loaded:
+    alerts = None
+    if with_alerts and loaded and failure is None:
+        alerts, failure = _run_alerts(
+            result, destination, dataset, duckdb_path, wait_for_lock, alerts_min_severity, alerts_webhook
+        )
+    _report(result, as_json)
+    if alerts is not None:
+        for line in alerts.lines("json" if as_json else "text"):
+            click.echo(line)
+    if len(accounts) > 1 and result.failed:  # a failed account: the run failed (exit 1), whatever came after
+        if failure is not None:
+            click.echo(f"error: {terminal_text(failure)}", err=True)
         sys.exit(1)
+    if failure is not None:
+        raise failure  # one line, exit 4: the data is committed, the step after it is not
+    if alerts is not None and alerts.exit_code:
+        sys.exit(alerts.exit_code)
 
 
-def _report_accounts(result: Any, as_json: bool) -> bool:
-    """One line per account and a summary naming the failed ones; False when any failed."""
+def _report(result: Any, as_json: bool) -> None:
+    """The load's summary first, whatever follows: one JSON object with --json, else one
+    account's lines, or a line per account (failed ones on stderr) and a summary naming them."""
+    from zendesk_audit.accounts import AccountsResult
+
     if as_json:
         click.echo(json.dumps(result.as_dict(), default=str))
-        return bool(result.ok)
+        return
+    if not isinstance(result, AccountsResult):
+        click.echo(result.summary_line())
+        if result.models_summary:
+            click.echo(result.models_summary)
+        return
     for outcome in result.accounts:
         if outcome.status == "ok":
             click.echo(outcome.line())
@@ -192,32 +230,40 @@ def _report_accounts(result: Any, as_json: bool) -> bool:
             click.echo(f"error: {outcome.line()}", err=True)
     if result.models_summary:
         click.echo(result.models_summary)
-    if result.models_error:
+    if result.models_error and result.failed:  # with a failed account (exit 1) this line too; else exit 4 says it
         click.echo(f"error: models: {result.models_error}", err=True)
     click.echo(result.summary_line())
-    return bool(result.ok)
 
 
-def _report_alerts(
-    destination: str, dataset: str, duckdb_path: str, wait_for_lock: float, min_severity: str, webhook: str | None,
-    as_json: bool,
-) -> None:
-    """`zendesk-audit alerts --since-last` after the load; exits 3 when it found alerts, 1 when delivery failed."""
+def _run_alerts(
+    result: Any, destination: str, dataset: str, duckdb_path: str, wait_for_lock: float, min_severity: str,
+    webhook: str | None,
+) -> tuple[Any, AfterLoadError | None]:
+    """`zendesk-audit alerts --since-last` after the load: (its result, the after-load failure if it
+    failed, webhook delivery included: exit 4 rather than the `alerts` command's 1)."""
     from zendesk_audit.alerts import run_alerts
+    from zendesk_audit.cursor import destination_arguments
+    from zendesk_audit.pipeline import after_load, after_load_failure
 
-    with open_database(destination, dataset, duckdb_path, wait_for_lock, read_only=False) as pipeline:
-        alerts = run_alerts(pipeline, min_severity=min_severity, webhook=webhook)
-    for line in alerts.lines("json" if as_json else "text"):
-        click.echo(line)
-    if alerts.error_line():
-        click.echo(f"error: {alerts.error_line()}", err=True)
-    if alerts.exit_code:
-        sys.exit(alerts.exit_code)
+    rerun = " ".join(["zendesk-audit alerts", *destination_arguments(destination, dataset, duckdb_path),
+                      f"--min-severity {min_severity}", *(["--webhook URL"] if webhook else [])])
+
+    def alerts_step() -> Any:
+        with open_database(destination, dataset, duckdb_path, wait_for_lock, read_only=False) as pipeline:
+            return run_alerts(pipeline, min_severity=min_severity, webhook=webhook)
+
+    try:
+        alerts = after_load(result, "alerts", alerts_step, rerun)
+    except AfterLoadError as exc:
+        return None, exc
+    error = alerts.error_line()
+    return alerts, (after_load_failure(result, "alerts", error, rerun) if error else None)
 
 
 @cli.command()
 @click.option("--records", default=20_000, show_default=True, help="How many records the sandbox holds.")
 @click.option("--duckdb-path", default="zendesk_demo.duckdb", show_default=True, help="The DuckDB file to load.")
+@verbose_option
 @fails_in_one_line
 def demo(records: int, duckdb_path: str) -> None:
     """Start the sandbox in-process, load it into a DuckDB file and show what is there.

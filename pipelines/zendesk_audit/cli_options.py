@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -37,6 +38,92 @@ def fails_in_one_line(func: F) -> F:
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+LIBRARY_LOGGER = "dlt"  # dlt's own logger: its level comes from RUNTIME__LOG_LEVEL / [runtime] log_level
+OWN_LOGGER = "zendesk_audit"
+
+
+class LibraryWarningsOff(logging.Filter):
+    """Keeps dlt's warnings and info lines off the terminal unless the user asked for them.
+
+    They are written for pipeline developers ("A ArrowToInsertValuesWriter writer is used ... This
+    will degrade performance" on every PostgreSQL load, "Large number of records sharing the same
+    value of cursor field" on a same-second burst, which the source handles by design) and read to a
+    user like something to fix. Errors still pass. A log level set in `RUNTIME__LOG_LEVEL` or in
+    `[runtime] log_level` counts as asking, as does `--verbose`, which removes this filter.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._asked: bool | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        if self._asked is None:
+            self._asked = False  # dlt may log while its config is read below
+            self._asked = _log_level_configured()
+        return self._asked
+
+
+def _log_level_configured() -> bool:
+    if os.environ.get("RUNTIME__LOG_LEVEL"):
+        return True
+    import dlt
+
+    try:
+        return dlt.config.get("runtime.log_level") is not None
+    except Exception:  # noqa: BLE001 - a broken config file is the command's to report, in one line
+        return False
+
+
+def quiet_library_logs(ctx: click.Context) -> None:
+    """For one CLI invocation: dlt's warnings off the terminal (see `LibraryWarningsOff`).
+
+    A filter on dlt's logger rather than its level: dlt sets the level itself when its runtime
+    starts. Removed when the command ends, so nothing outlives it in a process that runs several
+    (tests, an orchestrator calling `main`).
+    """
+    logger = logging.getLogger(LIBRARY_LOGGER)
+    quiet = LibraryWarningsOff()
+    logger.addFilter(quiet)
+    ctx.call_on_close(lambda: logger.removeFilter(quiet))
+
+
+def _show_library_logs(ctx: click.Context, _param: click.Parameter, verbose: bool) -> None:
+    """--verbose: dlt's and our own lines from INFO up (retries, each step), for one invocation."""
+    if not verbose:
+        return
+    library, own = logging.getLogger(LIBRARY_LOGGER), logging.getLogger(OWN_LOGGER)
+    for quiet in [item for item in library.filters if isinstance(item, LibraryWarningsOff)]:
+        library.removeFilter(quiet)
+    levels = (library.level, own.level)
+    library.setLevel(logging.INFO)  # dlt's runtime may already be up
+    own.setLevel(logging.INFO)
+    added = "RUNTIME__LOG_LEVEL" not in os.environ
+    if added:
+        os.environ["RUNTIME__LOG_LEVEL"] = "INFO"  # read when dlt's runtime starts later in this command
+
+    def restore() -> None:
+        library.setLevel(levels[0])
+        own.setLevel(levels[1])
+        if added:
+            os.environ.pop("RUNTIME__LOG_LEVEL", None)
+
+    ctx.call_on_close(restore)
+
+
+def verbose_option(func: F) -> F:
+    """--verbose: show dlt's own log lines and the loader's retries (hidden by default)."""
+    return click.option(
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_show_library_logs,
+        help="Show dlt's log lines and each retry (also: RUNTIME__LOG_LEVEL=INFO).",
+    )(func)
 
 
 def destination_options(func: F) -> F:

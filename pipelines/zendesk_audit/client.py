@@ -38,6 +38,7 @@ from zendesk_audit.errors import (
     PlanError,
     ScopeError,
     SubdomainError,
+    UnreachableError,
     ZendeskAuditError,
 )
 from zendesk_audit.settings import (
@@ -112,12 +113,29 @@ class RequestStats:
             self.on_change(self)
 
 
-class _Retry(Exception):
-    """A transient failure: wait `delay` (None: exponential backoff) and try again."""
+# A refused connection on a remote host: a restarting proxy or load balancer comes back within a
+# few seconds; more attempts only delay the line that says what to check.
+REFUSED_ATTEMPTS = 3
 
-    def __init__(self, reason: str, delay: float | None = None, rate_limited: bool = False) -> None:
+
+class _Retry(Exception):
+    """A transient failure: wait `delay` (None: exponential backoff) and try again.
+
+    `attempts` caps the tries for this kind of failure below the client's `max_attempts`, and
+    `give_up` is then raised instead of the generic "kept failing" line.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        delay: float | None = None,
+        rate_limited: bool = False,
+        attempts: int | None = None,
+        give_up: ZendeskAuditError | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason, self.delay, self.rate_limited = reason, delay, rate_limited
+        self.attempts, self.give_up = attempts, give_up
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -196,6 +214,32 @@ def _is_name_resolution_failure(exc: BaseException) -> bool:
     )
 
 
+def _is_connection_refused(exc: BaseException) -> bool:
+    """The host answered that nothing listens on the port (not a timeout, not a reset)."""
+    if isinstance(exc, urllib3.exceptions.ProxyError):
+        return False  # the proxy's refusal, not Zendesk's: the generic retry line names the path
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        current = current.__cause__ or current.__context__
+    return "Connection refused" in str(exc)
+
+
+def _address(base_url: str) -> str:
+    """`host:port` of a base URL, the port spelt out (443 for https, 80 for http)."""
+    split = urlsplit(base_url)
+    host = split.hostname or split.netloc
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = split.port
+    except ValueError:
+        port = None
+    return f"{host}:{port or (443 if split.scheme == 'https' else 80)}"
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -244,6 +288,7 @@ class ZendeskClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc
+        self.address = _address(self.base_url)
         self.stats = stats or RequestStats()
         self._http = _pool(self.base_url)
         self._on_response = on_response
@@ -346,6 +391,8 @@ class ZendeskClient:
                     check(body)
                 return body
             except _Retry as retry:
+                if retry.give_up is not None and attempt >= min(retry.attempts or self.max_attempts, self.max_attempts):
+                    raise retry.give_up from None
                 if attempt >= self.max_attempts:
                     raise ApiError(
                         f"Zendesk kept failing at {path} ({retry.reason}) after {attempt} attempts: "
@@ -390,6 +437,8 @@ class ZendeskClient:
                 raise SubdomainError(
                     f"cannot resolve {self.host}: check the subdomain (the part before .zendesk.com) or base_url"
                 ) from None
+            if _is_connection_refused(exc):
+                raise self._refused() from None
             raise _Retry(f"connection error: {type(exc).__name__}") from None
         data = _read_answer(response, self.max_answer_bytes, path)
         elapsed = time.monotonic() - sent
@@ -420,6 +469,24 @@ class ZendeskClient:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
             raise _Retry(f"{status} body is not valid JSON") from None
+
+    def _refused(self) -> BaseException:
+        """Connection refused: nothing listens at host:port. On this machine (the sandbox, a tunnel)
+        at once: nothing starts listening by waiting, and "try again later" would send the user
+        away from a typo in base_url. On a remote host after REFUSED_ATTEMPTS tries."""
+        if _is_loopback(urlsplit(self.base_url).hostname or ""):
+            return UnreachableError(
+                f"nothing listens at {self.address} (connection refused): check base_url, or start the sandbox "
+                "(zendesk-audit sandbox) or the tunnel that should answer there"
+            )
+        return _Retry(
+            f"connection refused by {self.address}",
+            attempts=REFUSED_ATTEMPTS,
+            give_up=UnreachableError(
+                f"{self.address} refused the connection {REFUSED_ATTEMPTS} times: nothing listens there; check the "
+                "subdomain or base_url, and any proxy or firewall in between"
+            ),
+        )
 
     def _error_for(self, status: int, content: bytes, path: str) -> ZendeskAuditError:
         summary = terminal_text(_body_summary(content))  # the server's words, shown inert

@@ -45,7 +45,7 @@ import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources import DltResource
 
-from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, find_cause, first_line
+from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, find_cause
 from zendesk_audit.settings import DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH
 from zendesk_audit.source import AUDIT_LOG_COLUMNS
 from zendesk_audit.times import parse_utc
@@ -118,6 +118,11 @@ _MAX_FIELD = 10 * 1024 * 1024
 
 class CsvImportError(ConfigurationError):
     """The file is not an Admin Center CSV we can read; nothing of it was loaded (exit 2)."""
+
+
+class CsvImportStopped(ZendeskAuditError):
+    """A bad row stopped the import after earlier chunks were committed: exit 1, not 2, because
+    something was written (importing the fixed file again adds nothing twice)."""
 
 
 def normalise_header(name: str) -> str:
@@ -402,6 +407,9 @@ class ImportResult:
     rows_from_api: int = 0
     models: dict[str, Any] | None = None
     models_summary: str | None = None
+    # "ok", or "models_failed" when the rows were committed and the models build after them failed.
+    status: str = "ok"
+    after_load_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -524,14 +532,16 @@ def import_csv(
         chunk_rows: rows per committed load.
 
     Raises:
-        CsvImportError: `file:line: why` (exit 2).
+        CsvImportError: `file:line: why` (exit 2), nothing of the files was committed.
+        CsvImportStopped: the same after earlier chunks were committed (exit 1).
+        AfterLoadError: the rows were committed and the models build after them failed (exit 4).
 
     Example:
         >>> import_csv(["audit-log.csv"], subdomain="acme").summary_line()
         'imported 1,204 CSV rows from 1 file(s) for acme into duckdb dataset zendesk_audit in 1.2 s ...'
     """
     from zendesk_audit.config import check_config_files
-    from zendesk_audit.pipeline import create_destination, create_pipeline, write_lock
+    from zendesk_audit.pipeline import after_load, create_destination, create_pipeline, models_command, write_lock
 
     check_config_files()
     if not paths:
@@ -547,8 +557,9 @@ def import_csv(
         if build_models and result.destination != "filesystem":
             from zendesk_audit.models import build_models as build
 
+            rerun = models_command(destination, dataset_name, duckdb_path)
             with write_lock(pipeline, wait_for_lock, "models build"):
-                built = build(pipeline)
+                built = after_load(result, "models", lambda: build(pipeline), rerun, what="the import")
             result.models, result.models_summary = built.as_dict(), built.summary_line()
     return result
 
@@ -557,6 +568,7 @@ def _import_chunks(
     pipeline: dlt.Pipeline, files: list[str], account: str, time_format: str | None, wait_for_lock: float, chunk_rows: int
 ) -> ImportResult:
     """The files into `audit_logs`, one committed load per `chunk_rows` rows, under the write lock."""
+    from zendesk_audit.destination_errors import destination_line, destination_problem
     from zendesk_audit.pipeline import LoadFailed, loader_file_format, write_lock
     from zendesk_audit.private_files import owner_only
 
@@ -578,14 +590,17 @@ def _import_chunks(
                 user_error = find_cause(exc, ZendeskAuditError)
                 if user_error is not None:
                     if rows_read:
-                        raise CsvImportError(
+                        raise CsvImportStopped(
                             f"{user_error} ({rows_read:,} rows before it were imported; importing the fixed file "
                             "again adds nothing twice)"
                         ) from None
                     raise user_error from None
+                unreachable = destination_problem(exc)
+                if unreachable is not None:
+                    raise unreachable from None
                 raise LoadFailed(
                     f"the {exc.step} step into {pipeline.destination.destination_name} failed: "
-                    f"{first_line(exc.__cause__ or exc)}; the chunk in flight was not committed"
+                    f"{destination_line(exc.__cause__ or exc)}; the chunk in flight was not committed"
                 ) from None
             trace = pipeline.last_trace
             normalize = trace.last_normalize_info if trace else None
@@ -634,6 +649,7 @@ def write_admin_center_csv(records: Iterable[dict[str, Any]], handle: Any) -> in
 __all__ = [
     "CSV_PIPELINE_NAME",
     "CsvImportError",
+    "CsvImportStopped",
     "ImportResult",
     "content_key",
     "import_csv",

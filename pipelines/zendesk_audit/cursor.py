@@ -61,6 +61,21 @@ def check_saved_cursor(cursor: datetime | None, settled: datetime, subdomain: st
         raise CursorAheadError(format_time(cursor), format_time(settled), subdomain)
 
 
+def destination_arguments(
+    destination: str | None = None, dataset_name: str = DEFAULT_DATASET_NAME, duckdb_path: str = DEFAULT_DUCKDB_PATH
+) -> list[str]:
+    """The `--destination`, `--duckdb-path` and `--dataset` options a command needs to reach the
+    same database as a load (the defaults left out), for the commands an error line names."""
+    parts = []
+    if destination and destination != "duckdb":
+        parts.append(f"--destination {destination}")
+    elif duckdb_path != DEFAULT_DUCKDB_PATH:
+        parts.append(f"--duckdb-path {duckdb_path}")
+    if dataset_name != DEFAULT_DATASET_NAME:
+        parts.append(f"--dataset {dataset_name}")
+    return parts
+
+
 def repair_command(
     subdomains: Sequence[str],
     destination: str | None = None,
@@ -71,12 +86,7 @@ def repair_command(
 ) -> str:
     """`zendesk-audit repair-cursor` with the options that point it at the load's own state."""
     parts = ["zendesk-audit repair-cursor", *(f"--subdomain {subdomain}" for subdomain in subdomains)]
-    if destination and destination != "duckdb":
-        parts.append(f"--destination {destination}")
-    elif duckdb_path != DEFAULT_DUCKDB_PATH:
-        parts.append(f"--duckdb-path {duckdb_path}")
-    if dataset_name != DEFAULT_DATASET_NAME:
-        parts.append(f"--dataset {dataset_name}")
+    parts.extend(destination_arguments(destination, dataset_name, duckdb_path))
     if start not in (None, ""):
         parts.append(f"--start {start}")
     if lag_seconds not in (None, ""):

@@ -1,11 +1,16 @@
 """Failures a user can fix, each rendered as one line that says what to do.
 
 The CLI prints `str(error)` (through `text_safety.terminal_text`) and exits with `exit_code`;
-nothing here may carry a secret.
+nothing here may carry a secret. Exit codes: 0 success, 1 a failed run (Zendesk or the destination
+failed; what earlier runs and chunks committed stays), 2 a usage or configuration error (nothing
+written), 3 alerts found (`alerts`, `load --alerts`), 4 the load committed its data and a step after
+it (models, alerts) failed.
 """
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from dlt.common.configuration.exceptions import ConfigFieldMissingException, LookupTraces
 
 from zendesk_audit.text_safety import terminal_text
 
@@ -40,6 +45,37 @@ class ScopeError(ZendeskAuditError):
 
 class SubdomainError(ZendeskAuditError):
     """No Zendesk account answers at that address."""
+
+
+class UnreachableError(ZendeskAuditError):
+    """Nothing answers at the Zendesk address: the connection is refused (after a few tries on a
+    remote host, at once on this machine, where nothing will start listening by retrying)."""
+
+
+class DestinationError(ZendeskAuditError):
+    """The destination cannot be opened: a server that refuses, an unknown database or user, a
+    wrong password, a DuckDB file that is read-only, locked by another process, or a folder."""
+
+
+class AfterLoadError(ZendeskAuditError):
+    """The load (or import) committed its data and cursor, then a step after it failed (exit 4).
+
+    Its own exit code because neither 1 (the run failed) nor 2 (nothing written) tells the truth:
+    the data is there, only the models or the alerts are behind. `result` is the load's result
+    (its `status` says which step failed), for the summary printed before this error's line.
+    """
+
+    exit_code = 4
+
+    def __init__(self, step: str, problem: str, rerun: str, result: Any = None, what: str = "the load") -> None:
+        super().__init__(step, problem)
+        self.step, self.problem, self.rerun, self.result, self.what = step, problem, rerun, result, what
+
+    def __str__(self) -> str:
+        return (
+            f"{self.step} failed after {self.what} committed its data: {self.problem}; the data stays loaded: "
+            f"fix this, then run `{self.rerun}`"
+        )
 
 
 class ApiError(ZendeskAuditError):
@@ -79,7 +115,13 @@ def first_line(exc: BaseException) -> str:
 
 
 def config_problem(exc: BaseException) -> str:
-    """dlt's configuration errors say where on the first line and why on the next: keep both."""
+    """dlt's configuration errors say where on the first line and why on the next: keep both.
+
+    A missing field is named by its full path and the environment variable that sets it: dlt's
+    first line names only the outer field (`credentials`), not the one missing (`password`).
+    """
+    if isinstance(exc, ConfigFieldMissingException):
+        return _missing_fields(exc)
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if len(lines) > 1 and lines[0].endswith(":"):
         return terminal_text(f"{lines[0]} {lines[1]}"[:400])
@@ -112,3 +154,34 @@ class CursorAheadError(ZendeskAuditError):
             f"the saved cursor {self.cursor} is later than now minus the lag ({self.settled_end}), so every load "
             f"finds nothing; move it back to the latest record loaded: {self.repair_command}"
         )
+
+
+def _missing_paths(traces: Any, prefix: str = "") -> list[tuple[str, list[str]]]:
+    """(dotted field path, environment keys dlt tried) for each missing leaf field."""
+    found: list[tuple[str, list[str]]] = []
+    for name, field_traces in traces.items():
+        keys: list[str] = []
+        for trace in field_traces:
+            if isinstance(trace, LookupTraces):
+                found.extend(_missing_paths(trace.traces, f"{prefix}{name}."))
+            elif getattr(trace, "key", None):
+                keys.append(str(trace.key))
+        if keys:
+            found.append((f"{prefix}{name}", keys))
+    return found
+
+
+def _missing_fields(exc: ConfigFieldMissingException) -> str:
+    paths = _missing_paths(exc.traces) or [(name, []) for name in exc.fields]
+    named = ", ".join(f"`{path}`" for path, _ in paths)
+    line = f"Missing {len(paths)} field(s) in configuration `{exc.spec_name}`: {named}"
+    path, keys = paths[0]
+    # The most specific key without the pipeline-name prefix: DESTINATION__POSTGRES__CREDENTIALS__PASSWORD.
+    destination_keys = [key for key in keys if key.startswith("DESTINATION__")]
+    key = max(destination_keys, key=lambda key: key.count("__")) if destination_keys else (keys[-1] if keys else "")
+    if key:
+        line += f": set {key} in the environment or .dlt/secrets.toml"
+    if path.startswith("credentials."):
+        example = " (postgresql://USER:PASSWORD@HOST:PORT/DATABASE)" if exc.spec_name.startswith("Postgres") else ""
+        line += f", or put the {path.split('.')[-1]} in the connection string{example}"
+    return terminal_text(line[:400])

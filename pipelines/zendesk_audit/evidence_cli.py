@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line, lock_option, open_database
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, lock_option, open_database, verbose_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,6 +47,7 @@ def exits_with(func: F) -> F:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="A new or empty folder for the export.")
 @destination_options
 @lock_option
+@verbose_option
 @click.pass_context
 @fails_in_one_line
 def evidence_group(
@@ -122,6 +123,7 @@ def verify_command(directory: str, manifest_sha256: str | None) -> None:
 @click.option("--webhook", metavar="URL", help="POST the alerts as JSON here (with retries); failed ones are sent next run.")
 @destination_options
 @lock_option
+@verbose_option
 @fails_in_one_line
 @exits_with
 def alerts_command(
@@ -178,6 +180,7 @@ def alerts_command(
 @period_options
 @destination_options
 @lock_option
+@verbose_option
 @fails_in_one_line
 def report_command(
     out_path: str,

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line, filter_options, lock_option
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, filter_options, lock_option, verbose_option
 
 
 @click.command("import-csv", context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +23,7 @@ from zendesk_audit.cli_options import destination_options, fails_in_one_line, fi
 @lock_option
 @click.option("--no-models", is_flag=True, help="Do not build the SQL models after the import.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@verbose_option
 @fails_in_one_line
 def import_csv_command(
     files: tuple[str, ...],
@@ -40,22 +41,29 @@ def import_csv_command(
     Columns are mapped by name (Time, Actor, IP address, Item, Activity type, Activity, or the
     API's field names; any case and order); times are UTC. Importing a file twice adds nothing.
     The model csv_api_reconciliation then shows what the CSV and the API load disagree on.
-    Exit 0 on success, 2 for a file that cannot be read (file:line: why), 1 for a failed load.
+    Exit 0 on success, 2 for a file that cannot be read (file:line: why; nothing imported), 1 for a
+    failed load or a bad row after earlier chunks were imported, 4 when the rows were imported and
+    the models build after them failed (the summary comes first, then the error line).
 
     Example: zendesk-audit import-csv audit-log-2024-01.csv --subdomain acme
     """
     from zendesk_audit.csv_import import import_csv
+    from zendesk_audit.errors import AfterLoadError
 
-    result = import_csv(
-        list(files),
-        subdomain=subdomain,
-        destination=destination,
-        dataset_name=dataset,
-        duckdb_path=duckdb_path,
-        time_format=time_format,
-        build_models=not no_models,
-        wait_for_lock=wait_for_lock,
-    )
+    try:
+        result = import_csv(
+            list(files),
+            subdomain=subdomain,
+            destination=destination,
+            dataset_name=dataset,
+            duckdb_path=duckdb_path,
+            time_format=time_format,
+            build_models=not no_models,
+            wait_for_lock=wait_for_lock,
+        )
+    except AfterLoadError as exc:  # the rows are in: say so before the error line (exit 4)
+        click.echo(json.dumps(exc.result.as_dict(), default=str) if as_json else exc.result.summary_line())
+        raise
     click.echo(json.dumps(result.as_dict(), default=str) if as_json else result.summary_line())
     if result.models_summary and not as_json:
         click.echo(result.models_summary)
@@ -72,6 +80,7 @@ def import_csv_command(
     "--max-wait", type=float, default=300.0, show_default=True, help="With --wait: give up after this many seconds."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@verbose_option
 @fails_in_one_line
 def export_request_command(wait: bool, max_wait: float, as_json: bool, **options: Any) -> None:
     """Ask Zendesk to e-mail the audit log as CSV (POST /api/v2/audit_logs/export), with the load's filters.

@@ -11,7 +11,7 @@ import shlex
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line, lock_option, open_database
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, lock_option, open_database, verbose_option
 
 NO_SQL_MODELS = (
     "the filesystem destination has no SQL engine: build the models with Spark "
@@ -38,6 +38,7 @@ def models_group() -> None:
     help="The seed CSV folder (default: config models.seeds_dir, then <sql-dir>/seeds); see `models init-seeds`.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@verbose_option
 @fails_in_one_line
 def build_command(
     destination: str,
@@ -75,6 +76,7 @@ def build_command(
 @lock_option
 @click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the package's own models).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model.")
+@verbose_option
 @fails_in_one_line
 def status_command(
     destination: str, dataset: str, duckdb_path: str, wait_for_lock: float, sql_dir: str | None, as_json: bool

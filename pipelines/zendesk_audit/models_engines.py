@@ -248,19 +248,15 @@ def open_engine(pipeline: Any) -> contextlib.AbstractContextManager[DltSqlEngine
 
     A DuckDB file that another process holds is one line (`locking.DatabaseBusy`), not dlt's
     "check your credentials"; the CLI waits for it first (`cli_options.open_database`).
+
+    Raises:
+        ZendeskAuditError: the destination cannot be opened (one line naming what to fix).
     """
-    from zendesk_audit.locking import duckdb_busy, duckdb_database
+    from zendesk_audit.destination_errors import open_sql_client
 
     @contextlib.contextmanager
     def opened() -> Iterator[DltSqlEngine]:
-        with contextlib.ExitStack() as stack:
-            try:
-                client = stack.enter_context(pipeline.sql_client())
-            except Exception as exc:
-                busy = duckdb_busy(exc, duckdb_database(pipeline.destination))
-                if busy is None:
-                    raise
-                raise busy from None
+        with open_sql_client(pipeline) as client:
             yield DltSqlEngine(client, pipeline.destination.destination_name)
 
     return opened()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigurationException
@@ -29,16 +29,19 @@ from dlt.sources import DltSource
 
 from zendesk_audit.client import RequestStats
 from zendesk_audit.config import check_config_files
-from zendesk_audit.cursor import format_time, repair_command, saved_cursor
+from zendesk_audit.cursor import destination_arguments, format_time, repair_command, saved_cursor
+from zendesk_audit.destination_errors import destination_line, destination_problem
 from zendesk_audit.errors import (
+    AfterLoadError,
     ConfigurationError,
     CursorAheadError,
     Interrupted,
     ZendeskAuditError,
+    config_problem,
     find_cause,
     first_line,
 )
-from zendesk_audit.locking import destination_lock, duckdb_busy, duckdb_database, duckdb_session
+from zendesk_audit.locking import destination_lock, duckdb_database, duckdb_session
 from zendesk_audit.private_files import owner_only
 from zendesk_audit.progress import LoadProgress, ProgressMode
 from zendesk_audit.settings import (
@@ -52,6 +55,8 @@ from zendesk_audit.settings import (
 from zendesk_audit.source import REJECTED_TABLE
 from zendesk_audit.time_zones import TimeZoneChoice
 
+T = TypeVar("T")
+
 
 class LoadFailed(ZendeskAuditError):
     """The destination refused or failed the load; nothing of this run was committed."""
@@ -61,8 +66,16 @@ def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKD
     """`duckdb` (a file, by default `./zendesk.duckdb`) or any dlt destination by name.
 
     `read_only` opens the DuckDB file for reading only: several readers at once, none while a load writes.
+
+    Raises:
+        ConfigurationError: an unknown destination, a missing driver, or a DuckDB path that is a folder.
     """
     if not name or name == "duckdb":
+        if os.path.isdir(duckdb_path):
+            raise ConfigurationError(
+                f"--duckdb-path {duckdb_path} is a folder, not a DuckDB file: pass a file, "
+                f"e.g. {os.path.join(duckdb_path, 'zendesk.duckdb')}"
+            )
         if read_only:
             from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
@@ -178,6 +191,8 @@ class LoadResult:
     dataset: str
     cursor: str | None = None
     load_ids: list[str] = field(default_factory=list)
+    # Set when a step after the load failed: status is then "models_failed" or "alerts_failed".
+    after_load_error: str | None = None
     # The process's peak resident memory at the end of the run, for sizing workers.
     peak_rss_mb: float | None = None
     # What `zendesk-audit models build` did after the load, when it ran.
@@ -382,18 +397,19 @@ def step_failure(pipeline: dlt.Pipeline, exc: PipelineStepFailed) -> BaseExcepti
     user_error = find_cause(exc, ZendeskAuditError)
     if user_error is not None:
         return user_error
-    busy = duckdb_busy(exc, duckdb_database(pipeline.destination))
-    if busy is not None:  # not a credentials problem, whatever dlt's wrapper says
-        return busy
+    # A file another process holds, a server that refuses: one line, not dlt's "check your credentials".
+    unreachable = destination_problem(exc, duckdb_database(pipeline.destination))
+    if unreachable is not None:
+        return unreachable
     config_error = find_cause(exc, ConfigurationException)
     if config_error is not None:
-        return ConfigurationError(
-            f"{exc.step} step: {first_line(config_error)}: set it in .dlt/secrets.toml or the environment"
-        )
-    if exc.step == "load" or isinstance(exc.__cause__, DestinationException):
+        problem = config_problem(config_error)
+        where = "" if "secrets.toml" in problem else ": set it in .dlt/secrets.toml or the environment"
+        return ConfigurationError(f"{exc.step} step: {problem}{where}")
+    if exc.step in ("sync", "load") or isinstance(exc.__cause__, DestinationException):
         return LoadFailed(
             f"the {exc.step} step into {pipeline.destination.destination_name} failed: "
-            f"{first_line(exc.__cause__ or exc)}; nothing of this run was committed, "
+            f"{destination_line(exc.__cause__ or exc)}; nothing of this run was committed, "
             "fix the destination and run again"
         )
     return exc
@@ -469,6 +485,41 @@ def load_account(
             from zendesk_audit.models import build_models as build
 
             with write_lock(pipeline, wait_for_lock, "models build"):
-                built = build(pipeline)
+                built = after_load(
+                    result, "models", lambda: build(pipeline), models_command(destination, dataset_name, duckdb_path)
+                )
             result.models, result.models_summary = built.as_dict(), built.summary_line()
     return result
+
+
+def models_command(destination: str | None, dataset_name: str, duckdb_path: str) -> str:
+    """`zendesk-audit models build` pointed at the database a load or an import wrote."""
+    return " ".join(["zendesk-audit models build", *destination_arguments(destination, dataset_name, duckdb_path)])
+
+
+def after_load(result: Any, step: str, run: Callable[[], T], rerun: str, what: str = "the load") -> T:
+    """Run a step (models, alerts) after `result`'s data was committed.
+
+    Whatever the user can fix in that step ends as `AfterLoadError` (exit 4), carrying `result`
+    with `status = "<step>_failed"`: neither exit 2 ("nothing written") nor 1 ("the run failed") is
+    true once the data is in, and the caller still prints the load's summary first.
+
+    Raises:
+        AfterLoadError: the step failed; `rerun` is the command that runs it again on its own.
+    """
+    try:
+        return run()
+    except AfterLoadError:
+        raise
+    except ZendeskAuditError as exc:
+        problem = first_line(exc)
+    except ConfigurationException as exc:
+        problem = f"configuration: {config_problem(exc)}"
+    raise after_load_failure(result, step, problem, rerun, what)
+
+
+def after_load_failure(result: Any, step: str, problem: str, rerun: str, what: str = "the load") -> AfterLoadError:
+    """Mark `result` as committed with `step` failed after it, and the error that says so (exit 4)."""
+    result.status = f"{step}_failed"
+    result.after_load_error = problem
+    return AfterLoadError(step, problem, rerun, result, what)

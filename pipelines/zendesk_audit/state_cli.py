@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line, lock_option
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, lock_option, verbose_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,6 +37,7 @@ def _print(reports: list[Any], as_json: bool) -> None:
 @destination_options
 @lock_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per account.")
+@verbose_option
 @fails_in_one_line
 def status_command(
     subdomains: tuple[str, ...], lag_seconds: int | None, destination: str, dataset: str, duckdb_path: str,
@@ -65,6 +66,7 @@ def status_command(
 @destination_options
 @lock_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per account.")
+@verbose_option
 @fails_in_one_line
 def repair_cursor_command(
     subdomains: tuple[str, ...], lag_seconds: int | None, start: str | None, destination: str, dataset: str,
