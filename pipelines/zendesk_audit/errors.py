@@ -128,6 +128,13 @@ def config_problem(exc: BaseException) -> str:
     return first_line(exc)
 
 
+def missing_setting(exc: BaseException, where: str = "") -> ConfigurationError:
+    """A dlt configuration error as ours (exit 2), saying where such settings go when dlt did not."""
+    problem = config_problem(exc)
+    hint = "" if "secrets.toml" in problem else ": set it in .dlt/secrets.toml or the environment"
+    return ConfigurationError(f"{where}{problem}{hint}")
+
+
 class Interrupted(ZendeskAuditError):
     """SIGTERM or SIGINT stopped the run; what was committed before stays consistent."""
 

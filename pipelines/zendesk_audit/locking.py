@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, find_cause, first_line
+from zendesk_audit.errors import ConfigurationError, DestinationError, ZendeskAuditError, find_cause, first_line, missing_setting
 
 logger = logging.getLogger("zendesk_audit")
 
@@ -214,20 +214,21 @@ def advisory_key(database: str, dataset_name: str) -> int:
 def _postgres_lock(destination: Any, dataset_name: str, deadline: float, wait_seconds: float, command: str) -> Iterator[None]:
     """A session advisory lock on a connection of its own, held for the block (released if the process dies)."""
     import psycopg2
+    from dlt.common.configuration.exceptions import ConfigurationException
 
-    credentials = destination.configuration(destination.spec(), accept_partial=True).credentials
-    if credentials is None or not credentials.is_resolved():
-        raise ConfigurationError(
-            "no PostgreSQL credentials: set DESTINATION__POSTGRES__CREDENTIALS or [destination.postgres] credentials "
-            "in .dlt/secrets.toml"
-        )
+    spec = destination.spec()
+    spec.dataset_name = dataset_name  # only the credentials matter here; dlt insists on a dataset
+    try:
+        credentials = destination.configuration(spec).credentials
+    except ConfigurationException as exc:  # e.g. a URL without a password: dlt's "Missing 1 field(s)"
+        raise missing_setting(exc) from None
     key = advisory_key(str(getattr(credentials, "database", "")), dataset_name)
     try:
         connection = psycopg2.connect(credentials.to_native_representation(), application_name=holder_line(command)[:63])
     except psycopg2.Error as exc:
-        raise ZendeskAuditError(
-            f"cannot take the load lock on postgres ({first_line(exc)}): check the destination and its credentials"
-        ) from None
+        from zendesk_audit.destination_errors import destination_line
+
+        raise DestinationError(f"cannot take the load lock on PostgreSQL: {destination_line(exc)}") from None
     connection.autocommit = True
     try:
         announced: list[bool] = []

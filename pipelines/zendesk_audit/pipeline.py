@@ -40,6 +40,7 @@ from zendesk_audit.errors import (
     config_problem,
     find_cause,
     first_line,
+    missing_setting,
 )
 from zendesk_audit.locking import destination_lock, duckdb_database, duckdb_session
 from zendesk_audit.private_files import owner_only
@@ -403,9 +404,7 @@ def step_failure(pipeline: dlt.Pipeline, exc: PipelineStepFailed) -> BaseExcepti
         return unreachable
     config_error = find_cause(exc, ConfigurationException)
     if config_error is not None:
-        problem = config_problem(config_error)
-        where = "" if "secrets.toml" in problem else ": set it in .dlt/secrets.toml or the environment"
-        return ConfigurationError(f"{exc.step} step: {problem}{where}")
+        return missing_setting(config_error, f"{exc.step} step: ")
     if exc.step in ("sync", "load") or isinstance(exc.__cause__, DestinationException):
         return LoadFailed(
             f"the {exc.step} step into {pipeline.destination.destination_name} failed: "
