@@ -326,7 +326,10 @@ def duckdb_session(
         except duckdb.IOException as exc:
             busy = duckdb_busy(exc, database)
             if busy is None:
-                raise ZendeskAuditError(f"cannot open {database}: {first_line(exc)}") from None
+                from zendesk_audit.destination_errors import destination_problem
+
+                problem = destination_problem(exc, database)  # read-only file, not a DuckDB file, ...
+                raise problem or ZendeskAuditError(f"cannot open {database}: {first_line(exc)}") from None
             if time.monotonic() >= deadline:
                 raise busy from None
             _waiting(busy.situation, wait_seconds, announced)
