@@ -15,7 +15,7 @@ but documents neither the exact header row nor the time format, so:
 
 Files are read row by row and handed to dlt in batches, so memory does not grow with the file.
 
-The import runs as its own dlt pipeline, `zendesk_audit_csv`, into the same destination and
+The import runs as its own dlt pipeline (base name `zendesk_audit_csv`, see `state_layout`), into the same destination and
 dataset as the API load. Separate because dlt keys local and destination-side state by pipeline
 name: the API's incremental cursor (`zendesk_audit` -> `audit_logs` -> `created_at`) can never be
 moved or reset by an import, an import never picks up a half-finished API load package (or leaves
@@ -498,7 +498,7 @@ def import_csv(
     started = time.monotonic()
     rows_read = 0
     load_ids: list[str] = []
-    with load_lock(pipeline.pipelines_dir, wait_for_lock):
+    with load_lock(pipeline.working_dir, wait_for_lock):
         before = _count_rows(pipeline, account)
         batches = read_csv_files(files, account, time_format, min(BATCH_ROWS, chunk_rows))
         done = [False]
