@@ -55,6 +55,9 @@ def load_with_the_older_layout(sandbox: Any, pipelines_root: Path, destination: 
     """A load as versions before this one ran it: the pipeline `zendesk_audit` kept in
     `<pipelines folder>/zendesk_audit/<12 hex key>/`, saved in the destination under that name."""
     target = create_destination(destination, str(duckdb_path or "unused.duckdb"))
+    # What the older create_pipeline set before opening the pipeline.
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "false")
     folder = pipelines_root / "zendesk_audit" / destination_fingerprint(target, dataset)
     pipeline = dlt.pipeline(pipeline_name="zendesk_audit", destination=target, dataset_name=dataset, pipelines_dir=str(folder))
     stats = RequestStats()
@@ -196,6 +199,17 @@ def test_an_upgrade_adopts_every_older_state_folder_without_losing_a_cursor(sand
     assert two["records_loaded"] == 5 and two["pipeline_name"] == other
     for database in ("one.duckdb", "two.duckdb"):
         _no_duplicates_and_all(duckdb_ids(tmp_path / database), sandbox)
+
+
+def test_a_moved_database_keeps_its_cursor_under_its_new_name(sandbox_factory: Any, tmp_path: Path) -> None:
+    sandbox = sandbox_factory(records=300, seed=67)
+    env = _sandbox_env(sandbox, email=sandbox.config.email, api_token=sandbox.config.api_token)
+    before = load_json(tmp_path, env, "--duckdb-path", "one.duckdb")
+    (tmp_path / "one.duckdb").rename(tmp_path / "moved.duckdb")
+    append_settled(sandbox, 5)
+    after = load_json(tmp_path, env, "--duckdb-path", "moved.duckdb")
+    assert after["records_loaded"] == 5 and after["pipeline_name"] != before["pipeline_name"]
+    _no_duplicates_and_all(duckdb_ids(tmp_path / "moved.duckdb"), sandbox)
 
 
 @pytest.mark.parametrize("destination", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -23,7 +23,7 @@ Each account runs as its own dlt pipeline, based on `zendesk_audit_<subdomain>`:
 so every account keeps its own cursor in the one shared dataset, and an ephemeral worker restores
 each from the destination. One account failing is reported and the next one still loads.
 A single account (one `--subdomain`, or none) keeps the base name `zendesk_audit`. The dlt name adds
-the database and dataset (`state_layout`): `zendesk_audit_acme_duckdb_zendesk_audit_5489072a`.
+the database and dataset (`state_layout`): `zendesk_audit_acme_duckdb_zendesk_audit_3942703e`.
 """
 from __future__ import annotations
 

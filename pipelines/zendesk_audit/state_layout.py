@@ -3,7 +3,7 @@
 dlt keys state by pipeline name, locally (a working folder in dlt's pipelines folder) and in the
 destination (`_dlt_pipeline_state`). Two databases loaded under one name would share one cursor,
 and the second would silently miss everything before it. So the name carries the database:
-`<base>_<destination>_<dataset>_<key>`, e.g. `zendesk_audit_duckdb_zendesk_audit_5489072a`, where
+`<base>_<destination>_<dataset>_<key>`, e.g. `zendesk_audit_duckdb_zendesk_audit_3942703e`, where
 `<base>` is `zendesk_audit` (one account), `zendesk_audit_<subdomain>` (several accounts) or
 `zendesk_audit_csv` (CSV imports), and `<key>` is 8 hex digits of `destination_fingerprint`: the
 database's address without any secret. Every pipeline sits directly in dlt's pipelines folder
@@ -20,6 +20,10 @@ over, and neither loses a cursor:
 - `adopt_destination_state` covers a machine without the old folder (an ephemeral worker, a lost
   disk): when the new name has no local state, the destination's state is restored from
   `_dlt_pipeline_state` under the new name, and failing that under the old name `<base>`.
+
+The same fallback keeps the cursor of a database reached under a new address (a moved DuckDB
+file, another host name or port): its key changes, but the dataset still holds the state saved
+under the old key, `<base>_<destination>_<dataset>_<other key>`, and the newest one is adopted.
 """
 
 from __future__ import annotations
@@ -82,12 +86,17 @@ def _compose(base: str, destination_name: str, dataset_name: str, key: str) -> s
     return f"{base}_{_slug(destination_name, 24)}_{_slug(dataset_name, 40)}_{key[:_KEY_DIGITS]}"
 
 
+def _same_but_key(name: str) -> re.Pattern[str]:
+    """The names that differ from `name` in the key only: the same account, destination and dataset."""
+    return re.compile(re.escape(name[: -_KEY_DIGITS]) + f"[0-9a-f]{{{_KEY_DIGITS}}}$")
+
+
 def state_pipeline_name(base: str, destination: Destination, dataset_name: str) -> str:
     """The dlt pipeline name of `base` loading into this database and dataset (stable, secret-free).
 
     Example:
         >>> state_pipeline_name("zendesk_audit", create_destination("duckdb"), "zendesk_audit")
-        'zendesk_audit_duckdb_zendesk_audit_5489072a'
+        'zendesk_audit_duckdb_zendesk_audit_3942703e'
     """
     return _compose(base, destination.destination_name, dataset_name, destination_fingerprint(destination, dataset_name))
 
@@ -175,9 +184,11 @@ def _missing_duckdb_file(destination: Destination) -> bool:
 def adopt_destination_state(pipelines_dir: str, name: str, base: str, destination: Destination, dataset_name: str) -> str | None:
     """Restore the destination's state under `name` when there is no local state for it.
 
-    Tries `name` first, then the older name `base`: a worker that never ran this version gets the
-    cursor the older version saved. Each try is a throwaway pipeline in a scratch folder that dlt
-    restores from `_dlt_pipeline_state`; the first one found becomes `name`'s working folder.
+    Tries `name` first, then the older name `base` (a worker that never ran this version gets the
+    cursor the older version saved), then on SQL destinations the newest state saved under another
+    key of the same account and dataset (the database was reached under another address). Each try
+    is a throwaway pipeline in a scratch folder that dlt restores from `_dlt_pipeline_state`; the
+    first one found becomes `name`'s working folder.
     Returns the name whose state was adopted, or None (nothing saved, or local state exists).
 
     Raises:
@@ -189,7 +200,9 @@ def adopt_destination_state(pipelines_dir: str, name: str, base: str, destinatio
     # In the pipelines folder, so that the adopted folder is moved in place, not copied.
     scratch = tempfile.mkdtemp(prefix=".adopting-", dir=pipelines_dir)
     try:
-        for candidate in dict.fromkeys((name, base)):
+        candidates = list(dict.fromkeys((name, base)))
+        while candidates:
+            candidate = candidates.pop(0)
             probe = dlt.pipeline(candidate, pipelines_dir=scratch, destination=destination, dataset_name=dataset_name)
             try:
                 probe.sync_destination()
@@ -204,6 +217,22 @@ def adopt_destination_state(pipelines_dir: str, name: str, base: str, destinatio
                 if candidate != name:
                     logger.info("adopted the state of pipeline %s as %s", candidate, name)
                 return candidate
+            if candidate == base:
+                candidates = _saved_under_other_keys(probe, name)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return None
+
+
+def _saved_under_other_keys(probe: dlt.Pipeline, name: str) -> list[str]:
+    """Pipeline names in the dataset's `_dlt_pipeline_state` that differ from `name` in the key
+    only, the most recently saved first; none where the destination has no SQL or no such table."""
+    pattern = _same_but_key(name)
+    try:
+        with probe.sql_client() as client:
+            table = client.make_qualified_table_name("_dlt_pipeline_state")
+            rows = client.execute_sql(f"select pipeline_name, max(created_at) from {table} group by pipeline_name")
+    except Exception:  # noqa: BLE001 - no SQL, no dataset or no state table: nothing saved elsewhere
+        return []
+    found = [(saved, str(other)) for other, saved in rows or [] if other != name and pattern.match(str(other))]
+    return [other for _, other in sorted(found, key=lambda item: item[0], reverse=True)]
