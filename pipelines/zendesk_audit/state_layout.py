@@ -118,14 +118,14 @@ def _install(working_dir: str, target: str, name: str) -> bool:
     state = _load_state(working_dir)
     if state is None or os.path.exists(target):
         return False
-    state["pipeline_name"] = name
-    bump_pipeline_state_version_if_modified(state)  # type: ignore[arg-type]
-    with open(os.path.join(working_dir, STATE_FILE), "w", encoding="utf-8") as handle:
-        handle.write(json_encode_state(state))  # type: ignore[arg-type]
     try:
         os.rename(working_dir, target)
     except OSError:  # another process installed it first
         return False
+    state["pipeline_name"] = name
+    bump_pipeline_state_version_if_modified(state)  # type: ignore[arg-type]
+    with open(os.path.join(target, STATE_FILE), "w", encoding="utf-8") as handle:
+        handle.write(json_encode_state(state))  # type: ignore[arg-type]
     return True
 
 
@@ -153,7 +153,10 @@ def adopt_legacy_folders(pipelines_dir: str) -> list[str]:
             )
             name = _compose(base, destination_name, str(state.get("dataset_name") or ""), key)
             if not _install(working, os.path.join(pipelines_dir, name), name):
-                logger.warning("kept %s: its state is already at %s", working, os.path.join(pipelines_dir, name))
+                logger.warning(
+                    "kept the older state folder %s: pipeline %s already has state; delete the folder once "
+                    "`dlt pipeline %s info` shows the right cursor", working, name, name,
+                )
                 continue
             adopted.append(name)
             for leftover in ("load.lock",):
