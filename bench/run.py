@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import duckdb  # noqa: E402
+import postgres_bulk  # noqa: E402
 import sandbox_throughput  # noqa: E402
 from throughput import SandboxProcess, fetch_only, loader, plain_dlt, seed_script, workdir  # noqa: E402
 
@@ -141,6 +142,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--baseline-records", type=int, default=200_000)
     parser.add_argument("--latency-records", type=int, default=30_000)
+    parser.add_argument("--postgres-records", type=int, default=200_000)
     args = parser.parse_args()
     started = time.perf_counter()
     buffer = io.StringIO()
@@ -148,6 +150,7 @@ def main() -> None:
         sandbox_throughput.main(["--records", str(args.records), "--seconds", "5"])
     throughput(args.records, args.baseline_records)
     ceiling_under_latency(args.latency_records)
+    row(*postgres_bulk.postgres_vs_duckdb(args.postgres_records))
     cores = len(os.sched_getaffinity(0))
     lines = [
         "# Benchmarks",

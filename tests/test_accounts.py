@@ -73,7 +73,10 @@ def test_two_accounts_load_into_one_dataset_with_separate_state(
     assert counts_by_account(database) == {"acme": 600, "beta": 405}
     with duckdb.connect(str(database), read_only=True) as connection:
         names = {row[0] for row in connection.execute("select pipeline_name from zendesk_audit._dlt_pipeline_state").fetchall()}
-    assert {"zendesk_audit_acme", "zendesk_audit_beta"} <= names
+    pipelines = {item["subdomain"]: item["pipeline_name"] for item in summary["accounts"]}
+    assert pipelines["acme"].startswith("zendesk_audit_acme_duckdb_zendesk_audit_")
+    assert pipelines["beta"].startswith("zendesk_audit_beta_duckdb_zendesk_audit_")
+    assert set(pipelines.values()) <= names
 
 
 def test_one_account_failing_leaves_the_other_loaded(

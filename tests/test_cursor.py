@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import dlt
 import duckdb
 import pytest
 from click.testing import CliRunner
@@ -83,11 +84,11 @@ def test_no_run_saves_a_cursor_past_the_end_of_the_window_it_fetched(sandbox_fac
 
     def run(case: str, start: datetime, end: datetime | None = None, clock: datetime = now) -> tuple[Any, Any]:
         options = resolve_options(subdomain="acme", base_url=sandbox.base_url, start=start, end=end, lag_seconds=lag)
-        # The source's name, as a standalone resource takes it from the pipeline: the state's path.
-        pipeline = create_pipeline("duckdb", case, str(database), pipeline_name="zendesk_audit",
-                                   pipelines_dir=str(tmp_path / "state" / case))
+        pipeline = create_pipeline("duckdb", case, str(database), pipelines_dir=str(tmp_path / "state" / case))
         try:
-            pipeline.run(audit_logs_resource(client, options, clock=lambda: clock), loader_file_format="parquet")
+            # A standalone resource's state goes under its schema's name: the source's, as in a load.
+            pipeline.run(audit_logs_resource(client, options, clock=lambda: clock), loader_file_format="parquet",
+                         schema=dlt.Schema("zendesk_audit"))
         except PipelineStepFailed as exc:
             return pipeline, exc
         return pipeline, None

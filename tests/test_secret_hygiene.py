@@ -83,7 +83,7 @@ def test_the_pipeline_folder_is_owner_only_after_a_load_and_after_a_failed_one(s
     good = _sandbox_env(sandbox, email=sandbox.config.email, api_token=sandbox.config.api_token)
     done = run_cli(["load", "--no-models"], tmp_path, good)
     assert done.returncode == 0, done.stderr
-    [folder] = (tmp_path / "dlt-data" / "pipelines" / "zendesk_audit").iterdir()
+    [folder] = (tmp_path / "dlt-data" / "pipelines").glob("zendesk_audit_duckdb_*")
     assert list(folder.rglob("trace.pickle")) and list(folder.rglob("state.json"))
     assert _loose_modes(folder) == []
 

@@ -18,11 +18,12 @@ An account's credentials are read as a whole from its own table; an account with
 mix one account's e-mail with another's token). A shared `base_url` would send every account's
 credentials to one address, so it is refused when several accounts load.
 
-Each account runs as its own dlt pipeline, `zendesk_audit_<subdomain>`: dlt keys state (the
-`created_at` cursor, locally and in the destination's `_dlt_pipeline_state`) by pipeline name, so
-every account keeps its own cursor in the one shared dataset, and an ephemeral worker restores
+Each account runs as its own dlt pipeline, based on `zendesk_audit_<subdomain>`: dlt keys state
+(the `created_at` cursor, locally and in the destination's `_dlt_pipeline_state`) by pipeline name,
+so every account keeps its own cursor in the one shared dataset, and an ephemeral worker restores
 each from the destination. One account failing is reported and the next one still loads.
-A single account (one `--subdomain`, or none) keeps the pipeline name `zendesk_audit`.
+A single account (one `--subdomain`, or none) keeps the base name `zendesk_audit`. The dlt name adds
+the database and dataset (`state_layout`): `zendesk_audit_acme_duckdb_zendesk_audit_3942703e`.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ from zendesk_audit.errors import (
     config_problem,
     first_line,
 )
-from zendesk_audit.pipeline import after_load, create_pipeline, load_account, models_command, write_lock
+from zendesk_audit.pipeline import after_load, create_destination, create_pipeline, load_account, models_command, write_lock
 from zendesk_audit.settings import (
     DEFAULT_CHUNK_PAGES,
     DEFAULT_CHUNK_SECONDS,
@@ -55,6 +56,7 @@ from zendesk_audit.settings import (
     DEFAULT_DUCKDB_PATH,
     DEFAULT_PIPELINE_NAME,
 )
+from zendesk_audit.state_layout import state_pipeline_name
 from zendesk_audit.time_zones import check_time_zone
 
 SUBDOMAINS_KEY = "sources.zendesk_audit.subdomains"
@@ -65,8 +67,16 @@ _CREDENTIAL_FIELDS = (
 
 
 def pipeline_name_for(subdomain: str) -> str:
-    """`zendesk_audit_<subdomain>`: one pipeline, hence one state, per account."""
+    """`zendesk_audit_<subdomain>`: the base name of one account's pipelines, hence one state per account."""
     return f"{DEFAULT_PIPELINE_NAME}_{re.sub(r'[^a-z0-9_]', '_', subdomain.lower())}"
+
+
+def dlt_pipeline_name(base: str, destination: str | None, dataset_name: str, duckdb_path: str) -> str:
+    """The dlt pipeline that holds `base`'s state in this destination and dataset (`base` if unknown)."""
+    try:
+        return state_pipeline_name(base, create_destination(destination, duckdb_path), dataset_name)
+    except ZendeskAuditError:
+        return base
 
 
 def configured_subdomains() -> list[str]:
@@ -144,7 +154,7 @@ def account_source_args(subdomain: str, shared: dict[str, Any]) -> dict[str, Any
 @dataclass
 class AccountOutcome:
     subdomain: str
-    pipeline_name: str
+    pipeline_name: str  # the dlt pipeline with the account's state, for `dlt pipeline <name> info`
     status: str  # "ok" or "failed"
     result: Any = None  # LoadResult
     error: str | None = None
@@ -277,7 +287,8 @@ def load_accounts(
                 chunk_seconds=chunk_seconds,
                 pipeline_name=name,
             )
-            result.accounts.append(AccountOutcome(subdomain, name, "ok", result=loaded))
+            result.accounts.append(AccountOutcome(subdomain, loaded.pipeline_name or name, "ok", result=loaded))
+            continue
         except CursorAheadError as exc:
             # The repair must select the same accounts, hence the same pipelines, as this load.
             exc.repair_command = repair_command(
@@ -285,16 +296,19 @@ def load_accounts(
                 None if shared.get("end") else shared.get("start"), shared.get("lag_seconds"),
             )
             # One line already, and first_line's cut could drop the end of the command.
-            result.accounts.append(AccountOutcome(subdomain, name, "failed", error=str(exc)))
+            error = str(exc)
         except ZendeskAuditError as exc:
-            result.accounts.append(AccountOutcome(subdomain, name, "failed", error=first_line(exc)))
+            error = first_line(exc)
         except ConfigurationException as exc:
-            result.accounts.append(AccountOutcome(subdomain, name, "failed", error=f"configuration: {config_problem(exc)}"))
+            error = f"configuration: {config_problem(exc)}"
+        full_name = dlt_pipeline_name(name, destination, dataset_name, duckdb_path)
+        result.accounts.append(AccountOutcome(subdomain, full_name, "failed", error=error))
     first_loaded = next((outcome for outcome in result.accounts if outcome.status == "ok"), None)
     if build_models and first_loaded is not None and first_loaded.result.destination != "filesystem":
         from zendesk_audit.models import build_models as build
 
-        pipeline = create_pipeline(destination, dataset_name, duckdb_path, pipeline_name=first_loaded.pipeline_name)
+        base = pipeline_name_for(first_loaded.subdomain)
+        pipeline = create_pipeline(destination, dataset_name, duckdb_path, pipeline_name=base)
         try:
             with write_lock(pipeline, wait_for_lock, "models build"):
                 built = after_load(
@@ -349,7 +363,8 @@ def account_cursors(
         check_start(options.start, settled)
         name = pipeline_name_for(options.subdomain) if several else DEFAULT_PIPELINE_NAME
         if destination in (None, "duckdb") and not os.path.exists(duckdb_path):
-            reports.append(CursorReport(options.subdomain, name, None, settled))  # nothing loaded, nothing created
+            full_name = dlt_pipeline_name(name, destination, dataset_name, duckdb_path)
+            reports.append(CursorReport(options.subdomain, full_name, None, settled))  # nothing loaded, nothing created
             continue
         pipeline = create_pipeline(destination, dataset_name, duckdb_path, pipeline_name=name)
         with write_lock(pipeline, wait_for_lock, "repair-cursor" if repair else "status", keep_file_open=False):

@@ -17,7 +17,7 @@ but documents neither the exact header row nor the time format, so:
 
 Files are read row by row and handed to dlt in batches, so memory does not grow with the file.
 
-The import runs as its own dlt pipeline, `zendesk_audit_csv`, into the same destination and
+The import runs as its own dlt pipeline (base name `zendesk_audit_csv`, see `state_layout`), into the same destination and
 dataset as the API load. Separate because dlt keys local and destination-side state by pipeline
 name: the API's incremental cursor (`zendesk_audit` -> `audit_logs` -> `created_at`) can never be
 moved or reset by an import, and an import never picks up a half-finished API load package (or
@@ -577,7 +577,7 @@ def _import_chunks(
     load_ids: list[str] = []
     from_api = [0]
     # The state folder holds run details (trace.pickle keeps each step's exception): owner-only.
-    with owner_only(pipeline.pipelines_dir), write_lock(pipeline, wait_for_lock, "import-csv"), contextlib.closing(
+    with owner_only(pipeline.working_dir), write_lock(pipeline, wait_for_lock, "import-csv"), contextlib.closing(
         without_api_rows(pipeline, account, read_csv_files(files, account, time_format, min(BATCH_ROWS, chunk_rows)), from_api)
     ) as batches:
         before = _count_rows(pipeline, account)

@@ -171,14 +171,15 @@ class CursorReport:
         cursor = format_time(self.cursor) if self.cursor else "not set (no load yet)"
         latest = f", the latest from the API at {format_time(self.latest_loaded)}" if self.latest_loaded else ""
         text = f"{self.subdomain}: cursor {cursor}; {self.records:,} records loaded{latest}"
+        where = f" (dlt pipeline {self.pipeline_name})"
         if self.repaired_from is not None:
-            return f"{text}; repaired: the cursor was {format_time(self.repaired_from)}"
+            return f"{text}; repaired: the cursor was {format_time(self.repaired_from)}{where}"
         if self.ahead:
             return (
                 f"{text}; the cursor is later than now minus the lag ({format_time(self.settled_end)}), "
-                f"so every load finds nothing: run `{self.repair or 'zendesk-audit repair-cursor'}`"
+                f"so every load finds nothing: run `{self.repair or 'zendesk-audit repair-cursor'}`{where}"
             )
-        return text
+        return text + where
 
 
 def read_cursor(pipeline: dlt.Pipeline, subdomain: str, settled: datetime) -> CursorReport:

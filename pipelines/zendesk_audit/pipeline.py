@@ -1,13 +1,13 @@
 """Build and run the dlt pipeline: DuckDB file by default, Parquet load files, any destination by name.
 
-Local dlt state is kept per destination and dataset: dlt keys it by pipeline name only, so two
-loads named `zendesk_audit` into two databases would otherwise share one cursor and the second
-database would silently miss everything before it.
+dlt state is kept per destination and dataset: dlt keys it by pipeline name only, so two loads
+named `zendesk_audit` into two databases would otherwise share one cursor and the second database
+would silently miss everything before it. Each database and dataset gets its own pipeline name
+instead, in dlt's own pipelines folder (see `state_layout`), where dlt's CLI finds it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import resource
 import time
@@ -43,6 +43,7 @@ from zendesk_audit.errors import (
     missing_setting,
 )
 from zendesk_audit.locking import destination_lock, duckdb_database, duckdb_session
+from zendesk_audit.postgres_copy import uses_bulk_path, with_bulk_path
 from zendesk_audit.private_files import owner_only
 from zendesk_audit.progress import LoadProgress, ProgressMode
 from zendesk_audit.settings import (
@@ -54,6 +55,12 @@ from zendesk_audit.settings import (
     PARQUET_DESTINATIONS,
 )
 from zendesk_audit.source import REJECTED_TABLE
+from zendesk_audit.state_layout import (
+    adopt_destination_state,
+    adopt_legacy_folders,
+    destination_fingerprint,  # noqa: F401 - re-exported: part of this module's interface
+    state_pipeline_name,
+)
 from zendesk_audit.time_zones import TimeZoneChoice
 
 T = TypeVar("T")
@@ -66,7 +73,8 @@ class LoadFailed(ZendeskAuditError):
 def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKDB_PATH, read_only: bool = False) -> Destination:
     """`duckdb` (a file, by default `./zendesk.duckdb`) or any dlt destination by name.
 
-    `read_only` opens the DuckDB file for reading only: several readers at once, none while a load writes.
+    `read_only` opens the DuckDB file for reading only: several readers at once, none while a load
+    writes. PostgreSQL comes with the bulk path for Arrow tables (`postgres_copy`).
 
     Raises:
         ConfigurationError: an unknown destination, a missing driver, or a DuckDB path that is a folder.
@@ -83,7 +91,7 @@ def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKD
             return dlt.destinations.duckdb(credentials=DuckDbCredentials(os.path.abspath(duckdb_path), read_only=True))
         return dlt.destinations.duckdb(credentials=os.path.abspath(duckdb_path))
     try:
-        return Destination.from_reference(name)
+        return with_bulk_path(Destination.from_reference(name))
     except MissingDependencyException:
         raise ConfigurationError(f"destination {name!r} needs its driver: pip install 'zendesk-audit[{name}]'") from None
     except DestinationException:
@@ -91,37 +99,6 @@ def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKD
             f"unknown destination {name!r}: use duckdb, postgres, snowflake, bigquery, databricks, "
             "filesystem or another dlt destination name"
         ) from None
-
-
-# Credential fields that name a database (never a secret): what makes two destinations different.
-_IDENTITY_FIELDS = (
-    "drivername",
-    "host",
-    "port",
-    "database",
-    "username",
-    "project_id",
-    "account",
-    "server_hostname",
-    "http_path",
-    "catalog",
-)
-
-
-def destination_fingerprint(destination: Destination, dataset_name: str) -> str:
-    """A short, stable, secret-free key for "this database and dataset"."""
-    parts = [destination.destination_type, destination.destination_name or "", dataset_name]
-    try:
-        config = destination.configuration(destination.spec(), accept_partial=True)
-    except Exception:  # noqa: BLE001 - an unresolvable config still gets a per-name key
-        config = None
-    credentials = getattr(config, "credentials", None)
-    for name in _IDENTITY_FIELDS:
-        value = getattr(credentials, name, None)
-        if value is not None:
-            parts.append(f"{name}={value}")
-    parts.append(str(getattr(config, "bucket_url", "") or ""))
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
 def create_pipeline(
@@ -133,37 +110,68 @@ def create_pipeline(
     progress: Any = None,
     read_only: bool = False,
 ) -> dlt.Pipeline:
-    """A pipeline whose local state is keyed by destination and dataset.
+    """The dlt pipeline of `pipeline_name` for this database and dataset, with its state.
+
+    Its dlt name is `<pipeline_name>_<destination>_<dataset>_<key>` (`state_layout`), so that each
+    database keeps its own cursor. State of the older layout is adopted on the way: the local
+    folders, or else the destination's saved state when this name has none locally.
 
     Args:
         destination: a name (`duckdb`, `postgres`, `filesystem`, ...) or a dlt Destination.
         dataset_name: the schema (or folder) that gets the tables.
         duckdb_path: the DuckDB file when the destination is DuckDB.
-        pipelines_dir: where local state lives; default: dlt's folder (DLT_DATA_DIR) / a key per database.
+        pipeline_name: the account's base name: `zendesk_audit`, `zendesk_audit_<subdomain>` or
+            `zendesk_audit_csv`.
+        pipelines_dir: where local state lives; default: dlt's pipelines folder (`$DLT_DATA_DIR/pipelines`).
         read_only: open a DuckDB file read-only (`report`, `evidence`, `models status`).
+
+    Raises:
+        ZendeskAuditError: the destination's saved state is needed and cannot be read.
     """
-    if not isinstance(destination, Destination):
-        destination = create_destination(destination, duckdb_path, read_only=read_only)
+    destination = with_bulk_path(destination) if isinstance(destination, Destination) else create_destination(
+        destination, duckdb_path, read_only=read_only
+    )
     # Arrow tables skip dlt's row normalizer; keep the lineage columns that dict rows get. dlt adds
     # the load id as it extracts; the row id comes with the table (batches.with_row_ids), because
     # dlt adding it would rewrite every Parquet file in normalize.
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "false")
+    name = state_pipeline_name(pipeline_name, destination, dataset_name)
     if pipelines_dir is None:
-        pipelines_dir = os.path.join(get_dlt_pipelines_dir(), pipeline_name, destination_fingerprint(destination, dataset_name))
-    return dlt.pipeline(
-        pipeline_name=pipeline_name,
+        pipelines_dir = get_dlt_pipelines_dir()
+        adopt_legacy_folders(pipelines_dir)  # only dlt's own folder held the older layout
+    adopt_destination_state(pipelines_dir, name, pipeline_name, destination, dataset_name)
+    pipeline = dlt.pipeline(
+        pipeline_name=name,
         destination=destination,
         dataset_name=dataset_name,
         pipelines_dir=pipelines_dir,
         progress=progress,
     )
+    _remember_duckdb_file(pipeline, destination)
+    return pipeline
+
+
+def _remember_duckdb_file(pipeline: dlt.Pipeline, destination: Destination) -> None:
+    """Keep the DuckDB file's path in the local state, where `dlt pipeline <name> drop|sync` look
+    for it (dlt's `duckdb_database` key): without it dlt would open `<name>.duckdb` in the
+    current folder instead."""
+    credentials = destination.config_params.get("credentials")
+    if destination.destination_type != "dlt.destinations.duckdb" or not isinstance(credentials, str):
+        return
+    try:
+        known = pipeline.get_local_state_val("duckdb_database")
+    except KeyError:
+        known = None
+    if known != credentials:
+        pipeline.set_local_state_val("duckdb_database", credentials)
 
 
 def loader_file_format(pipeline: dlt.Pipeline) -> str | None:
     """Parquet where the destination loads it natively (tens of times faster than inserts).
 
-    Elsewhere SQL inserts, never dlt's CSV: its COPY turns Zendesk's many empty strings into NULL.
+    Elsewhere SQL inserts for rows given as dicts: dlt's CSV writer cannot tell None from "" in a
+    dict. Arrow tables take `arrow_file_format`.
     """
     destination = pipeline.destination
     if destination is None:
@@ -173,6 +181,14 @@ def loader_file_format(pipeline: dlt.Pipeline) -> str | None:
     if "insert_values" in destination.capabilities().supported_loader_file_formats:
         return "insert_values"
     return None
+
+
+def arrow_file_format(pipeline: dlt.Pipeline) -> str | None:
+    """The format of the Arrow tables of `audit_logs`: CSV loaded with COPY on PostgreSQL
+    (`postgres_copy`: NULL and "" kept apart), else what `loader_file_format` chose."""
+    if uses_bulk_path(pipeline.destination):
+        return "csv"
+    return loader_file_format(pipeline)
 
 
 @dataclass
@@ -191,6 +207,8 @@ class LoadResult:
     destination: str
     dataset: str
     cursor: str | None = None
+    # The dlt pipeline that holds this database's state: `dlt pipeline <name> info` shows it.
+    pipeline_name: str | None = None
     load_ids: list[str] = field(default_factory=list)
     # Set when a step after the load failed: status is then "models_failed" or "alerts_failed".
     after_load_error: str | None = None
@@ -221,6 +239,7 @@ class LoadResult:
             + (f"; {self.records_rejected:,} rejected into {REJECTED_TABLE}" if self.records_rejected else "")
             + (f"; {self.records_duplicated:,} duplicate records kept once" if self.records_duplicated else "")
             + zone
+            + (f"; dlt pipeline {self.pipeline_name}" if self.pipeline_name else "")
         )
 
 
@@ -322,7 +341,7 @@ def run_load(
     load_ids: list[str] = []
     # The state folder holds run details (trace.pickle keeps each step's exception): owner-only.
     with (
-        owner_only(pipeline.pipelines_dir),
+        owner_only(pipeline.working_dir),
         write_lock(pipeline, wait_for_lock),
         signals.intercepted_signals(),
     ):
@@ -359,6 +378,7 @@ def run_load(
         destination=pipeline.destination.destination_name,
         dataset=pipeline.dataset_name,
         cursor=current_cursor(pipeline),
+        pipeline_name=pipeline.pipeline_name,
         load_ids=load_ids,
     )
 
@@ -369,13 +389,17 @@ def _run_chunk(pipeline: dlt.Pipeline, source: DltSource | None) -> tuple[dict[s
     Failures come out as ZendeskAuditError where the user can act on them.
     """
     file_format = loader_file_format(pipeline)
-    if source is not None and file_format and "audit_logs" in source.resources:
-        # pipeline.run sets the format on resources, not on table variants such as the rejected table.
-        source.resources["audit_logs"].apply_hints(
-            table_name=REJECTED_TABLE, file_format=file_format, create_table_variant=True
-        )
+    arrow_format = arrow_file_format(pipeline)
+    if source is not None and "audit_logs" in source.resources:
+        audit_logs = source.resources["audit_logs"]
+        if file_format:
+            # pipeline.run sets the format on resources, not on table variants such as the rejected table.
+            audit_logs.apply_hints(table_name=REJECTED_TABLE, file_format=file_format, create_table_variant=True)
+        if arrow_format != file_format:
+            audit_logs.apply_hints(file_format=arrow_format)
     try:
-        info = pipeline.run(source, loader_file_format=file_format)
+        # A format given to run() would override the Arrow tables' own; the dict tables then take the destination's.
+        info = pipeline.run(source, loader_file_format=file_format if arrow_format == file_format else None)
     except PipelineStepFailed as exc:
         failure = step_failure(pipeline, exc)
         if failure is exc:
