@@ -71,6 +71,8 @@ def destination_fingerprint(destination: Destination, dataset_name: str) -> str:
     credentials = getattr(config, "credentials", None)
     for name in _IDENTITY_FIELDS:
         value = getattr(credentials, name, None)
+        if name == "database" and destination.destination_type.endswith(".duckdb") and isinstance(value, str):
+            value = os.path.realpath(value)  # one file, one key: a symlinked path is the same database
         if value is not None:
             parts.append(f"{name}={value}")
     parts.append(str(getattr(config, "bucket_url", "") or ""))
@@ -184,6 +186,17 @@ def _missing_duckdb_file(destination: Destination) -> bool:
     return not isinstance(database, str) or database.startswith(":") or not os.path.exists(database)
 
 
+def _for_reading(destination: Destination) -> Destination:
+    """The same DuckDB file opened read-only (it only reads the saved state, beside any other
+    reader: a report, a BI tool); any other destination as it is."""
+    if destination.destination_type != "dlt.destinations.duckdb":
+        return destination
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+    database = destination.configuration(destination.spec(), accept_partial=True).credentials.database
+    return dlt.destinations.duckdb(credentials=DuckDbCredentials(database, read_only=True))
+
+
 def adopt_destination_state(pipelines_dir: str, name: str, base: str, destination: Destination, dataset_name: str) -> str | None:
     """Restore the destination's state under `name` when there is no local state for it.
 
@@ -195,13 +208,14 @@ def adopt_destination_state(pipelines_dir: str, name: str, base: str, destinatio
     Returns the name whose state was adopted, or None (nothing saved, or local state exists).
 
     Raises:
-        ZendeskAuditError: the destination cannot be read.
+        ZendeskAuditError: the destination cannot be read (a file another run holds is skipped).
     """
     if os.path.exists(os.path.join(pipelines_dir, name)) or _missing_duckdb_file(destination):
         return None
     os.makedirs(pipelines_dir, exist_ok=True)
     # In the pipelines folder, so that the adopted folder is moved in place, not copied.
     scratch = tempfile.mkdtemp(prefix=".adopting-", dir=pipelines_dir)
+    destination = _for_reading(destination)
     try:
         candidates = list(dict.fromkeys((name, base)))
         while candidates:
@@ -210,9 +224,15 @@ def adopt_destination_state(pipelines_dir: str, name: str, base: str, destinatio
             try:
                 probe.sync_destination()
             except PipelineStepFailed as exc:
+                from zendesk_audit.locking import DatabaseBusy
                 from zendesk_audit.pipeline import step_failure
 
                 failure = step_failure(probe, exc)
+                if isinstance(failure, DatabaseBusy):
+                    # Another run has the file open: it saves its state under `name`, which dlt
+                    # restores when this run's own load starts, under the write lock.
+                    logger.info("state not adopted now: %s", failure)
+                    return None
                 if failure is exc:
                     raise
                 raise failure from None
