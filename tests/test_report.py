@@ -30,10 +30,13 @@ from report_support import (
 from conftest import load_sandbox
 from zendesk_audit.cli import cli
 from zendesk_audit.models import build_models
+from zendesk_audit.period import Period
 from zendesk_audit.pipeline import create_pipeline
-from zendesk_audit.report import PARTS, SECTIONS
+from zendesk_audit.report import PARTS, SECTIONS, period_words, report_format
 from zendesk_audit.report_charts import bar_chart
-from zendesk_audit.report_words import long_date, moment
+from zendesk_audit.report_data import Window, hour_zones
+from zendesk_audit.report_html import breakable, css_string, shorten
+from zendesk_audit.report_words import business_hours_words, long_date, moment
 from zendesk_audit.sandbox import Sandbox
 
 # Anything a browser could follow out of the page; in-page links (href="#...") stay in the page.
@@ -386,3 +389,58 @@ def test_several_accounts_each_with_its_zone_cursor_and_last_load(
         assert f"{subdomain}: {count:,} records in all, the latest of {moment(latest)}; loaded up to {moment(latest)} " \
                f"(the next load continues from there); last load {moment(loaded_at)}." in cover, subdomain
     assert section_rows(html)["headline"] == 270
+
+
+# ----------------------------------------------------------------------------- the pieces, without a database
+def test_long_values_wrap_only_at_sensible_points_and_stay_escaped() -> None:
+    assert breakable("CRITICAL") == "CRITICAL" and breakable("Administrator") == "Administrator"
+    assert breakable("https://example.invalid/a/b?x=1") == \
+        "https:<wbr>/<wbr>/<wbr>example.<wbr>invalid/<wbr>a/<wbr>b?<wbr>x=<wbr>1"
+    assert breakable("2001:db8:85a3:0:0:8a2e:370:7334") == "2001:<wbr>db8:<wbr>85a3:<wbr>0:<wbr>0:<wbr>8a2e:<wbr>370:<wbr>7334"
+    assert breakable("x" * 45) == "<wbr>".join(["x" * 20, "x" * 20, "x" * 5])  # a run with no break point: cut every 20
+    assert breakable("<b>&amp; two-factor") == "&lt;b&gt;&amp;amp; two-factor"
+    assert breakable("evil\u202etxt.exe.and.more.text") == (
+        'evil<mark class="hidden-char" title="invisible character U+202E in the data">&lt;U+202E&gt;</mark>txt.<wbr>'
+        "exe.<wbr>and.<wbr>more.<wbr>text"
+    )
+    assert shorten("Role changed from Light Agent to Administrator", 30) == "Role changed from Light Agent…"
+    assert shorten("short", 30) == "short"
+    footer = css_string('acme"}</style><script>\u202e')
+    assert footer.startswith('"') and footer.endswith('"') and '"' not in footer[1:-1] and "<" not in footer
+    assert "\u202e" not in footer
+
+
+def test_business_hours_and_off_hours_cells_in_words() -> None:
+    week = [(day, 540, 1080) for day in range(1, 6)]
+    assert business_hours_words(week) == "Monday to Friday, 09:00 to 18:00; Saturday and Sunday off hours all day"
+    split = [(1, 540, 720), (1, 780, 1080), (3, 570, 1440)]
+    assert business_hours_words(split) == ("Monday, 09:00 to 12:00 and 13:00 to 18:00; Wednesday, 09:30 to 24:00; "
+                                           "Tuesday and Thursday to Sunday off hours all day")
+    assert business_hours_words([]).startswith("no business hours are set up")
+    zones = hour_zones(split)
+    assert (zones[(1, 8)], zones[(1, 9)], zones[(1, 12)], zones[(1, 13)]) == ("off", "business", "off", "business")
+    assert (zones[(3, 9)], zones[(3, 10)], zones[(3, 23)], zones[(2, 10)]) == ("partly", "business", "business", "off")
+    assert set(hour_zones(None).values()) == {"business"}  # unknown hours: nothing marked
+
+
+def test_periods_in_words() -> None:
+    def window(start: str, end: str, open_start: bool = False, open_end: bool = False) -> Window:
+        return Window(datetime.fromisoformat(start), datetime.fromisoformat(end), open_start, open_end)
+
+    assert period_words(window("2026-07-01T00:00:00+00:00", "2026-10-01T00:00:00+00:00")) == \
+        "1 July 2026 to 30 September 2026"
+    assert period_words(window("2026-07-01T00:00:00+00:00", "2026-07-02T00:00:00+00:00")) == "1 July 2026"
+    assert period_words(window("2026-07-01T08:00:00+00:00", "2026-07-01T17:30:00+00:00")) == \
+        "1 July 2026, 08:00 UTC to 1 July 2026, 17:30 UTC (not included)"
+    assert period_words(window("2026-07-01T00:00:00+00:00", "2026-07-03T10:00:01+00:00", open_end=True)) == \
+        "from 1 July 2026, 00:00 UTC to the last record loaded (3 July 2026, 10:00 UTC)"
+    assert period_words(None, Period.parse("2026-07-01", None)) == "from 1 July 2026, 00:00 UTC, with no record loaded in it"
+    assert period_words(None, Period()) == "no record loaded"
+
+
+@pytest.mark.parametrize(("out", "given", "expected"), [
+    ("r.html", None, "html"), ("R.PDF", None, "pdf"), ("review", None, "html"), ("review", "pdf", "pdf"),
+    ("r.htm", "HTML", "html"),
+])
+def test_the_format_follows_the_flag_then_the_extension(out: str, given: str | None, expected: str) -> None:
+    assert report_format(out, given) == expected

@@ -138,10 +138,15 @@ def _is_midnight(value: datetime) -> bool:
     return value.astimezone(timezone.utc).time() == clock_time(0)
 
 
-def period_words(window: Window | None) -> str:
-    """`1 July 2026 to 30 September 2026` (whole UTC days), or the exact moments, or the data's span."""
+def period_words(window: Window | None, period: Period | None = None) -> str:
+    """`1 July 2026 to 30 September 2026` (whole UTC days), or the exact moments, or the data's span.
+
+    Without a window (an open end and no record to close it), the bounds that were given.
+    """
     if window is None:
-        return "no records"
+        given = [f"from {moment(period.start)}"] if period and period.start else []
+        given += [f"until {moment(period.end)} (not included)"] if period and period.end else []
+        return (" ".join(given) + ", with no record loaded in it") if given else "no record loaded"
     start, end = window.start.astimezone(timezone.utc), window.end.astimezone(timezone.utc)
     if window.open_start or window.open_end:
         first = f"the first record loaded ({moment(start)})" if window.open_start else moment(start)
@@ -160,7 +165,8 @@ def _period_detail(window: Window | None) -> str:
     if window is None:
         return ""
     if window.open_start or window.open_end:
-        return "Every record loaded, as no start or end was given."
+        return "Every record loaded, as no start or end was given." if window.open_start and window.open_end else \
+            "The open end is the first or last record loaded."
     days = window.length / timedelta(days=1)
     span = count_words(int(days), "day") if days == int(days) else f"{days:.1f} days"
     start, end = window.start.astimezone(timezone.utc), window.end.astimezone(timezone.utc)
@@ -169,9 +175,9 @@ def _period_detail(window: Window | None) -> str:
     return f"{span}, in UTC."
 
 
-def _short_period(window: Window | None) -> str:
+def _short_period(window: Window | None, period: Period) -> str:
     if window is None:
-        return "no records"
+        return period_words(None, period)
     if window.open_start or window.open_end:
         return f"{long_date(window.start.date())} to {long_date((window.end - timedelta(seconds=1)).date())}"
     return period_words(window)
@@ -523,7 +529,8 @@ def _cover(data: ReportData, generated: datetime, version: str, period_text: str
     freshness = []
     for item in data.freshness:
         cursor = (f"loaded up to {moment(item.cursor)} (the next load continues from there)" if item.cursor
-                  else "no load from the Zendesk API is recorded (records imported from a CSV export)")
+                  else "no cursor is recorded (no load from the Zendesk API: records imported from a CSV export, "
+                  "or loaded by an older version)")
         last_load = f"; last load {moment(item.last_load)}" if item.last_load else ""
         latest = f", the latest of {moment(item.last_record)}" if item.last_record else ""
         name = f"{item.subdomain}: " if len(data.freshness) > 1 else ""
@@ -575,15 +582,15 @@ def render_report(data: ReportData, generated: datetime, version: str, paper: st
                      f"<h2>{escape(title)}</h2></div>"
                      f'<p class="lead">{escape(leads[part_id])}</p>{body}</div>')
     parts.append(builder.appendix())
-    period_text = period_words(data.window)
+    period_text = period_words(data.window, data.period)
     accounts = ", ".join(data.accounts) or (data.period.subdomain or "")
     footer = escape(
         f"Generated {moment(generated)} by zendesk-audit {version} from the audit-log records in the {data.destination} "
         "database. Every row behind these figures is in the evidence export of the same period, with a checksum for "
         "each file."
     )
-    title = f"Zendesk audit review: {accounts + ', ' if accounts else ''}{_short_period(data.window)}"
-    footer_line = f"Zendesk audit review · {accounts + ' · ' if accounts else ''}{_short_period(data.window)}"
+    title = f"Zendesk audit review: {accounts + ', ' if accounts else ''}{_short_period(data.window, data.period)}"
+    footer_line = f"Zendesk audit review · {accounts + ' · ' if accounts else ''}{_short_period(data.window, data.period)}"
     html = page(title, _cover(data, generated, version, period_text), parts, footer, footer_line, paper)
     return html, builder
 

@@ -379,15 +379,13 @@ def _incidents(q: _Queries) -> list[Incident]:
 
 
 def _window(q: _Queries, period: Period) -> Window | None:
+    """The period with open ends replaced by the first and last record; None when an end is open
+    and there is no record to close it with."""
     if period.start and period.end:
         return Window(period.start, period.end)
     first, last = q.rows(f"select min(created_at), max(created_at) from {q.view('stg_audit_logs')}{q.where()}")[0]
     first, last = _utc(first), _utc(last)
     if first is None or last is None:
-        if period.start or period.end:
-            moment = period.start or period.end
-            return Window(period.start or moment, period.end or moment + timedelta(seconds=1),
-                          period.start is None, period.end is None)
         return None
     return Window(period.start or first, period.end or last + timedelta(seconds=1), period.start is None, period.end is None)
 

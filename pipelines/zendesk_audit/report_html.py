@@ -55,7 +55,7 @@ def shorten(text: str, limit: int) -> str:
         return text
     cut = text[: limit - 1]
     space = cut.rfind(" ")
-    if space > limit * 0.6:
+    if not text[limit - 1].isspace() and space > limit * 0.6:  # the cut falls inside a word: cut before it
         cut = cut[:space]
     return cut.rstrip(" ,;:.-") + "…"
 
@@ -276,7 +276,7 @@ def page(title: str, cover: str, parts: Sequence[str], footer: str, footer_line:
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{STYLE}{margin_boxes}</style></head>\n<body>\n"
+        f"<title>{html_text(title, markup=False)}</title><style>{STYLE}{margin_boxes}</style></head>\n<body>\n"
         + cover + "\n" + "\n".join(parts)
         + f"\n<footer>{footer}</footer>\n</body></html>\n"
     )
