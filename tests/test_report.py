@@ -214,6 +214,18 @@ def test_without_earlier_records_there_is_no_comparison_and_it_says_why(loaded: 
     assert "previous period (" not in headline
 
 
+def test_a_period_that_ends_after_the_loaded_data_says_so_on_the_cover(loaded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "q4.html"
+    assert run_report(loaded, out, "--from", "2026-10-01", "--to", "2027-01-01").exit_code == 0
+    html = out.read_text(encoding="utf-8")
+    (latest,) = raw(loaded, "select max(created_at) from zendesk_audit.audit_logs")[0]
+    assert (f'<p class="notice">The data was loaded up to {moment(latest)}, before the end of the period: records made '
+            "after that are not in this report.</p>") in html
+    complete = tmp_path / "q3.html"
+    assert run_report(loaded, complete, *Q3).exit_code == 0
+    assert 'class="notice"' not in complete.read_text(encoding="utf-8")
+
+
 def test_every_day_of_the_period_is_drawn_and_a_gap_is_named(loaded: Path, tmp_path: Path) -> None:
     out = tmp_path / "gap.html"
     assert run_report(loaded, out, "--from", "2025-09-01", "--to", "2025-12-01").exit_code == 0
