@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-demo browser demo test bench chaos lint clean
+.PHONY: install install-demo browser screenshots demo test bench chaos lint clean
 
 install: $(TEST_STAMP)
 
@@ -26,12 +26,18 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,shell,spark]'
 	touch $(TEST_STAMP) $(DEMO_STAMP)
 
-# Debian's Chromium, for the report test (it renders the HTML report headless); skipped where apt is missing.
+# Debian's Chromium and poppler-utils for the report tests (they render the HTML and the PDF headless and
+# read the PDF's pages back); the tests that need them skip with a reason where apt is missing.
 browser:
-	@test -x /usr/bin/chromium || \
+	@(test -x /usr/bin/chromium && test -x /usr/bin/pdftoppm) || \
 		(command -v apt-get >/dev/null && apt-get update -qq && \
-		 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null) || \
-		echo "chromium could not be installed: the report's browser test will skip"
+		 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk \
+		 poppler-utils >/dev/null) || \
+		echo "chromium or poppler-utils could not be installed: the report's browser and PDF tests will skip"
+
+# The README's report screenshots (docs/report-html.png, docs/report-pdf.png), from the current code.
+screenshots: install browser
+	$(BIN)/python docs/screenshots.py
 
 demo: install-demo
 	$(BIN)/zendesk-audit demo

@@ -27,6 +27,10 @@ class ConfigurationError(ZendeskAuditError):
     exit_code = 2
 
 
+class ReportPrintError(ZendeskAuditError):
+    """The browser that prints the PDF report failed or timed out (nothing was written)."""
+
+
 class AuthenticationError(ZendeskAuditError):
     """Zendesk answered 401 or the OAuth client was refused."""
 

@@ -176,8 +176,15 @@ def alerts_command(
 
 # ----------------------------------------------------------------------------- report
 @click.command("report", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="The file to write: report.html, or report.pdf for a PDF.")
 @period_options
+@click.option("--format", "output_format", type=click.Choice(["html", "pdf"], case_sensitive=False),
+              help="html or pdf; default: from --out's extension (.pdf), else html.")
+@click.option("--paper", type=click.Choice(["a4", "letter"], case_sensitive=False),
+              help="The PDF's page size (default a4); for HTML, fixes the printed page size.")
+@click.option("--browser", metavar="PATH", envvar="ZENDESK_AUDIT_BROWSER",
+              help="Chromium, Chrome or Edge (131+) to print the PDF with; default: the first found on the PATH.")
 @destination_options
 @lock_option
 @verbose_option
@@ -187,23 +194,34 @@ def report_command(
     from_: str | None,
     to: str | None,
     subdomain: str | None,
+    output_format: str | None,
+    paper: str | None,
+    browser: str | None,
     destination: str,
     dataset: str,
     duckdb_path: str,
     wait_for_lock: float,
 ) -> None:
-    """Write one self-contained HTML report (inline SVG charts, no network) for a review period.
+    """Write the period review an auditor files: one self-contained HTML file, or a paginated PDF.
 
-    Sections: headline figures, changes per day, a weekday-by-hour heatmap, top actors, off-hours
-    changes, sensitive changes by severity, business-rule changes, role history, incidents with
-    the changes before them. Print it to PDF for the audit file.
+    In order: a cover (account, period, time zone and its source, business hours, how far the
+    data was loaded, when it was generated); the counts against the previous period of the same
+    length; what needs attention (critical and high sensitive changes, role changes to admin roles,
+    people outside the approved actors, data exports, API tokens created); activity by day and by
+    weekday and hour (off hours marked); the detail tables; an appendix. No script, no network.
 
-    Example: zendesk-audit report --out report.html --from 2026-07-01 --to 2026-10-01
+    A PDF (--format pdf, or --out ending in .pdf) is printed by a headless Chromium, Chrome or
+    Edge 131+ found on the PATH (or --browser). Exit 2 when none is found or an option is wrong
+    (nothing written), 1 when the browser fails to print.
+
+    Example: zendesk-audit report --from 2026-07-01 --to 2026-10-01 --out q3-review.pdf
     """
     from zendesk_audit.period import Period
-    from zendesk_audit.report import write_report
+    from zendesk_audit.report import report_format, write_report
 
     period = Period.parse(from_, to, subdomain)
+    chosen = report_format(out_path, output_format)  # before the database is opened: a wrong name writes nothing
     with open_database(destination, dataset, duckdb_path, wait_for_lock) as pipeline:
-        result = write_report(pipeline, out_path, period)
+        result = write_report(pipeline, out_path, period, format=chosen,
+                              paper=paper.lower() if paper else None, browser=browser)
     click.echo(result.summary_line())
