@@ -279,22 +279,27 @@ def _cursors(engine: Any, dataset: str, present: dict[str, str], accounts: Seque
     from zendesk_audit.accounts import pipeline_name_for
     from zendesk_audit.cursor import saved_cursor
     from zendesk_audit.settings import DEFAULT_PIPELINE_NAME
+    from zendesk_audit.state_layout import names_of
 
     if "_dlt_pipeline_state" not in present:
         return {}
-    latest: dict[str, Any] = {}
-    for name, state in fetch(
+    rows = fetch(
         engine, f"select pipeline_name, state from {engine.relation(dataset, '_dlt_pipeline_state')} order by created_at"
-    )[1]:
-        latest[str(name)] = state
+    )[1]
     cursors: dict[str, datetime] = {}
     for subdomain in accounts:
-        # Several accounts load as zendesk_audit_<subdomain>; a single one as zendesk_audit.
-        name = pipeline_name_for(subdomain)
-        if name not in latest and len(accounts) == 1:
-            name = DEFAULT_PIPELINE_NAME
+        # Several accounts load as zendesk_audit_<subdomain>; a single one as zendesk_audit. Each
+        # under its dlt name (base, destination, dataset, key); older versions under the base alone.
+        bases = [pipeline_name_for(subdomain)] + ([DEFAULT_PIPELINE_NAME] if len(accounts) == 1 else [])
+        state = None
+        for base in bases:
+            named = names_of(base, engine.name, dataset)
+            found = [saved for name, saved in rows if named.match(str(name)) or str(name) == base]
+            if found:
+                state = found[-1]  # the latest saved
+                break
         try:
-            cursor = saved_cursor(decompress_state(latest[name])) if name in latest else None
+            cursor = saved_cursor(decompress_state(state)) if state is not None else None
         except Exception:  # noqa: BLE001 - a state this version cannot read: the cover says "not recorded"
             cursor = None
         if cursor is not None:

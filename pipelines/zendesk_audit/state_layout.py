@@ -93,6 +93,12 @@ def _same_but_key(name: str) -> re.Pattern[str]:
     return re.compile(re.escape(name[: -_KEY_DIGITS]) + f"[0-9a-f]{{{_KEY_DIGITS}}}$")
 
 
+def names_of(base: str, destination_name: str, dataset_name: str) -> re.Pattern[str]:
+    """The dlt names `base` has loaded into a dataset under, whatever the database's key (a moved
+    file, another host): for reading `_dlt_pipeline_state` rows, where the dataset is known."""
+    return _same_but_key(_compose(base, destination_name, dataset_name, "0" * _KEY_DIGITS))
+
+
 def state_pipeline_name(base: str, destination: Destination, dataset_name: str) -> str:
     """The dlt pipeline name of `base` loading into this database and dataset (stable, secret-free).
 
