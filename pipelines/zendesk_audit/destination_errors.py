@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from zendesk_audit.errors import DestinationError, ZendeskAuditError, first_line
+from zendesk_audit.errors import DestinationError, ZendeskAuditError, causes, first_line
 from zendesk_audit.text_safety import terminal_text
 
 # libpq: `connection to server at "127.0.0.1", port 5432 failed: FATAL:  database "x" does not exist`
@@ -128,18 +128,11 @@ def destination_problem(exc: BaseException, database: str | None = None) -> Zend
     busy = duckdb_busy(exc, database)
     if busy is not None:  # another process holds the file: not a credentials problem
         return busy
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in causes(exc):
         text = str(current)
         problem = _duckdb_problem(text) or _postgres_problem(text)
         if problem:
             return DestinationError(terminal_text(redact(problem)))
-        stack.extend([current.__cause__, current.__context__, getattr(current, "exception", None)])
     return None
 
 

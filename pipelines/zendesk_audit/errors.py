@@ -8,6 +8,7 @@ it (models, alerts) failed.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from dlt.common.configuration.exceptions import ConfigFieldMissingException, LookupTraces
@@ -93,8 +94,8 @@ class ApiError(ZendeskAuditError):
 E = TypeVar("E", bound=BaseException)
 
 
-def find_cause(exc: BaseException, kind: type[E]) -> E | None:
-    """Dig an exception of `kind` out of the wrappers dlt puts around errors raised in a step."""
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and every exception dlt wrapped inside it (causes, contexts, a step's `exception`), once each."""
     seen: set[int] = set()
     stack: list[BaseException | None] = [exc]
     while stack:
@@ -102,10 +103,13 @@ def find_cause(exc: BaseException, kind: type[E]) -> E | None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, kind):
-            return current
+        yield current
         stack.extend([current.__cause__, current.__context__, getattr(current, "exception", None)])
-    return None
+
+
+def find_cause(exc: BaseException, kind: type[E]) -> E | None:
+    """Dig an exception of `kind` out of the wrappers dlt puts around errors raised in a step."""
+    return next((current for current in causes(exc) if isinstance(current, kind)), None)
 
 
 def first_line(exc: BaseException) -> str:
