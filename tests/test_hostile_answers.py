@@ -151,3 +151,38 @@ def test_the_load_command_fails_in_one_line_on_an_endless_retry_after(tmp_path: 
     assert len(error_lines) == 1 and "max_wait_seconds" in error_lines[0], result.stderr
     assert TOKEN not in result.stderr + result.stdout
     assert base64.b64encode(f"admin@acme.example/token:{TOKEN}".encode()).decode() not in result.stderr
+
+
+def test_an_absurd_offset_count_costs_a_bounded_number_of_planning_requests() -> None:
+    """A server whose offset pages claim 10^12 records for any range: planning stops trusting the
+    count once the windows' counts add up to more than the whole, and every record still loads."""
+    from datetime import datetime, timezone
+    from urllib.parse import parse_qs, urlsplit
+
+    from zendesk_audit.windows import fetch_windows
+
+    records = [{"id": 1000 + n, "created_at": f"2026-0{1 + n}-01T00:00:00Z"} for n in range(6)]
+
+    def answer(seen: Seen) -> Answer:
+        query = parse_qs(urlsplit(seen.path).query)
+        if "per_page" in query:  # offset mode: the count probe
+            return Answer(200, {"Content-Type": "application/json"},
+                          orjson.dumps({"audit_logs": records[:1], "count": 10**12, "next_page": None}))
+        low, high = query["filter[created_at][]"]
+        inside = [record for record in records if low <= record["created_at"] <= high]
+        return Answer(200, {"Content-Type": "application/json"},
+                      orjson.dumps({"audit_logs": inside, "meta": {"has_more": False, "after_cursor": ""}}))
+
+    def params(low: datetime, high: datetime) -> dict[str, Any]:
+        return {"page[size]": 100, "sort": "created_at",
+                "filter[created_at][]": [low.strftime("%Y-%m-%dT%H:%M:%SZ"), high.strftime("%Y-%m-%dT%H:%M:%SZ")]}
+
+    with hostile_server(answer) as server:
+        client = _client(server.url)
+        batches, _ = fetch_windows(client, params, datetime(2025, 12, 1, tzinfo=timezone.utc),
+                                   datetime(2026, 12, 1, tzinfo=timezone.utc), workers=2, window_records=5_000,
+                                   max_records=None)
+        loaded = sorted(record["id"] for batch in batches for record in batch)
+    probes = [seen for seen in server.seen if "per_page=" in seen.path]
+    assert loaded == [record["id"] for record in records]
+    assert len(probes) <= 2 * 26, f"{len(probes)} count probes for one year"  # about log2(seconds in a year) + 2

@@ -59,15 +59,27 @@ class OutsideRequest:
 def plan_windows(
     client: ZendeskClient, params: Params, start: datetime, end: datetime, window_records: int
 ) -> Iterator[Window]:
-    """Windows covering [start, end], oldest first, each holding about `window_records` or fewer."""
+    """Windows covering [start, end], oldest first, each holding about `window_records` or fewer.
+
+    `count` is only a hint: the windows' counts must add up to about the whole range's. Once they
+    add up to more than twice that (a server answering 10^12 for every range), counts are no longer
+    asked: the rest is fetched as it is, in the windows already cut, so planning costs a bounded
+    number of requests whatever `count` says.
+    """
     pending = [(start, end)]
+    whole: int | None = None
+    counted = 0
     while pending:
         low, high = pending.pop()
-        count = client.count_audit_logs(params(low - SECOND, high + SECOND))
+        trusted = whole is None or counted <= 2 * whole + window_records
+        count = client.count_audit_logs(params(low - SECOND, high + SECOND)) if trusted else None
+        if whole is None:
+            whole = count if count is not None else 0
         if count == 0:
             continue
         span = high - low
         if count is None or count <= window_records or span <= 2 * SECOND:
+            counted += count or 0
             yield Window(low, high, count, last=high == end)
             continue
         middle = low + timedelta(seconds=span.total_seconds() // 2)
