@@ -213,7 +213,8 @@ def concurrent_loads(records: int, workdir: Path, seed: int = 4) -> Outcome:
     """Two loads at once on one DuckDB file: the second fails with a clear line; nothing corrupted."""
     outcome = Outcome("two loads at once, one DuckDB file", 2, 0, 0, 0, 0, 0)
     with Sandbox(records=records, seed=seed, latency_ms=20) as sandbox:
-        first = LoadProcess(sandbox, workdir)
+        # One worker: 200 pages at 20 ms keep the first load busy for seconds, while the second starts.
+        first = LoadProcess(sandbox, workdir, "--workers", "1")
         first.wait_for("pages")
         second_code, _, second_err = LoadProcess(sandbox, workdir).finish(timeout=120)
         first_code, _, _ = first.finish()

@@ -7,7 +7,7 @@ from types import FrameType
 
 import click
 
-from zendesk_audit.sandbox.config import SandboxConfig
+from zendesk_audit.sandbox.config import CREATED_AT_BOUNDS, SandboxConfig
 from zendesk_audit.sandbox.handle import Sandbox
 
 
@@ -40,11 +40,15 @@ from zendesk_audit.sandbox.handle import Sandbox
 @click.option("--fault-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of requests answered with a fault (429, 5xx, reset, truncated).")
 @click.option("--fault-seed", default=0, show_default=True, type=int)
+@click.option("--offset-count", default="off", show_default=True, type=click.Choice(["on", "off"]),
+              help="Whether offset pages (no page[...] parameter) carry `count`; Zendesk does not promise it.")
+@click.option("--created-at-bounds", default="inclusive", show_default=True, type=click.Choice(CREATED_AT_BOUNDS),
+              help="Which filter[created_at][] bounds include their second (Zendesk does not say).")
 def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: str, email: str,
                     api_token: str, client_id: str, client_secret: str, token_ttl: int,
                     plan: str, time_zone: str, history_days: int, latency_ms: float,
                     rate_limit: int | None, rate_window: float, fault_rate: float,
-                    fault_seed: int) -> None:
+                    fault_seed: int, offset_count: str, created_at_bounds: str) -> None:
     """Serve a local Zendesk-compatible audit-log API until Ctrl-C or SIGTERM.
 
     The first line on stdout is the base URL; then the credentials it accepts.
@@ -59,7 +63,7 @@ def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: st
         token_ttl_seconds=token_ttl, plan=plan, time_zone=_zendesk_zone_name(time_zone),
         iana_time_zone=time_zone, history_days=history_days, latency_ms=latency_ms,
         rate_limit=rate_limit, rate_window=rate_window, fault_rate=fault_rate,
-        fault_seed=fault_seed)
+        fault_seed=fault_seed, offset_count=offset_count == "on", created_at_bounds=created_at_bounds)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

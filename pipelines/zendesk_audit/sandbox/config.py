@@ -15,6 +15,9 @@ BAD_ANSWER_KINDS: tuple[str, ...] = (
     "repeat_cursor",  # a list page whose after_cursor is the one the request sent
     "repeat_record",  # a list page that carries one of its records twice (usable: kept once, not retried)
 )
+# Zendesk does not document whether the two `filter[created_at][]` bounds are inclusive: the
+# sandbox answers each reading, so a connector can be proved against all of them.
+CREATED_AT_BOUNDS: tuple[str, ...] = ("inclusive", "exclusive", "start-inclusive", "end-inclusive")
 
 
 @dataclass
@@ -46,3 +49,11 @@ class SandboxConfig:
     fault_rate: float = 0.0
     fault_seed: int = 0
     fault_kinds: tuple[str, ...] = DEFAULT_FAULT_KINDS
+    # Zendesk documents no `count` on the audit-log list's offset pages: off by default.
+    offset_count: bool = False
+    created_at_bounds: str = "inclusive"  # one of CREATED_AT_BOUNDS
+
+    def __post_init__(self) -> None:
+        if self.created_at_bounds not in CREATED_AT_BOUNDS:
+            raise ValueError(f"created_at_bounds must be one of {', '.join(CREATED_AT_BOUNDS)}, "
+                             f"not {self.created_at_bounds!r}")

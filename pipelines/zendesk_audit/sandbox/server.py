@@ -282,15 +282,16 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if method != "GET":
                 raise errors.invalid_endpoint()
             self._audit_access()
-            query = parse_list_query(params)
-            body_bytes, served = answer_list(state.store, query, self._base() + path)
+            config = state.config
+            query = parse_list_query(params, config.created_at_bounds)
+            body_bytes, served = answer_list(state.store, query, self._base() + path, config.offset_count)
             state.counters.add("records_served", served)
             return Answer(200, body_bytes)
         if EXPORT_PATH.match(path):
             if method != "POST":
                 raise errors.invalid_endpoint()
             self._audit_access()
-            parse_list_query([(k, v) for k, v in params if k.startswith("filter[")])
+            parse_list_query([(k, v) for k, v in params if k.startswith("filter[")], state.config.created_at_bounds)
             state.start_export()
             return Answer(202, b"null", JSON_TYPE,
                           {"Zendesk-RateLimit-audit-logs-export":
