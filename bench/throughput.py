@@ -142,5 +142,51 @@ def loader(base_url: str, workdir: Path, *args: str, env: dict[str, str] | None 
     return Measure(summary["records_loaded"], seconds, summary["peak_rss_mb"], summary, cpu)
 
 
+@dataclass
+class BudgetRun:
+    """One backfill against a rate-limited sandbox: how much of a whole limit window it used."""
+
+    limit: int
+    window: float
+    latency_ms: int
+    offset_count: bool
+    records: int
+    window_share: float | None  # of the limit, in the first whole window (None: the run was shorter)
+    rate_limited_share: float  # of all requests, answered 429
+    extra_share: float  # of list requests: beyond the pages the records fill (count probes, windows' last pages)
+    seconds: float
+    list_requests: int
+
+
+def budget_run(limit: int, window: float, latency_ms: int, offset_count: bool, seconds: float = 75.0) -> BudgetRun:
+    """A full backfill sized to last about `seconds` at the limit, `--rate-limit-share 1.0`.
+
+    The sandbox's first limit window starts with the loader's first request, so the first window
+    that ends while the loader still runs is a real, whole window: startup included.
+    """
+    records = int(limit / window * seconds * 100)
+    sandbox = SandboxProcess("--records", str(records), "--seed", "3", "--latency-ms", str(latency_ms),
+                             "--rate-limit", str(limit), "--rate-window", str(window),
+                             "--offset-count", "on" if offset_count else "off")
+    try:
+        started = time.perf_counter()
+        result = loader(sandbox.base_url, workdir(), "--no-models", "--rate-limit-share", "1.0")
+        elapsed = time.perf_counter() - started
+        counters = sandbox.counters()
+    finally:
+        sandbox.stop()
+    windows = counters["rate_windows"]
+    first = windows[0] if windows and windows[0]["ended"] and len(windows) > 1 else None
+    answered = counters["list_requests"] - counters["rate_limited"]
+    pages_needed = -(-result.records // 100)
+    return BudgetRun(
+        limit=limit, window=window, latency_ms=latency_ms, offset_count=offset_count, records=result.records,
+        window_share=(first["requests"] - first["rate_limited"]) / limit if first else None,
+        rate_limited_share=counters["rate_limited"] / max(1, counters["requests_total"]),
+        extra_share=(answered - pages_needed) / max(1, counters["list_requests"]),
+        seconds=elapsed, list_requests=counters["list_requests"],
+    )
+
+
 def workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="bench-"))

@@ -134,7 +134,7 @@ class WindowPlan:
             self.frontier = self._carve_end(low, self.stop)
             return self._open(low, self.frontier)
         if steal:
-            return self._steal()
+            return self._steal(newest_too=carve)
         return None
 
     def _carve_end(self, low: int, high: int) -> int:
@@ -153,8 +153,11 @@ class WindowPlan:
         self.windows += 1
         return window
 
-    def _steal(self) -> Window | None:
-        candidates = [w for w in self.active if w.seen is not None and w.end - w.seen >= 3]
+    def _steal(self, newest_too: bool) -> Window | None:
+        """Half of the rest of the window with the most left. Once the chunk carves no more, not the
+        newest window's: it ends at its next page, its rest going to the next chunk."""
+        candidates = [w for w in self.active if w.seen is not None and w.end - w.seen >= 3
+                      and (newest_too or not self.newest(w))]
         if not candidates:
             return None
         victim = max(candidates, key=self.remaining)
@@ -197,7 +200,7 @@ class WindowPlan:
                 self.give_back(last, window.end)
                 window.end = last
                 finished = ended_here = True
-            elif not stop_now:
+            elif not (stop_now and self.newest(window)):
                 self._hand_back_if_dense(window, last)
             resume = not finished and fresh and window.end < window.request_end
         if ended_here or resume:
@@ -206,7 +209,9 @@ class WindowPlan:
             dropped = _drop_from(kept, last)
             window.records -= dropped
             self.fetched -= dropped
-            window.kept_until = math.floor(_second(kept[-1]) or window.floor) if kept else kept_before
+            newest_kept = _second(kept[-1]) if kept else None
+            window.kept_until = math.floor(newest_kept) if newest_kept is not None else kept_before
+            window.seen = last - 1  # where the worker is now: before that second
         if resume:
             assert last is not None
             window.floor = last
@@ -218,7 +223,8 @@ class WindowPlan:
             if kept_second is not None:
                 window.kept_until = max(window.kept_until or 0, math.floor(kept_second))
                 if window.data_start is None:
-                    window.data_start = math.floor(_second(kept[0]) or kept_second)
+                    oldest = _second(kept[0])
+                    window.data_start = math.floor(oldest if oldest is not None else kept_second)
         if last is not None:
             window.seen = max(window.seen if window.seen is not None else last, last)
         window.records += len(kept)

@@ -370,9 +370,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
                     fields=payload.get("fields") or {})
                 return json_answer(200, {"records": added})
             if route == ("GET", "/_sandbox/counters"):
-                return json_answer(200, state.counters.snapshot())
+                return json_answer(200, state.counters_snapshot())
             if route == ("POST", "/_sandbox/reset_counters"):
-                state.counters.reset()
+                state.reset_counters()
                 return json_answer(200, {"ok": True})
             if route == ("POST", "/_sandbox/faults"):
                 changes = dict(payload)
