@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import os
 import platform
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+# The seed-style baseline's pandas and numpy (see the Makefile), last on the path so that nothing of
+# the loader's comes from there, and before pyarrow is first imported: pyarrow looks for numpy once.
+sys.path.append(str(HERE / ".baseline-deps"))
 
 import duckdb  # noqa: E402
 import sandbox_throughput  # noqa: E402
@@ -58,9 +62,10 @@ def ratio_shortfall(ours: float, baseline: float, target: float, ceiling: float,
 
 
 def throughput(records: int, baseline_records: int) -> None:
-    # DuckDB's client imports pandas whenever the loader's environment has it (~40 MB): say which case
-    # was measured. Asked before the seed-style baseline puts its own pandas on this process's path.
-    pandas_note = "pandas installed, so DuckDB loaded it" if importlib.util.find_spec("pandas") else "no pandas"
+    # DuckDB's client imports pandas whenever the loader's environment has it (~40 MB): say which case was measured.
+    probe = "import importlib.util as u, sys; sys.exit(u.find_spec('pandas') is None)"
+    has_pandas = subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0  # the loader's environment
+    pandas_note = "pandas installed, so DuckDB loaded it" if has_pandas else "no pandas"
     sandbox = SandboxProcess("--records", str(records), "--seed", "1")
     try:
         served = raw_walk(sandbox.base_url)

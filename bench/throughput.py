@@ -110,10 +110,11 @@ def fetch_only(base_url: str, limit: int | None = None) -> Measure:
 def seed_script(base_url: str, limit: int | None, out: Path) -> Measure:
     """What many teams run: requests + pandas, one DataFrame per page appended to a CSV.
 
-    pandas comes from `bench/.baseline-deps` (see the Makefile), so that the loader's own
-    environment stays as `make install` leaves it.
+    pandas comes from `bench/.baseline-deps` (see the Makefile, and `run.py`, which puts it on the
+    path), so that the loader's own environment stays as `make install` leaves it.
     """
-    sys.path.insert(0, str(HERE / ".baseline-deps"))
+    if str(HERE / ".baseline-deps") not in sys.path:
+        sys.path.append(str(HERE / ".baseline-deps"))
     import pandas as pd
 
     started = time.perf_counter()

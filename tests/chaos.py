@@ -179,8 +179,8 @@ def kill_loop(records: int, kills: int, workdir: Path, seed: int = 2, chunk_page
         outcome.notes.append("kills by step: " + ", ".join(f"{name} {n}" for name, n in sorted(steps.items())))
         outcome.notes.append(
             f"re-fetched beyond what was not yet loaded, worst run: {max(overheads):,} records "
-            f"(a chunk ends at the first window boundary after {chunk_pages * 100:,} records; windows hold up to "
-            f"5,000); served in all: {sandbox.counters()['records_served']:,} "
+            f"(once {chunk_pages * 100:,} records are fetched, a chunk's newest window stops at its next page and "
+            f"the windows still open are finished); served in all: {sandbox.counters()['records_served']:,} "
             f"for {expected:,}"
         )
         outcome.worst_overhead = max(overheads)  # type: ignore[attr-defined]

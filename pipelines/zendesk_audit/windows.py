@@ -92,25 +92,26 @@ class WindowPlan:
             seconds += _covered(window, window.seen + 1 if window.seen is not None else None)
         return records / seconds if seconds > 0 else None
 
-    def _window_density(self, window: Window) -> float | None:
+    def _window_density(self, window: Window, overall: float | None = None) -> float | None:
         """The window's own density, steadied by the overall one as if it were worth one page."""
-        overall = self.density()
+        overall = overall if overall is not None else self.density()
         seconds = _covered(window, window.seen + 1 if window.seen is not None else None)
         if overall:
             return (window.records + PAGE_SIZE) / (seconds + PAGE_SIZE / overall)
         return window.records / seconds if seconds > 0 and window.records else None
 
-    def remaining(self, window: Window) -> float:
-        """About how many records the window has left to read."""
+    def remaining(self, window: Window, overall: float | None = None) -> float:
+        """About how many records the window has left to read (`overall`: the density, when known)."""
+        overall = overall if overall is not None else self.density()
         if window.seen is None:
-            overall = self.density()
             return overall * (window.end - window.start) if overall is not None else float(self.window_records)
-        density = self._window_density(window)
+        density = self._window_density(window, overall)
         return density * (window.end - window.seen - 1) if density is not None else 0.0
 
     def planned(self) -> float:
         """Records kept plus those the active windows are expected to bring."""
-        return self.fetched + sum(self.remaining(window) for window in self.active)
+        overall = self.density()
+        return self.fetched + sum(self.remaining(window, overall) for window in self.active)
 
     def newest(self, window: Window) -> bool:
         """Whether nothing newer is planned: the window's rest can go back to the unplanned range."""
@@ -160,8 +161,9 @@ class WindowPlan:
                       and (newest_too or not self.newest(w))]
         if not candidates:
             return None
-        victim = max(candidates, key=self.remaining)
-        if self.remaining(victim) < MIN_STEAL_RECORDS:
+        overall = self.density()
+        victim = max(candidates, key=lambda window: self.remaining(window, overall))
+        if self.remaining(victim, overall) < MIN_STEAL_RECORDS:
             return None
         assert victim.seen is not None
         middle = victim.seen + 1 + (victim.end - victim.seen - 1) // 2
