@@ -80,8 +80,11 @@ def throughput(records: int, baseline_records: int) -> None:
         ours = loader(sandbox.base_url, folder, "--no-models")
         ratio = ours.rate / ceiling.rate
         cores_busy = (ours.cpu_seconds or 0.0) / ours.seconds
+        cpu_ratio = (ceiling.cpu_seconds or 0.0) / max(ceiling.records, 1) / ((ours.cpu_seconds or 0.0) / max(ours.records, 1))
         row("zendesk-audit load, full backfill into DuckDB",
-            f"{ours.rate:,.0f} records/s = {ratio:.2f}x fetch-only; {cores_busy:.2f} cores busy",
+            f"{ours.rate:,.0f} records/s = {ratio:.2f}x fetch-only; {cores_busy:.2f} cores busy; CPU per record "
+            f"{(ours.cpu_seconds or 0.0) / ours.records * 1e6:.1f} µs against the loop's "
+            f"{(ceiling.cpu_seconds or 0.0) / ceiling.records * 1e6:.1f} µs ({cpu_ratio:.2f}x)",
             f"target >= 0.7x: {verdict(ratio >= 0.7, f'{1 - ratio / 0.7:.0%} short')}", "zendesk-audit load --no-models")
         seed = seed_script(sandbox.base_url, baseline_records, workdir() / "audit.csv")
         row("seed-style script (requests + pandas, CSV)", f"{seed.rate:,.0f} records/s; ours {ours.rate / seed.rate:.1f}x",
