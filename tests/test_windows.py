@@ -168,3 +168,14 @@ def test_an_idle_worker_steals_the_second_half_of_the_busiest_window() -> None:
     thief = plan.take(carve=False, steal=True)
     # The rest of the first window, from second 9 to 99: the thief takes its second half.
     assert thief is not None and (thief.start, thief.end) == (54, 99) and first.end == 54
+
+
+@pytest.mark.parametrize("offset_count", [False, True], ids=["no-count", "count"])
+def test_an_account_that_does_not_answer_count_is_asked_once(sandbox_factory: Any, offset_count: bool) -> None:
+    sandbox = sandbox_factory(records=50, seed=24, history_end=HISTORY_END, history_days=5, offset_count=offset_count)
+    empty = (datetime(2010, 1, 1, tzinfo=timezone.utc), datetime(2011, 1, 1, tzinfo=timezone.utc))
+    for run in range(3):  # as a load's chunks and later runs do, each with its own client
+        batches, more = fetch_windows(_client(sandbox), _params, *empty, workers=2, window_records=500, max_records=None)
+        assert list(batches) == [] and not more()
+    # With count: one probe a run, which ends an empty range. Without: one probe in all, then a page a run.
+    assert sandbox.counters()["list_requests"] == (3 if offset_count else 1 + 3)

@@ -59,6 +59,8 @@ ResponseHook = Callable[[str, urllib3.BaseHTTPResponse], None]
 USER_AGENT = "zendesk-audit (+dlt)"
 TIMEOUT = urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS)
 FAST_ANSWER_SECONDS = 0.05
+# Whether each account (base URL) answered `count` on an offset page, in this process.
+_COUNT_ANSWERED: dict[str, bool] = {}
 
 
 @dataclass
@@ -189,7 +191,13 @@ class ZendeskClient:
     # -- audit logs ---------------------------------------------------------------------------
 
     def count_audit_logs(self, params: Params) -> int | None:
-        """How many records match (offset mode's `count`), to size windows; None when Zendesk won't say."""
+        """How many records match (offset mode's `count`); None when Zendesk won't say.
+
+        Zendesk does not promise `count` on this list: once an account's answer came without it, this
+        process asks no more (a load runs one client per chunk, each would otherwise spend a request).
+        """
+        if _COUNT_ANSWERED.get(self.base_url) is False:
+            return None
         query = {key: value for key, value in params.items() if not key.startswith("page[") and key != "sort"}
         query.update(page=1, per_page=1)
         self.stats.add(list_requests=1)
@@ -200,7 +208,9 @@ class ZendeskClient:
                 return None
             raise
         count = body.get("count") if isinstance(body, dict) else None
-        return count if isinstance(count, int) and not isinstance(count, bool) else None
+        answered = isinstance(count, int) and not isinstance(count, bool)
+        _COUNT_ANSWERED[self.base_url] = answered
+        return count if answered else None
 
     def iter_audit_log_pages(self, params: Params) -> Iterator[list[dict[str, Any]]]:
         """Follow `meta.after_cursor` until `has_more` is false, yielding each page's records."""

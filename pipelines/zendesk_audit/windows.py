@@ -93,11 +93,18 @@ class WindowPlan:
         return records / seconds if seconds > 0 else None
 
     def _window_density(self, window: Window, overall: float | None = None) -> float | None:
-        """The window's own density, steadied by the overall one as if it were worth one page."""
+        """The window's own density, steadied by the overall one as if that were worth half a window of records.
+
+        Audit logs follow office hours: a window's first pages often fall in a busy morning, several
+        times denser than the window on average. With half a window of weight on the overall density, a
+        window is found dense only after it has read about a window's worth of records at several times
+        the planned rate, not on its first page (the range's first window, alone, is its own prior).
+        """
         overall = overall if overall is not None else self.density()
         seconds = _covered(window, window.seen + 1 if window.seen is not None else None)
         if overall:
-            return (window.records + PAGE_SIZE) / (seconds + PAGE_SIZE / overall)
+            prior = self.window_records / 2
+            return (window.records + prior) / (seconds + prior / overall)
         return window.records / seconds if seconds > 0 and window.records else None
 
     def remaining(self, window: Window, overall: float | None = None) -> float:
