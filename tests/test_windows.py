@@ -154,27 +154,27 @@ def test_an_absurd_count_costs_no_extra_request(sandbox_factory: Any, monkeypatc
 
 
 def test_an_idle_worker_steals_the_second_half_of_the_busiest_window() -> None:
-    plan = WindowPlan(start=0, stop=100_000, window_records=1_000)
+    plan = WindowPlan(start=0, stop=100_000, window_records=2_000)
     first = plan.take(carve=True, steal=False)
     assert first is not None and (first.start, first.end) == (0, 100_000)  # nothing known yet: the whole range
     page = [{"id": i, "created_at": f"1970-01-01T00:00:{i // 10:02d}Z"} for i in range(100)]  # 10 a second
     kept, finished, resume = plan.on_page(first, page, has_more=True, stop_now=False)
-    # Far denser than one window: it keeps about 1,000 records (100 s) and hands the rest back.
+    # Far denser than one window: it keeps about 2,000 records (190 s more) and hands the rest back.
     assert len(kept) == 90 and not finished and resume  # second 9 is read again by its next request
-    assert first.end == 9 + 90 and plan.frontier == first.end
+    assert first.end == 9 + 190 and plan.frontier == first.end
     second = plan.take(carve=True, steal=True)
-    assert second is not None and second.start == first.end and second.end - second.start == 100  # carved at 10/s
+    assert second is not None and second.start == first.end and second.end - second.start == 200  # carved at 10/s
     assert plan.take(carve=False, steal=False) is None
     thief = plan.take(carve=False, steal=True)
-    # The rest of the first window, from second 9 to 99: the thief takes its second half.
-    assert thief is not None and (thief.start, thief.end) == (54, 99) and first.end == 54
+    # The rest of the first window, from second 9 to 199: the thief takes its second half.
+    assert thief is not None and (thief.start, thief.end) == (104, 199) and first.end == 104
 
 
 @pytest.mark.parametrize("offset_count", [False, True], ids=["no-count", "count"])
 def test_an_account_that_does_not_answer_count_is_asked_once(sandbox_factory: Any, offset_count: bool) -> None:
     sandbox = sandbox_factory(records=50, seed=24, history_end=HISTORY_END, history_days=5, offset_count=offset_count)
     empty = (datetime(2010, 1, 1, tzinfo=timezone.utc), datetime(2011, 1, 1, tzinfo=timezone.utc))
-    for run in range(3):  # as a load's chunks and later runs do, each with its own client
+    for _ in range(3):  # as a load's chunks and later runs do, each with its own client
         batches, more = fetch_windows(_client(sandbox), _params, *empty, workers=2, window_records=500, max_records=None)
         assert list(batches) == [] and not more()
     # With count: one probe a run, which ends an empty range. Without: one probe in all, then a page a run.

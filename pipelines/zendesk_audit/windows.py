@@ -50,8 +50,12 @@ from zendesk_audit.settings import PAGE_SIZE, TIME_FORMAT
 from zendesk_audit.times import parse_utc
 
 Params = Callable[[datetime, datetime], dict[str, Any]]
-# A window is stolen from only when it has at least this many records left, the thief taking half.
-MIN_STEAL_RECORDS = 4 * PAGE_SIZE
+# A window is stolen from only when it has at least this many records left, the thief taking half
+# (at least 5 pages for the one partial page a new window costs).
+MIN_STEAL_RECORDS = 10 * PAGE_SIZE
+# A window hands its rest back once it looks to hold this many times `window_records` more: a window
+# up to that much bigger than planned is cheaper fetched whole (each cut is a partial page more).
+DENSE_FACTOR = 3
 
 
 @dataclass(eq=False)
@@ -240,9 +244,9 @@ class WindowPlan:
         self.fetched += len(kept)
 
     def _hand_back_if_dense(self, window: Window, last: int) -> None:
-        """Far denser than planned: keep about `window_records` more, hand the rest back."""
+        """Far denser than planned (`DENSE_FACTOR`): keep about `window_records` more, hand the rest back."""
         density = self._window_density(window)
-        if not density or density * (window.end - last) <= 2 * self.window_records:
+        if not density or density * (window.end - last) <= DENSE_FACTOR * self.window_records:
             return
         keep = max(self.window_records - window.records, self.window_records // 2)
         end = last + max(1, math.ceil(keep / density))
