@@ -24,10 +24,10 @@ from click.testing import CliRunner
 from conftest import load_sandbox
 from zendesk_audit.evidence_cli import report_command
 from zendesk_audit.models import build_models
-from zendesk_audit.models_project import default_sql_dir
 from zendesk_audit.pipeline import create_pipeline
 from zendesk_audit.report import SECTIONS
 from zendesk_audit.sandbox import Sandbox
+from zendesk_audit.settings import SQL_DIR
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Chromium's own services (component updater, network time, sign-in): not requests of the page.
@@ -48,7 +48,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             "select max(created_at) from zendesk_audit.audit_logs where actor_id <> -1 and created_at < '2026-09-01'"
         ).fetchone()[0]
     seeds = folder / "seeds"
-    shutil.copytree(default_sql_dir() / "seeds", seeds)
+    shutil.copytree(SQL_DIR / "seeds", seeds)
     started = busiest.astimezone().strftime("%Y-%m-%dT%H:%M:%SZ") if busiest.tzinfo else busiest.isoformat()
     (seeds / "incidents.csv").write_text(
         f"incident_id,title,started_at,lookback_hours\nINC-7,Tickets routed to the wrong group,{started},72\n"

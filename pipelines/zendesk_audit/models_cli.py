@@ -1,4 +1,4 @@
-"""`zendesk-audit models`: build the SQL models, show their status, refresh the lock file.
+"""`zendesk-audit models`: build the SQL models (the dbt project `sql/`) and show their status.
 
 Registered in `cli.py` with `cli.add_command(models_group)`; parsing and printing only, the work
 is in `zendesk_audit.models`.
@@ -24,15 +24,15 @@ def _pipeline(destination: str, dataset: str, duckdb_path: str) -> Any:
         )
     if destination == "filesystem":
         raise ConfigurationError(
-            "the filesystem destination has no SQL engine: build the models with Spark "
-            "(zendesk_audit.models_spark.build_models_spark) or DuckDB over the Parquet files"
+            "the filesystem destination has no SQL engine: run sql/ as a dbt project with dbt-spark "
+            "(session mode) over the Parquet files, see the README's SQL models section"
         )
     return create_pipeline(destination, dataset, duckdb_path)
 
 
 @click.group("models", context_settings={"help_option_names": ["-h", "--help"]})
 def models_group() -> None:
-    """Versioned SQL models: analysis views in the schema <dataset>_models.
+    """The SQL models (a dbt project): marts and views in the schema <dataset>_models.
 
     Example: zendesk-audit models build
     """
@@ -41,8 +41,9 @@ def models_group() -> None:
 @models_group.command("build")
 @destination_options
 @click.option("--time-zone", help="IANA zone for local times; default: config models.time_zone, then the account's, then UTC.")
-@click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
+@click.option("--sql-dir", type=click.Path(file_okay=False), help="The dbt project (default: the project's sql/).")
 @click.option("--seeds-dir", type=click.Path(file_okay=False), help="The seed CSV folder (default: <sql-dir>/seeds).")
+@click.option("--full-refresh", is_flag=True, help="Rebuild every mart from all records, not only what new loads touched.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @fails_in_one_line
 def build_command(
@@ -52,18 +53,25 @@ def build_command(
     time_zone: str | None,
     sql_dir: str | None,
     seeds_dir: str | None,
+    full_refresh: bool,
     as_json: bool,
 ) -> None:
-    """Build every model that changed, in dependency order; views are replaced in place.
+    """Run the dbt project: rebuild what changed, refresh the marts with what new loads touched.
 
-    Exit 0 on success, 1 when a model fails on the destination (nothing is committed on DuckDB
-    and PostgreSQL), 2 on a bad seed row, time zone or model file.
+    A changed model, seed or time zone rebuilds it and what depends on it; the incremental marts
+    re-read only the days (or items) the loads since the last build touched.
+
+    Exit 0 on success, 1 when a model fails on the destination (it keeps its previous rows), 2 on
+    a bad seed row, time zone or project.
 
     Example: zendesk-audit models build --destination postgres --dataset zendesk_audit
     """
     from zendesk_audit.models import build_models
 
-    result = build_models(_pipeline(destination, dataset, duckdb_path), time_zone=time_zone, sql_dir=sql_dir, seeds_dir=seeds_dir)
+    result = build_models(
+        _pipeline(destination, dataset, duckdb_path), time_zone=time_zone, sql_dir=sql_dir, seeds_dir=seeds_dir,
+        full_refresh=full_refresh,
+    )
     if as_json:
         click.echo(json.dumps(result.as_dict()))
         return
@@ -75,11 +83,17 @@ def build_command(
 
 @models_group.command("status")
 @destination_options
-@click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
+@click.option("--sql-dir", type=click.Path(file_okay=False), help="The dbt project (default: the project's sql/).")
+@click.option("--seeds-dir", type=click.Path(file_okay=False), help="The seed CSV folder (default: <sql-dir>/seeds).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model.")
 @fails_in_one_line
-def status_command(destination: str, dataset: str, duckdb_path: str, sql_dir: str | None, as_json: bool) -> None:
-    """List each model with its file version, built version and state, then each account's time zone.
+def status_command(
+    destination: str, dataset: str, duckdb_path: str, sql_dir: str | None, seeds_dir: str | None, as_json: bool
+) -> None:
+    """List each model with its version, the version built and when, its state, then each account's time zone.
+
+    The version is the dbt model version of a public mart (`sensitive_changes` reads the latest,
+    `sensitive_changes_v1` pins one); staging and intermediate models have none ("-").
 
     The time zones are those of the built views: where each came from (configured, account_settings
     or utc_fallback) and, for utc_fallback, why and how to fix it.
@@ -89,46 +103,20 @@ def status_command(destination: str, dataset: str, duckdb_path: str, sql_dir: st
     from zendesk_audit.models import model_status, model_time_zones
 
     pipeline = _pipeline(destination, dataset, duckdb_path)
-    statuses = model_status(pipeline, sql_dir=sql_dir)
+    statuses = model_status(pipeline, sql_dir=sql_dir, seeds_dir=seeds_dir)
     if as_json:
         for status in statuses:
             click.echo(json.dumps(status.as_dict()))
         return
     click.echo(f"{'model':<42} {'layer':<13} {'file':>4} {'built':>5}  {'state':<13} built at")
     for status in statuses:
+        version = "-" if status.file_version is None else str(status.file_version)
         built = "-" if status.built_version is None else str(status.built_version)
+        if status.built_at is None:
+            built = "-"
         when = f"{status.built_at:%Y-%m-%d %H:%M:%S}" if status.built_at else "-"
-        click.echo(f"{status.name:<42} {status.layer:<13} {status.file_version:>4} {built:>5}  {status.state:<13} {when}")
+        click.echo(f"{status.name:<42} {status.layer:<13} {version:>4} {built:>5}  {status.state:<13} {when}")
     zones = model_time_zones(pipeline)
     click.echo("time zones:" if zones else "time zones: none yet (no records in the views, or the models are not built)")
     for zone in zones:
         click.echo(f"  {zone.line()}")
-
-
-@models_group.command("lock")
-@click.option("--sql-dir", type=click.Path(file_okay=False), help="The models folder (default: the project's sql/).")
-@click.option("--check", is_flag=True, help="Only check: exit 1 and list the models whose lock entry is stale.")
-@fails_in_one_line
-def lock_command(sql_dir: str | None, check: bool) -> None:
-    """Record each model's version and checksum in sql/models.lock (commit it with the SQL).
-
-    A model whose SQL changed needs a higher '-- version: N' first; the tests fail otherwise.
-
-    Example: zendesk-audit models lock --check
-    """
-    from zendesk_audit.models_project import lock_problems, write_lock
-
-    problems = lock_problems(sql_dir)
-    if check:
-        for problem in problems:
-            click.echo(problem, err=True)
-        if problems:
-            raise SystemExit(1)
-        click.echo("models.lock is current")
-        return
-    unbumped = [problem for problem in problems if "without a version bump" in problem]
-    if unbumped:
-        from zendesk_audit.errors import ConfigurationError
-
-        raise ConfigurationError(unbumped[0])
-    click.echo(f"wrote {write_lock(sql_dir)}")

@@ -352,7 +352,7 @@ def write_report(pipeline: Any, out: str | Path, period: Period) -> ReportResult
     """
     from zendesk_audit.evidence import tool_version
     from zendesk_audit.models import models_schema_name
-    from zendesk_audit.models_engines import open_engine
+    from zendesk_audit.warehouse import open_engine
 
     started = time.monotonic()
     schema = models_schema_name(pipeline.dataset_name)

@@ -1,6 +1,8 @@
 """Constants about Zendesk's audit-log API and our defaults. No logic."""
 from __future__ import annotations
 
+from pathlib import Path
+
 AUDIT_LOGS_PATH = "/api/v2/audit_logs"
 ACCOUNT_SETTINGS_PATH = "/api/v2/account/settings"
 OAUTH_TOKENS_PATH = "/oauth/tokens"
@@ -68,3 +70,6 @@ DEFAULT_RATE_LIMIT_SHARE = 0.5
 PARQUET_DESTINATIONS = frozenset(
     {"duckdb", "motherduck", "ducklake", "filesystem", "snowflake", "bigquery", "databricks", "athena"}
 )
+
+# The dbt project of the SQL models (`sql/` beside `pipelines/`).
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
