@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import duckdb  # noqa: E402
+import models_bench  # noqa: E402
 import sandbox_throughput  # noqa: E402
 from throughput import SandboxProcess, fetch_only, loader, plain_dlt, seed_script, workdir  # noqa: E402
 
@@ -141,6 +142,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--baseline-records", type=int, default=200_000)
     parser.add_argument("--latency-records", type=int, default=30_000)
+    parser.add_argument("--models-records", type=int, action="append",
+                        help="sizes for the SQL models bench (bench/models_bench.py); default 1,000,000 and 10,000,000")
     args = parser.parse_args()
     started = time.perf_counter()
     buffer = io.StringIO()
@@ -148,6 +151,7 @@ def main() -> None:
         sandbox_throughput.main(["--records", str(args.records), "--seconds", "5"])
     throughput(args.records, args.baseline_records)
     ceiling_under_latency(args.latency_records)
+    models_bench.run(row, args.models_records or [1_000_000, 10_000_000])
     cores = len(os.sched_getaffinity(0))
     lines = [
         "# Benchmarks",

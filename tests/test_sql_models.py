@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -637,3 +638,62 @@ def test_every_models_command_has_help_with_an_example_and_is_in_the_readme() ->
         assert examples and examples[0].startswith("Example: zendesk-audit models"), args
         if args:
             assert f"zendesk-audit models {args[0]}" in readme
+
+
+# ----------------------------------------------------------------------------- Spark
+def _spark_missing() -> str | None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed: pip install 'zendesk-audit[spark]' (about 300 MB) to run the Spark test"
+    try:
+        import dbt.adapters.spark  # noqa: F401
+    except ImportError:
+        return "dbt-spark is not installed: pip install 'zendesk-audit[spark]' to run the Spark test"
+    try:
+        subprocess.run(["java", "-version"], capture_output=True, check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "no Java runtime: Spark needs Java 17 or later on PATH (or JAVA_HOME)"
+    return None
+
+
+@pytest.mark.slow
+def test_spark_gives_the_same_known_answers(
+    known_data: dict[str, Any], seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dbt project with dbt-spark in session mode over the filesystem destination's Parquet files."""
+    reason = _spark_missing()
+    if reason:
+        pytest.skip(reason)
+    from pyspark.sql import SparkSession
+
+    from zendesk_audit.models_spark import build_models_spark, register_parquet_dataset
+
+    bucket = tmp_path / "lake"
+    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", bucket.as_uri())
+    load_sandbox(known_data["sandbox"], destination="filesystem", dataset="zendesk_audit")
+    assert list((bucket / "zendesk_audit" / "audit_logs").glob("*.parquet"))
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .appName("zendesk-audit-models-test")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.warehouse.dir", str(tmp_path / "warehouse"))
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        assert register_parquet_dataset(spark, bucket.as_uri(), "zendesk_audit") == ["audit_logs", "accounts"]
+        built = build_models_spark(spark, "zendesk_audit", work_dir=tmp_path / "dbt", seeds_dir=seeds_dir)
+        assert sorted(built) == sorted(model_names())
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            return [tuple(row) for row in spark.sql(sql).collect()]
+
+        actual = actual_answers(query, "zendesk_audit_models")
+        # Spark's TIMESTAMP is UTC here (session time zone): make it aware like the other engines'.
+        actual["items"] = {row[:2] + (row[2].replace(tzinfo=UTC) if row[2] else None,) + row[3:] for row in actual["items"]}
+        assert_same_answers(actual, expected_answers(known_data["records"], seeds_dir, "Europe/Paris"))
+    finally:
+        spark.stop()

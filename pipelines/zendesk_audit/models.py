@@ -358,15 +358,27 @@ def prepare(
     return Prepared(project, schema, override, zone_label, nodes, ledger, relations, last_load_id)
 
 
-def _variables(dataset: str, time_zone: str | None, since: str | None) -> str:
+def _variables(dataset: str, time_zone: str | None, since: str | None, days: list[list[str]] | None = None) -> str:
     values: dict[str, Any] = {"zendesk_audit_schema": dataset, "zendesk_audit_time_zone": time_zone}
     if since is not None:
         values["zendesk_audit_since_load_id"] = since
+    if days is not None:
+        values["zendesk_audit_changed_days"] = days
     return json.dumps(values)
 
 
 def _vars(prepared: Prepared, pipeline: Any, since: str | None) -> str:
-    return _variables(pipeline.dataset_name, prepared.override, since)
+    days = None
+    if since is not None:
+        # Asked once here rather than by every mart (macros/incremental.sql, changed_days). Read from
+        # staging, CSV twins included: a day too many is re-read, never one too few.
+        with open_engine(pipeline) as engine:
+            rows = engine.query(
+                f"select subdomain, cast(created_at_local as date) from {engine.relation(prepared.schema, 'stg_audit_logs')} "
+                f"where _dlt_load_id > {sql_literal(since)} group by 1, 2 order by 1, 2"
+            )
+        days = [[str(subdomain), str(day)] for subdomain, day in rows]
+    return _variables(pipeline.dataset_name, prepared.override, since, days)
 
 
 def _selector(node: Node) -> str:

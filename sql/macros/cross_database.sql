@@ -156,3 +156,18 @@
 {% macro bigquery__nth_line(text_column, line_number) -%}
     coalesce(split({{ text_column }}, '\n')[safe_ordinal({{ line_number }})], '')
 {%- endmacro %}
+
+
+{#- An optional seed cell: null when empty. dbt-spark loads an empty cell of a text column as the
+    text 'None', so there that counts as empty too. -#}
+{% macro empty_as_null(column) -%}
+    {{ return(adapter.dispatch('empty_as_null', 'zendesk_audit')(column)) }}
+{%- endmacro %}
+
+{% macro default__empty_as_null(column) -%}
+    nullif({{ column }}, '')
+{%- endmacro %}
+
+{% macro spark__empty_as_null(column) -%}
+    nullif(nullif({{ column }}, ''), 'None')
+{%- endmacro %}

@@ -20,10 +20,20 @@
 {%- endmacro %}
 
 
-{#- [(subdomain, local date), ...] touched by loads after the watermark (run at execution only). -#}
+{#- [(subdomain, local date), ...] touched by loads after the watermark (run at execution only).
+    `zendesk-audit models build` asks once and passes them (var `zendesk_audit_changed_days`), so
+    each mart need not ask again. -#}
 {% macro changed_days() -%}
     {%- if not execute or not is_incremental() -%}
         {{ return([]) }}
+    {%- endif -%}
+    {%- set given = var('zendesk_audit_changed_days', none) -%}
+    {%- if given is not none -%}
+        {%- set days = [] -%}
+        {%- for account, day in given -%}
+            {%- do days.append((account, day | string)) -%}
+        {%- endfor -%}
+        {{ return(days) }}
     {%- endif -%}
     {%- set query -%}
         select subdomain, cast(created_at_local as date) as local_date

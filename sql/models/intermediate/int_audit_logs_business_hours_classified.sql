@@ -26,7 +26,7 @@ local_parts as (
 classified as (
     select
         local_parts.*,
-        holidays.holiday_name,
+        {{ zendesk_audit.empty_as_null('holidays.holiday_name') }} as holiday_name,
         case
             when not business_minutes.is_working_day then 'weekend'
             when holidays.holiday_date is not null then 'holiday'

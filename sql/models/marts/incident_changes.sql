@@ -23,7 +23,7 @@ windowed as (
         audit_logs.subdomain,
         audit_logs.actor_id,
         audit_logs.source_id,
-        incidents.title as incident_title,
+        {{ zendesk_audit.empty_as_null('incidents.title') }} as incident_title,
         audit_logs.actor_name,
         audit_logs.action,
         audit_logs.source_type,

@@ -13,8 +13,21 @@ with audit_logs as (
     {%- endif %}
 ),
 
-sensitive_rules as (
+sensitive_rule_seeds as (
     select * from {{ ref('sensitive_rules') }}
+),
+
+-- An empty pattern matches anything (see macro empty_as_null).
+sensitive_rules as (
+    select
+        rule_id,
+        lower(trim(severity)) as severity,
+        title,
+        {{ zendesk_audit.empty_as_null('source_type_pattern') }} as source_type_pattern,
+        {{ zendesk_audit.empty_as_null('action_pattern') }} as action_pattern,
+        {{ zendesk_audit.empty_as_null('label_pattern') }} as label_pattern,
+        {{ zendesk_audit.empty_as_null('description_pattern') }} as description_pattern
+    from sensitive_rule_seeds
 ),
 
 severities as (

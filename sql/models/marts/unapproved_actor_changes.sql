@@ -42,7 +42,7 @@ unapproved as (
         and not exists (
             select 1 from approved_actors
             where approved_actors.actor_id = audit_logs.actor_id
-                and (approved_actors.subdomain is null or approved_actors.subdomain = audit_logs.subdomain)
+                and ({{ zendesk_audit.empty_as_null('approved_actors.subdomain') }} is null or approved_actors.subdomain = audit_logs.subdomain)
         )
 )
 
