@@ -180,9 +180,11 @@ def bench(records: int, row: Row, baseline: bool) -> None:
         "zendesk-audit models build (first build)")
     have_old = baseline and old_views(path)
     with duckdb.connect(str(path), read_only=True) as connection:
-        subdomain, source_type, source_id = connection.execute(
-            f"select subdomain, source_type, source_id from {MARTS}.item_history group by all "
-            "order by count(*) desc limit 1").fetchone()
+        # A busy item, not the busiest: the one at the 99.9th percentile of changes per item.
+        subdomain, source_type, source_id, changes = connection.execute(
+            f"select subdomain, source_type, source_id, count(*) as changes from {MARTS}.item_history group by all "
+            "order by changes desc, source_id limit 1 offset (select count(distinct source_id) // 1000 "
+            f"from {MARTS}.item_history)").fetchone()
         for name, sql in QUERIES.items():
             query = sql.replace("{subdomain}", subdomain).replace("{source_type}", source_type).replace(
                 "{source_id}", str(source_id))
@@ -193,7 +195,8 @@ def bench(records: int, row: Row, baseline: bool) -> None:
                 before = timed(connection, query.format(m=OLD), runs=3)
                 figure += f"; {before * 1000:,.0f} ms on today's view ({before / ours:,.0f}x)"
                 target = f">= 50x: {'met' if before / ours >= 50 else 'NOT met'}"
-            row(f"BI query '{name}', {records:,} records", figure, target, "bench/models_bench.py QUERIES")
+            label = f"{name} ({changes:,} changes)" if name == "one item's history" else name
+            row(f"BI query '{label}', {records:,} records", figure, target, "bench/models_bench.py QUERIES")
     append_new_records(path, 10_000)
     started = time.perf_counter()
     result = build_models(pipeline)

@@ -57,35 +57,57 @@ typed as (
         labelled.time_zone_source,
         labelled.change_description_text,
         labelled.is_system,
-        labelled.created_at_local,
-        {{ zendesk_audit.match_key_columns() }}
+        labelled.created_at_local
     from labelled
     left join source_types_by_label
         on labelled.source_type is null
         and source_types_by_label.label_prefix = labelled.label_prefix
 ),
 
-api_records as (
-    select * from typed
-    where record_source <> 'csv'
-),
-
+-- The pairing reads only the columns it matches on, each import used once: an engine that
+-- materialises a CTE read twice (DuckDB) would otherwise decode every record before a mart's
+-- filter on the changed days could reach the table scan.
 csv_records as (
-    select * from typed
+    select
+        subdomain,
+        id,
+        record_source,
+        created_at,
+        {{ zendesk_audit.match_key_columns() }}
+    from {{ ref('stg_audit_logs') }}
     where record_source = 'csv'
 ),
 
+api_records as (
+    select
+        subdomain,
+        id,
+        record_source,
+        created_at,
+        {{ zendesk_audit.match_key_columns() }}
+    from {{ ref('stg_audit_logs') }}
+    where record_source <> 'csv'
+),
+
+csv_keys as (
+    select distinct
+        subdomain,
+        created_at,
+        actor_key,
+        item_key,
+        action_key
+    from csv_records
+),
+
 -- Only API records that share a key with some CSV row take part in the pairing: none when no CSV
--- was imported, so the pairing costs nothing then.
+-- was imported, and then the join's empty side lets the engine skip the API records.
 api_twins as (
     select
         api_records.*,
         row_number() over (partition by {{ zendesk_audit.match_partition('api_records') }} order by api_records.id) as match_number
     from api_records
-    where exists (
-        select 1 from csv_records
-        where {{ zendesk_audit.matches('api_records', 'csv_records') }}
-    )
+    inner join csv_keys
+        on {{ zendesk_audit.matches('api_records', 'csv_keys') }}
 ),
 
 numbered_csv_records as (
@@ -105,19 +127,16 @@ superseded_csv_records as (
         and api_twins.match_number = numbered_csv_records.match_number
 ),
 
-kept_csv_records as (
-    select * from csv_records
-    where not exists (
-        select 1 from superseded_csv_records
-        where superseded_csv_records.subdomain = csv_records.subdomain
-            and superseded_csv_records.id = csv_records.id
-    )
-),
-
+-- One relation filtered, not a union of two: a filter on the result (an incremental mart's
+-- changed days) reaches the table scan.
 deduplicated as (
-    select * from api_records
-    union all
-    select * from kept_csv_records
+    select * from typed
+    where typed.record_source <> 'csv'
+        or not exists (
+            select 1 from superseded_csv_records
+            where superseded_csv_records.subdomain = typed.subdomain
+                and superseded_csv_records.id = typed.id
+        )
 ),
 
 final as (

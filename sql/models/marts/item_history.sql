@@ -40,6 +40,12 @@ sequenced as (
         created_at_local
     from changes
     window item_changes as (partition by subdomain, source_type, source_id order by created_at, audit_log_id)
+),
+
+-- Stored item by item, so a dashboard reading one item's history skips the other blocks.
+final as (
+    select * from sequenced
+    order by subdomain, source_type, source_id, change_number
 )
 
-select * from sequenced
+select * from final
