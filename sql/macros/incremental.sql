@@ -1,9 +1,9 @@
 {#- Incremental marts: a load of N records costs work in proportion to N.
 
     A build after a load re-reads only the partitions the new loads touched: the (account, local
-    date) pairs of records whose `_dlt_load_id` is after the watermark, or for item_history the
-    items. The pre-hook deletes those partitions from the mart, the model inserts them again,
-    computed from every record they hold. Re-reading a partition twice gives the same rows, so a
+    date) pairs of records whose `_dlt_load_id` is after the watermark (item_history: the items,
+    see its SQL). The pre-hook deletes those partitions from the mart, the model inserts them
+    again, computed from every record they hold. Re-reading a partition twice gives the same rows, so a
     watermark that is a little behind costs time, never correctness; and a CSV row whose API twin
     arrives later leaves the mart with its partition (the two share the second they happened in).
 
@@ -93,9 +93,9 @@
 {%- endmacro %}
 
 
-{#- The ids of the items that loads after the watermark changed. item_history re-numbers every
-    item with such a source_id (in any account or kind: a few too many, never one too few), and
-    deletes exactly those rows first; a literal list lets the engine filter at the table scan. -#}
+{#- The ids of the items that loads after the watermark changed: item_history reads the items
+    with such a source_id (in any account or kind: a few too many, never one too few); a literal
+    list lets the engine filter at the table scan. -#}
 {% macro changed_source_ids() -%}
     {%- if not execute or not is_incremental() -%}
         {{ return([]) }}
@@ -117,14 +117,5 @@
         1 = 0
     {%- else -%}
         {{ (relation_alias ~ '.') if relation_alias else '' }}source_id in ({{ ids | map('int') | join(', ') }})
-    {%- endif -%}
-{%- endmacro %}
-
-
-{% macro delete_changed_items() -%}
-    {%- if is_incremental() -%}
-        delete from {{ this }} where {{ zendesk_audit.in_changed_items(none) }}
-    {%- else -%}
-        select 1 as nothing_to_delete
     {%- endif -%}
 {%- endmacro %}

@@ -5,8 +5,25 @@
 -- moves with every load, so no part of it can be kept.
 {{ config(materialized='table') }}
 
-with audit_logs as (
+with imported_records as (
     select * from {{ ref('stg_audit_logs') }}
+    where record_source = 'csv'
+),
+
+records as (
+    select * from {{ ref('stg_audit_logs') }}
+),
+
+csv_subdomains as (
+    select distinct subdomain from imported_records
+),
+
+-- Only accounts with CSV rows can differ: without any, this reads no further.
+audit_logs as (
+    select records.*
+    from records
+    inner join csv_subdomains
+        on csv_subdomains.subdomain = records.subdomain
 ),
 
 labelled as (
