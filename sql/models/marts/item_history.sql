@@ -22,6 +22,14 @@ changes as (
 ),
 
 {% if is_incremental() -%}
+-- Each import is read once: the new records by their load, the stored rows of the touched items.
+new_audit_logs as (
+    select * from {{ ref('int_audit_logs_deduplicated') }}
+    where _dlt_load_id > '{{ zendesk_audit.since_load_id() }}'
+        and source_id is not null
+        and coalesce(action, '') not in ('login', 'exported')
+),
+
 stored as (
     select * from {{ this }}
     where {{ zendesk_audit.in_changed_items(none) }}
@@ -43,13 +51,12 @@ stored_last as (
 
 new_changes as (
     select
-        changes.*,
+        new_audit_logs.*,
         stored.audit_log_id is not null as is_stored
-    from changes
+    from new_audit_logs
     left join stored
-        on stored.subdomain = changes.subdomain
-        and stored.audit_log_id = changes.audit_log_id
-    where changes._dlt_load_id > '{{ zendesk_audit.since_load_id() }}'
+        on stored.subdomain = new_audit_logs.subdomain
+        and stored.audit_log_id = new_audit_logs.audit_log_id
 ),
 
 appendable_items as (
@@ -143,14 +150,28 @@ appended as (
         item_changes_whole as (partition by subdomain, source_type, source_id)
 ),
 
+-- Touched items that cannot be appended to: their whole history is numbered again. None, most
+-- of the time, and then the join below lets the engine skip reading any history.
+renumbered_items as (
+    select distinct
+        new_changes.subdomain,
+        new_changes.source_type,
+        new_changes.source_id
+    from new_changes
+    left join appendable_items
+        on appendable_items.subdomain = new_changes.subdomain
+        and coalesce(appendable_items.source_type, '') = coalesce(new_changes.source_type, '')
+        and appendable_items.source_id = new_changes.source_id
+    where appendable_items.source_id is null
+),
+
 renumbered_changes as (
-    select changes.* from changes
-    where not exists (
-        select 1 from appendable_items
-        where appendable_items.subdomain = changes.subdomain
-            and coalesce(appendable_items.source_type, '') = coalesce(changes.source_type, '')
-            and appendable_items.source_id = changes.source_id
-    )
+    select changes.*
+    from changes
+    inner join renumbered_items
+        on renumbered_items.subdomain = changes.subdomain
+        and coalesce(renumbered_items.source_type, '') = coalesce(changes.source_type, '')
+        and renumbered_items.source_id = changes.source_id
 ),
 {%- else -%}
 renumbered_changes as (
