@@ -152,11 +152,13 @@ def timed(connection: duckdb.DuckDBPyConnection, sql: str, runs: int = 5) -> flo
 
 
 def append_new_records(path: Path, count: int) -> None:
-    """A load of `count` new records: the newest day's records copied one day later, in a new dlt load."""
+    """A load of `count` new records, as the next incremental load brings them: the newest `count`
+    records copied with new ids to just after the last one (the same actors and items), in a new dlt load."""
     with duckdb.connect(str(path)) as connection:
         connection.execute(
             f"insert into {DATASET}.audit_logs by name select * replace ("
-            f"id + 900000000000000000 + row_number() over () as id, created_at + interval 1 day as created_at, "
+            f"id + 900000000000000000 + row_number() over () as id, "
+            f"created_at + (max(created_at) over () - min(created_at) over ()) + interval 1 second as created_at, "
             f"'{time.time():.6f}' as _dlt_load_id, _dlt_id || ':new' as _dlt_id) "
             f"from (select * from {DATASET}.audit_logs order by created_at desc limit {count})"
         )

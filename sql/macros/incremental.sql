@@ -93,29 +93,14 @@
 {%- endmacro %}
 
 
-{#- The ids of the items that loads after the watermark changed: item_history reads the items
-    with such a source_id (in any account or kind: a few too many, never one too few); a literal
-    list lets the engine filter at the table scan. -#}
-{% macro changed_source_ids() -%}
-    {%- if not execute or not is_incremental() -%}
-        {{ return([]) }}
-    {%- endif -%}
-    {%- set query -%}
-        select distinct source_id
-        from {{ ref('int_audit_logs_deduplicated') }}
-        where _dlt_load_id > '{{ zendesk_audit.since_load_id() }}'
-            and source_id is not null
-        order by 1
-    {%- endset -%}
-    {{ return(run_query(query).columns[0].values() | list) }}
-{%- endmacro %}
-
-
+{#- The items that loads after the watermark changed, by source_id: item_history reads the items
+    with such an id (in any account or kind: a few too many, never one too few). A subquery, not a
+    list of constants: the engine joins it by hash (a list of thousands of ids is compared row by row). -#}
 {% macro in_changed_items(relation_alias) -%}
-    {%- set ids = zendesk_audit.changed_source_ids() -%}
-    {%- if ids | length == 0 -%}
-        1 = 0
-    {%- else -%}
-        {{ (relation_alias ~ '.') if relation_alias else '' }}source_id in ({{ ids | map('int') | join(', ') }})
-    {%- endif -%}
+    {{ (relation_alias ~ '.') if relation_alias else '' }}source_id in (
+        select changed.source_id
+        from {{ ref('int_audit_logs_deduplicated') }} as changed
+        where changed._dlt_load_id > '{{ zendesk_audit.since_load_id() }}'
+            and changed.source_id is not null
+    )
 {%- endmacro %}
