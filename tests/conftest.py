@@ -93,3 +93,19 @@ def postgres_rows(dataset: str, query: str) -> list[tuple[Any, ...]]:
     with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
         cursor.execute(query.format(dataset=dataset))
         return cursor.fetchall()
+
+
+def configure_accounts(monkeypatch: pytest.MonkeyPatch, folder: Path, *sandboxes: Any, oauth: bool = True) -> None:
+    """Several accounts in the environment, one sandbox each, as `load --subdomain A --subdomain B` reads them."""
+    monkeypatch.chdir(folder)
+    for key in [key for key in os.environ if key.startswith("SOURCES__")]:
+        monkeypatch.delenv(key)
+    for sandbox in sandboxes:
+        prefix = f"SOURCES__ZENDESK_AUDIT__ACCOUNTS__{sandbox.config.subdomain.upper()}__"
+        monkeypatch.setenv(prefix + "BASE_URL", sandbox.base_url)
+        if oauth:
+            monkeypatch.setenv(prefix + "CREDENTIALS__CLIENT_ID", sandbox.config.client_id)
+            monkeypatch.setenv(prefix + "CREDENTIALS__CLIENT_SECRET", sandbox.config.client_secret)
+        else:
+            monkeypatch.setenv(prefix + "CREDENTIALS__EMAIL", sandbox.config.email)
+            monkeypatch.setenv(prefix + "CREDENTIALS__API_TOKEN", sandbox.config.api_token)

@@ -6,7 +6,6 @@ tests/test_report_pdf.py.
 """
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
@@ -27,7 +26,7 @@ from report_support import (
     visible_text,
 )
 
-from conftest import load_sandbox
+from conftest import configure_accounts, load_sandbox
 from zendesk_audit.cli import cli
 from zendesk_audit.models import build_models
 from zendesk_audit.period import Period
@@ -372,14 +371,7 @@ def test_several_accounts_each_with_its_zone_cursor_and_last_load(
 ) -> None:
     acme = sandbox_factory(subdomain="acme", records=150, seed=55)
     beta = sandbox_factory(subdomain="beta", records=120, seed=56, settings_forbidden=True)
-    monkeypatch.chdir(tmp_path)
-    for key in [key for key in os.environ if key.startswith("SOURCES__")]:
-        monkeypatch.delenv(key)
-    for sandbox in (acme, beta):
-        prefix = f"SOURCES__ZENDESK_AUDIT__ACCOUNTS__{sandbox.config.subdomain.upper()}__"
-        monkeypatch.setenv(prefix + "BASE_URL", sandbox.base_url)
-        monkeypatch.setenv(prefix + "CREDENTIALS__CLIENT_ID", sandbox.config.client_id)
-        monkeypatch.setenv(prefix + "CREDENTIALS__CLIENT_SECRET", sandbox.config.client_secret)
+    configure_accounts(monkeypatch, tmp_path, acme, beta)
     monkeypatch.setenv("SOURCES__ZENDESK_AUDIT__ACCOUNTS__ACME__TIME_ZONE", "Asia/Tokyo")
     database = tmp_path / "z.duckdb"
     loaded = CliRunner().invoke(cli, ["load", "--subdomain", "acme", "--subdomain", "beta", "--duckdb-path", str(database)],

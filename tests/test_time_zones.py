@@ -17,7 +17,7 @@ import requests
 from click.testing import CliRunner
 from test_cli import _sandbox_env, run_cli
 
-from conftest import load_sandbox, postgres_rows
+from conftest import configure_accounts, load_sandbox, postgres_rows
 from zendesk_audit.alerts import run_alerts
 from zendesk_audit.cli import cli
 from zendesk_audit.credentials import ZendeskCredentials
@@ -193,14 +193,7 @@ def test_each_account_has_its_own_zone_and_the_option_sets_all(
 ) -> None:
     acme = sandbox_factory(subdomain="acme", records=150, seed=55)
     beta = sandbox_factory(subdomain="beta", records=120, seed=56)
-    monkeypatch.chdir(tmp_path)
-    for key in [key for key in os.environ if key.startswith("SOURCES__")]:
-        monkeypatch.delenv(key)
-    for sandbox in (acme, beta):
-        prefix = f"SOURCES__ZENDESK_AUDIT__ACCOUNTS__{sandbox.config.subdomain.upper()}__"
-        monkeypatch.setenv(prefix + "BASE_URL", sandbox.base_url)
-        monkeypatch.setenv(prefix + "CREDENTIALS__CLIENT_ID", sandbox.config.client_id)
-        monkeypatch.setenv(prefix + "CREDENTIALS__CLIENT_SECRET", sandbox.config.client_secret)
+    configure_accounts(monkeypatch, tmp_path, acme, beta)
     monkeypatch.setenv("SOURCES__ZENDESK_AUDIT__ACCOUNTS__ACME__TIME_ZONE", "Asia/Tokyo")
     database = tmp_path / "z.duckdb"
     args = ["load", "--subdomain", "acme", "--subdomain", "beta", "--duckdb-path", str(database)]
@@ -222,14 +215,7 @@ def test_a_bad_zone_for_one_of_several_accounts_exits_2_before_anything_is_writt
 ) -> None:
     acme = sandbox_factory(subdomain="acme", records=50, seed=57)
     beta = sandbox_factory(subdomain="beta", records=50, seed=58)
-    monkeypatch.chdir(tmp_path)
-    for key in [key for key in os.environ if key.startswith("SOURCES__")]:
-        monkeypatch.delenv(key)
-    for sandbox in (acme, beta):
-        prefix = f"SOURCES__ZENDESK_AUDIT__ACCOUNTS__{sandbox.config.subdomain.upper()}__"
-        monkeypatch.setenv(prefix + "BASE_URL", sandbox.base_url)
-        monkeypatch.setenv(prefix + "CREDENTIALS__EMAIL", sandbox.config.email)
-        monkeypatch.setenv(prefix + "CREDENTIALS__API_TOKEN", sandbox.config.api_token)
+    configure_accounts(monkeypatch, tmp_path, acme, beta, oauth=False)
     monkeypatch.setenv("SOURCES__ZENDESK_AUDIT__ACCOUNTS__BETA__TIME_ZONE", "Mars/Olympus")
     database = tmp_path / "z.duckdb"
     result = CliRunner().invoke(cli, ["load", "--subdomain", "acme", "--subdomain", "beta", "--duckdb-path",
