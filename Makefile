@@ -52,8 +52,8 @@ chaos: install
 # pandas is for the seed-style baseline only: it goes to its own folder, not the venv, because
 # DuckDB's client imports pandas whenever it is installed, which would add ~40 MB to the loader.
 bench: install
-	test -d bench/.baseline-deps/pandas || \
-		$(BIN)/python -m pip install --quiet --no-deps --target bench/.baseline-deps 'pandas==3.1.1'
+	test -d bench/.baseline-deps/pandas -a -d bench/.baseline-deps/numpy || \
+		$(BIN)/python -m pip install --quiet --no-deps --target bench/.baseline-deps 'pandas==3.1.1' 'numpy==2.4.6'
 	$(BIN)/python bench/run.py
 
 lint: install

@@ -73,19 +73,49 @@ def walk_pages(base_url: str, limit: int | None = None):  # noqa: ANN201 - a pla
         params["page[after]"] = body["meta"]["after_cursor"]
 
 
-def fetch_only(base_url: str, limit: int | None = None) -> Measure:
+def raw_walk(base_url: str) -> Measure:
+    """The sandbox alone: cursor pages over one keep-alive connection, bodies read but not decoded
+    (the cursor is cut out of the bytes), so what limits it is the sandbox, not the client."""
+    import base64
+    import http.client
+    import re
+    from urllib.parse import urlsplit
+
+    split = urlsplit(base_url)
+    connection = http.client.HTTPConnection(split.hostname, split.port, timeout=60)
+    headers = {"Authorization": "Basic " + base64.b64encode(":".join(CREDENTIALS).encode()).decode()}
+    first = "/api/v2/audit_logs?page%5Bsize%5D=100&sort=created_at"
+    cursor = re.compile(rb'"after_cursor":"([^"]*)"')
+    path, pages = first, 0
     started = time.perf_counter()
+    while True:
+        connection.request("GET", path, headers=headers)
+        body = connection.getresponse().read()
+        pages += 1
+        if b'"has_more":false' in body:
+            break
+        path = f"{first}&page%5Bafter%5D={cursor.search(body).group(1).decode()}"  # type: ignore[union-attr]
+    seconds = time.perf_counter() - started
+    connection.close()
+    records = body.count(b'"id":') + 100 * (pages - 1)
+    return Measure(records, seconds)
+
+
+def fetch_only(base_url: str, limit: int | None = None) -> Measure:
+    """The ceiling: the baselines' page walk, nothing else (CPU time: this process's, in which nothing else runs then)."""
+    started, cpu = time.perf_counter(), time.process_time()
     records = sum(len(page) for page in walk_pages(base_url, limit))
-    return Measure(records, time.perf_counter() - started)
+    return Measure(records, time.perf_counter() - started, cpu_seconds=time.process_time() - cpu)
 
 
 def seed_script(base_url: str, limit: int | None, out: Path) -> Measure:
     """What many teams run: requests + pandas, one DataFrame per page appended to a CSV.
 
-    pandas comes from `bench/.baseline-deps` (see the Makefile), so that the loader's own
-    environment stays as `make install` leaves it.
+    pandas comes from `bench/.baseline-deps` (see the Makefile, and `run.py`, which puts it on the
+    path), so that the loader's own environment stays as `make install` leaves it.
     """
-    sys.path.insert(0, str(HERE / ".baseline-deps"))
+    if str(HERE / ".baseline-deps") not in sys.path:
+        sys.path.append(str(HERE / ".baseline-deps"))
     import pandas as pd
 
     started = time.perf_counter()
@@ -140,6 +170,52 @@ def loader(base_url: str, workdir: Path, *args: str, env: dict[str, str] | None 
 
     summary = json.loads(out)
     return Measure(summary["records_loaded"], seconds, summary["peak_rss_mb"], summary, cpu)
+
+
+@dataclass
+class BudgetRun:
+    """One backfill against a rate-limited sandbox: how much of a whole limit window it used."""
+
+    limit: int
+    window: float
+    latency_ms: int
+    offset_count: bool
+    records: int
+    window_share: float | None  # of the limit, in the first whole window (None: the run was shorter)
+    rate_limited_share: float  # of all requests, answered 429
+    extra_share: float  # of list requests: beyond the pages the records fill (count probes, windows' last pages)
+    seconds: float
+    list_requests: int
+
+
+def budget_run(limit: int, window: float, latency_ms: int, offset_count: bool, seconds: float = 75.0) -> BudgetRun:
+    """A full backfill sized to last about `seconds` at the limit, `--rate-limit-share 1.0`.
+
+    The sandbox's first limit window starts with the loader's first request, so the first window
+    that ends while the loader still runs is a real, whole window: startup included.
+    """
+    records = int(limit / window * seconds * 100)
+    sandbox = SandboxProcess("--records", str(records), "--seed", "3", "--latency-ms", str(latency_ms),
+                             "--rate-limit", str(limit), "--rate-window", str(window),
+                             "--offset-count", "on" if offset_count else "off")
+    try:
+        started = time.perf_counter()
+        result = loader(sandbox.base_url, workdir(), "--no-models", "--rate-limit-share", "1.0")
+        elapsed = time.perf_counter() - started
+        counters = sandbox.counters()
+    finally:
+        sandbox.stop()
+    windows = counters["rate_windows"]
+    first = windows[0] if windows and windows[0]["ended"] and len(windows) > 1 else None
+    answered = counters["list_requests"] - counters["rate_limited"]
+    pages_needed = -(-result.records // 100)
+    return BudgetRun(
+        limit=limit, window=window, latency_ms=latency_ms, offset_count=offset_count, records=result.records,
+        window_share=(first["requests"] - first["rate_limited"]) / limit if first else None,
+        rate_limited_share=counters["rate_limited"] / max(1, counters["requests_total"]),
+        extra_share=(answered - pages_needed) / max(1, counters["list_requests"]),
+        seconds=elapsed, list_requests=counters["list_requests"],
+    )
 
 
 def workdir() -> Path:

@@ -179,8 +179,8 @@ def kill_loop(records: int, kills: int, workdir: Path, seed: int = 2, chunk_page
         outcome.notes.append("kills by step: " + ", ".join(f"{name} {n}" for name, n in sorted(steps.items())))
         outcome.notes.append(
             f"re-fetched beyond what was not yet loaded, worst run: {max(overheads):,} records "
-            f"(a chunk ends at the first window boundary after {chunk_pages * 100:,} records; windows hold up to "
-            f"5,000); served in all: {sandbox.counters()['records_served']:,} "
+            f"(once {chunk_pages * 100:,} records are fetched, a chunk's newest window stops at its next page and "
+            f"the windows still open are finished); served in all: {sandbox.counters()['records_served']:,} "
             f"for {expected:,}"
         )
         outcome.worst_overhead = max(overheads)  # type: ignore[attr-defined]
@@ -213,7 +213,8 @@ def concurrent_loads(records: int, workdir: Path, seed: int = 4) -> Outcome:
     """Two loads at once on one DuckDB file: the second fails with a clear line; nothing corrupted."""
     outcome = Outcome("two loads at once, one DuckDB file", 2, 0, 0, 0, 0, 0)
     with Sandbox(records=records, seed=seed, latency_ms=20) as sandbox:
-        first = LoadProcess(sandbox, workdir)
+        # One worker: 200 pages at 20 ms keep the first load busy for seconds, while the second starts.
+        first = LoadProcess(sandbox, workdir, "--workers", "1")
         first.wait_for("pages")
         second_code, _, second_err = LoadProcess(sandbox, workdir).finish(timeout=120)
         first_code, _, _ = first.finish()

@@ -56,6 +56,16 @@ def duckdb_ids(path: Path, dataset: str = "zendesk_audit") -> list[int]:
         return [row[0] for row in connection.execute(f"select id from {dataset}.audit_logs").fetchall()]
 
 
+@pytest.fixture(autouse=True)
+def _forget_which_accounts_answer_count() -> Iterator[None]:
+    """Sandboxes reuse loopback ports: a port's last sandbox must not decide whether the next is asked for `count`."""
+    from zendesk_audit.client import _COUNT_ANSWERED
+
+    _COUNT_ANSWERED.clear()
+    yield
+    _COUNT_ANSWERED.clear()
+
+
 @pytest.fixture
 def duckdb_path(tmp_path: Path) -> Path:
     return tmp_path / "zendesk.duckdb"

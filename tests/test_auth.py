@@ -91,10 +91,11 @@ def test_token_revoked_mid_run_is_renewed_once_and_nothing_is_lost(
 
 
 def test_token_is_renewed_before_it_expires(sandbox_factory: Any, duckdb_path: Path) -> None:
-    # Tokens live 61 s and we renew 60 s early: every request after the first second renews.
-    sandbox = sandbox_factory(records=2_000, seed=22, token_ttl_seconds=61, latency_ms=60)
+    # Tokens live 61 s and we renew 60 s early: every request after the first second renews. One
+    # worker, so that the load's 30 pages at 60 ms each take longer than that second.
+    sandbox = sandbox_factory(records=3_000, seed=22, token_ttl_seconds=61, latency_ms=60)
     credentials = ZendeskCredentials(client_id=sandbox.config.client_id, client_secret=sandbox.config.client_secret)
-    load_sandbox(sandbox, duckdb_path, credentials=credentials)
+    load_sandbox(sandbox, duckdb_path, credentials=credentials, workers=1)
     assert set(duckdb_ids(duckdb_path)) == sandbox.ids()
     assert sandbox.counters()["requests"][TOKEN_PATH] >= 2
 

@@ -9,6 +9,7 @@ from zendesk_audit.client import RequestStats, ZendeskClient, parse_retry_after
 from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.errors import ApiError, SubdomainError
 from zendesk_audit.sandbox.config import LAST_PAGE_CURSORS
+from zendesk_audit.settings import MAX_WORKERS
 
 PARAMS = {"page[size]": 100, "sort": "created_at"}
 
@@ -127,7 +128,10 @@ def test_workers_follow_latency_and_budget_and_stay_few_on_fast_answers(
     client.latency_seconds = 0.4
     assert client.auto_workers() == 4  # ceil(5.8/s x 0.4 s x 1.5)
     client.budget_per_second = 2_500 / 60
-    assert client.auto_workers() == 8  # Enterprise Plus: the ceiling
+    assert client.auto_workers() == 25  # Enterprise Plus: ceil(41.7/s x 0.4 s x 1.5)
+    assert client.auto_workers(headroom=1.0) == 17  # what the budget needs in flight
+    client.latency_seconds = 5.0
+    assert client.auto_workers() == MAX_WORKERS  # the ceiling
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     client.latency_seconds = 0.004  # the sandbox on loopback: decoding is the limit, not waiting
     client.budget_per_second = 1_000_000 / 60

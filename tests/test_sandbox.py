@@ -418,6 +418,28 @@ def test_created_at_range_is_inclusive_on_both_bounds(shared: Sandbox, http) -> 
     assert only_start == [r for r in records if r["created_at"] >= start]
 
 
+@pytest.mark.parametrize("bounds", ["inclusive", "exclusive", "start-inclusive", "end-inclusive"])
+def test_created_at_bounds_follow_the_configured_reading(sandbox_factory, http, bounds: str) -> None:
+    sb = sandbox_factory(records=400, seed=7, created_at_bounds=bounds)
+    at = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+    sb.append(3, created_at=at)  # on the start bound
+    sb.append(4, created_at=at + timedelta(seconds=1))
+    sb.append(5, created_at=at + timedelta(seconds=2))  # on the end bound
+    start, end = "2026-06-01T12:00:00Z", "2026-06-01T12:00:02Z"
+    served = walk(http, sb.base_url, sort="created_at", **{"filter[created_at][]": [start, end]})
+    low_ok = (lambda t: t >= start) if bounds in ("inclusive", "start-inclusive") else (lambda t: t > start)
+    high_ok = (lambda t: t <= end) if bounds in ("inclusive", "end-inclusive") else (lambda t: t < end)
+    assert served == [r for r in sb.records() if low_ok(r["created_at"]) and high_ok(r["created_at"])]
+    assert len(served) == {"inclusive": 12, "exclusive": 4, "start-inclusive": 7, "end-inclusive": 9}[bounds]
+    offset = http.get(f"{sb.base_url}{LIST}", params={"filter[created_at][]": [start, end], "per_page": 100}).json()
+    assert len(offset["audit_logs"]) == len(served)
+
+
+def test_an_unknown_bounds_reading_is_refused() -> None:
+    with pytest.raises(ValueError, match="created_at_bounds must be one of"):
+        SandboxConfig(created_at_bounds="both")
+
+
 def test_start_time_is_ignored(shared: Sandbox, http) -> None:
     url = f"{shared.base_url}{LIST}?page[size]=10"
     ignored = http.get(f"{url}&start_time=1999999999").json()
@@ -443,26 +465,30 @@ def test_non_numeric_id_is_400(shared: Sandbox, http) -> None:
 
 
 # ----------------------------------------------------------------- offset pagination
-def test_offset_mode(shared: Sandbox, http) -> None:
-    records = shared.records()
-    url = f"{shared.base_url}{LIST}"
+@pytest.mark.parametrize("offset_count", [False, True])
+def test_offset_mode_carries_count_only_when_configured(sandbox_factory, http, offset_count: bool) -> None:
+    sb = sandbox_factory(records=1_500, seed=7, offset_count=offset_count)
+    records = sb.records()
+    url = f"{sb.base_url}{LIST}"
     body = http.get(url, params={"per_page": 50, "page": 2}).json()
-    assert set(body) == {"audit_logs", "next_page", "previous_page", "count"}
-    assert body["count"] == len(records)
+    assert set(body) == {"audit_logs", "next_page", "previous_page"} | ({"count"} if offset_count else set())
+    assert body.get("count", len(records)) == len(records)
     assert body["audit_logs"] == records[::-1][50:100]
     assert "page=3" in body["next_page"] and "page=1" in body["previous_page"]
     asc = http.get(url, params={"per_page": 10, "sort_by": "created_at",
                                 "sort_order": "asc", "filter[action]": "login"}).json()
     logins = [r for r in records if r["action"] == "login"]
-    assert asc["count"] == len(logins) and asc["audit_logs"] == logins[:10]
+    assert asc.get("count", len(logins)) == len(logins) and asc["audit_logs"] == logins[:10]
     assert asc["previous_page"] is None
     both = http.get(url, params={"per_page": 5, "filter[action]": "update",
                                  "filter[source_type][]": ["rule", "user"]}).json()
-    assert both["count"] == sum(1 for r in records if r["action"] == "update"
-                                and r["source_type"] in ("rule", "user"))
+    assert both.get("count", -1) == (sum(1 for r in records if r["action"] == "update"
+                                         and r["source_type"] in ("rule", "user")) if offset_count else -1)
     last_page = -(-len(records) // 100)
     tail = http.get(url, params={"per_page": 100, "page": last_page}).json()
-    assert tail["next_page"] is None
+    assert tail["next_page"] is None and len(tail["audit_logs"]) == len(records) - 100 * (last_page - 1)
+    full = http.get(url, params={"per_page": 100, "page": last_page - 1}).json()
+    assert full["next_page"] is not None
 
 
 @pytest.mark.parametrize("params", [{"page": 101}, {"page": 101, "per_page": 100},
@@ -776,7 +802,7 @@ def test_fixtures(sandbox: Sandbox, sandbox_factory) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_cli_prints_base_url_and_exits_0_on_signal(sig: signal.Signals) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "zendesk_audit", "sandbox", "--port", "0", "--records", "100"],
+        [sys.executable, "-m", "zendesk_audit", "sandbox", "--port", "0", "--records", "100", "--offset-count", "on"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
@@ -784,6 +810,7 @@ def test_cli_prints_base_url_and_exits_0_on_signal(sig: signal.Signals) -> None:
         assert base_url.startswith("http://127.0.0.1:")
         response = requests.get(f"{base_url}{LIST}", auth=BASIC, timeout=5)
         assert response.status_code == 200 and len(response.json()["audit_logs"]) == 100
+        assert response.json()["count"] == 100  # --offset-count on
         process.send_signal(sig)
         assert process.wait(timeout=10) == 0
         rest = process.stdout.read()
@@ -850,7 +877,7 @@ def test_cli_help_ends_with_an_example() -> None:
     assert result.exit_code == 0
     assert "zendesk-audit sandbox --port" in result.output
     for option in ("--rate-limit", "--fault-rate", "--plan", "--latency-ms", "--api-token",
-                   "--last-page-cursor"):
+                   "--last-page-cursor", "--offset-count", "--created-at-bounds"):
         assert option in result.output
 
 

@@ -58,10 +58,15 @@ class ClientCredentialsAuth:
     def header(self) -> str:
         return f"Bearer {self._current_token()}"
 
-    def invalidate(self) -> None:
-        """Forget the token so the next request fetches a new one (Zendesk answered 401)."""
+    def invalidate(self, refused: str) -> None:
+        """Forget the token Zendesk refused (401, header `refused`) so the next request fetches a new one.
+
+        Workers in flight when a token is revoked all get a 401: only the first renews, the others
+        find the token already replaced and retry with it.
+        """
         with self._lock:
-            self._token = None
+            if self._token is not None and refused == f"Bearer {self._token}":
+                self._token = None
 
     def _current_token(self) -> str:
         with self._lock:

@@ -41,8 +41,9 @@ API_TOKEN_SUNSET = "2027-04-30"
 DEFAULT_CHUNK_PAGES = 10_000
 DEFAULT_CHUNK_SECONDS = 60.0
 
-# A backfill is split into windows of about this many records, fetched concurrently.
+# A backfill is split into windows of about this many records, fetched concurrently (windows.py).
 DEFAULT_WINDOW_RECORDS = 5_000
+# Requests in flight at most: 2,500 a minute at 400 ms need 17, 25 with auto_workers' headroom.
 MAX_WORKERS = 32
 
 KNOWN_ACTIONS = ("create", "update", "destroy", "login", "exported")

@@ -7,7 +7,7 @@ from types import FrameType
 
 import click
 
-from zendesk_audit.sandbox.config import LAST_PAGE_CURSORS, SandboxConfig
+from zendesk_audit.sandbox.config import CREATED_AT_BOUNDS, LAST_PAGE_CURSORS, SandboxConfig
 from zendesk_audit.sandbox.handle import Sandbox
 
 
@@ -59,13 +59,18 @@ from zendesk_audit.sandbox.handle import Sandbox
               type=click.Choice(LAST_PAGE_CURSORS),
               help='How the last cursor page (and an empty one) writes the cursor and link it '
                    'has none for: empty is Zendesk\'s "", or null, absent, or a real cursor.')
+@click.option("--offset-count", default="off", show_default=True, type=click.Choice(["on", "off"]),
+              help="Whether offset pages (no page[...] parameter) carry `count`; Zendesk does not promise it.")
+@click.option("--created-at-bounds", default="inclusive", show_default=True, type=click.Choice(CREATED_AT_BOUNDS),
+              help="Which filter[created_at][] bounds include their second (Zendesk does not say).")
 def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: str, email: str,
                     api_token: str, client_id: str, client_secret: str, client_scopes: str | None,
                     export_scope: str, token_ttl: int, plan: str, non_enterprise_answer: str,
                     no_account: bool, settings_scope: str, time_zone: str, history_days: int,
                     latency_ms: float,
                     rate_limit: int | None, rate_window: float, fault_rate: float,
-                    fault_seed: int, last_page_cursor: str) -> None:
+                    fault_seed: int, last_page_cursor: str, offset_count: str,
+                    created_at_bounds: str) -> None:
     """Serve a local Zendesk-compatible audit-log API until Ctrl-C or SIGTERM.
 
     The first line on stdout is the base URL; then the credentials it accepts.
@@ -83,7 +88,8 @@ def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: st
         settings_scope=settings_scope, time_zone=_zendesk_zone_name(time_zone),
         iana_time_zone=time_zone, history_days=history_days, latency_ms=latency_ms,
         rate_limit=rate_limit, rate_window=rate_window, fault_rate=fault_rate,
-        fault_seed=fault_seed, last_page_cursor=last_page_cursor)
+        fault_seed=fault_seed, last_page_cursor=last_page_cursor,
+        offset_count=offset_count == "on", created_at_bounds=created_at_bounds)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

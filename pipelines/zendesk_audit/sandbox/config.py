@@ -19,6 +19,9 @@ BAD_ANSWER_KINDS: tuple[str, ...] = (
 # page): "empty" is Zendesk's `""`; "null" and "absent" are what its docs leave possible; "cursor"
 # keeps a real position on the last page (null on an empty page), as some APIs do.
 LAST_PAGE_CURSORS: tuple[str, ...] = ("empty", "null", "absent", "cursor")
+# Zendesk does not document whether the two `filter[created_at][]` bounds are inclusive: the
+# sandbox answers each reading, so a connector can be proved against all of them.
+CREATED_AT_BOUNDS: tuple[str, ...] = ("inclusive", "exclusive", "start-inclusive", "end-inclusive")
 
 
 @dataclass
@@ -67,7 +70,13 @@ class SandboxConfig:
     fault_seed: int = 0
     fault_kinds: tuple[str, ...] = DEFAULT_FAULT_KINDS
     last_page_cursor: str = "empty"  # one of LAST_PAGE_CURSORS
+    # Zendesk documents no `count` on the audit-log list's offset pages: off by default.
+    offset_count: bool = False
+    created_at_bounds: str = "inclusive"  # one of CREATED_AT_BOUNDS
 
     def __post_init__(self) -> None:
         if self.last_page_cursor not in LAST_PAGE_CURSORS:
             raise ValueError(f"last_page_cursor must be one of {', '.join(LAST_PAGE_CURSORS)}")
+        if self.created_at_bounds not in CREATED_AT_BOUNDS:
+            raise ValueError(f"created_at_bounds must be one of {', '.join(CREATED_AT_BOUNDS)}, "
+                             f"not {self.created_at_bounds!r}")

@@ -5,6 +5,10 @@ order, then append order). The serving order is the composite key `created_at <<
 in one sorted `array('q')`; cursors carry that key, not a list position, so a record appended
 later with an old `created_at` lands in the middle without making a resumed cursor skip or repeat
 anything after it. Per-value key arrays answer the filters without scanning.
+
+Generated records are encoded once, at start, into one buffer in seq order, which is also their
+serving order: a page of consecutive records is then one slice of that buffer, so serving costs
+the client's time, not the sandbox's (about 370 bytes a record: 370 MB for 1,000,000 records).
 """
 from __future__ import annotations
 
@@ -73,6 +77,7 @@ class RecordStore:
         ]
         self._generate(config)
         self._build_indexes()
+        self._encode_generated()
 
     # ----------------------------------------------------------------- generation
     def _ip_code(self, ip: str | None) -> int:
@@ -188,6 +193,7 @@ class RecordStore:
         self._ip.extend(ip_col)
         self._source.extend(source_col)
         self._keys = array("q", [(t << SEQ_BITS) | s for s, t in enumerate(times)])
+        self._generated = n  # seqs below this are generated, in serving order
         self._max_id = max(ids) if ids else ID_BASE
 
     def _build_indexes(self) -> None:
@@ -273,18 +279,42 @@ class RecordStore:
             "actor_name": actor.name,
         }
 
-    def blob(self, seq: int) -> bytes:
-        """One record as JSON bytes, in Zendesk's field order.
+    def _encode_generated(self) -> None:
+        """Every generated record's JSON, comma-terminated, in one buffer; `_offsets[seq]` is where it starts."""
+        encoded = bytearray()
+        offsets = array("q", [0])
+        step = 65_536
+        for first in range(0, self._generated, step):
+            blobs = [self._format(seq) for seq in range(first, min(first + step, self._generated))]
+            position = offsets[-1]
+            for blob in blobs:
+                position += len(blob) + 1
+                offsets.append(position)
+            encoded += b",".join(blobs) + b","
+        self._encoded = encoded  # never written again; slices are copies
+        self._offsets = offsets
 
-        Generated records are formatted from pre-serialised fragments (no dict, no cache): a
-        page of 100 costs about 0.1 ms and serving never grows memory.
-        """
-        raw = self._raw.get(seq)
+    def blob(self, seq: int) -> bytes | bytearray:
+        """One record as JSON bytes, in Zendesk's field order."""
+        if seq < self._generated:
+            return self._encoded[self._offsets[seq]:self._offsets[seq + 1] - 1]
+        raw = self._raw.get(seq)  # appended raw rows are served exactly as given
         if raw is not None:
             return raw
-        custom = self._custom.get(seq)
-        if custom is not None:
-            return orjson.dumps(custom)
+        return orjson.dumps(self._custom[seq])
+
+    def page_json(self, keys: list[int]) -> bytes | bytearray:
+        """The records of these keys as the inside of a JSON array: one slice when they are consecutive."""
+        if not keys:
+            return b""
+        first, last = keys[0] & SEQ_MASK, keys[-1] & SEQ_MASK
+        if last - first == len(keys) - 1 and last < self._generated:
+            return self._encoded[self._offsets[first]:self._offsets[last + 1] - 1]
+        blob = self.blob
+        return b",".join([blob(key & SEQ_MASK) for key in keys])
+
+    def _format(self, seq: int) -> bytes:
+        """One generated record's JSON, from pre-serialised fragments of its (event kind, actor) pair."""
         pair = (self._kind[seq] << 16) | self._actor[seq]
         fragments = self._fragments.get(pair)
         if fragments is None:
@@ -465,6 +495,22 @@ class RecordStore:
         value = self.value
         return (key for key in merged
                 if all(value(f, key & SEQ_MASK) in values for f, values in others))
+
+    def take(self, filters: dict[str, set[Any]], low: int, high: int, upward: bool, limit: int,
+             skip: int = 0) -> list[int]:
+        """Up to `limit` keys of `stream(...)` after the first `skip`; without filters, one slice of the key array."""
+        if not filters:
+            start = bisect.bisect_left(self._keys, low)
+            stop = bisect.bisect_right(self._keys, high)
+            if upward:
+                first = start + skip
+                return self._keys[first:max(first, min(stop, first + limit))].tolist()
+            last = stop - skip
+            return self._keys[max(start, last - limit):max(start, last)].tolist()[::-1]
+        stream = self.stream(filters, low, high, upward)
+        for _ in zip(range(skip), stream):
+            pass
+        return [key for _, key in zip(range(limit), stream)]
 
     def count(self, filters: dict[str, set[Any]], low: int, high: int) -> int:
         """How many records match: O(log n) for zero or one filtered field."""

@@ -1,4 +1,9 @@
-"""Injected trouble: latency, a fixed-window request limit, and seeded random faults."""
+"""Injected trouble: latency, a fixed-window request limit, and seeded random faults.
+
+A limit window starts with the first request after the previous one ended (the first with the
+first request), and every window's requests are kept, so a benchmark can read how much of a real,
+whole window a client used.
+"""
 from __future__ import annotations
 
 import math
@@ -6,6 +11,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from zendesk_audit.sandbox.config import BAD_ANSWER_KINDS, DEFAULT_FAULT_KINDS
 
@@ -36,8 +42,10 @@ class FaultPlan:
         self.fault_rate = fault_rate
         self.fault_seed = fault_seed
         self.fault_kinds = _check_kinds(fault_kinds)
-        self._window_start = time.monotonic()
+        self._window_start: float | None = None
         self._window_count = 0
+        self._window_limited = 0
+        self._windows: list[dict[str, int]] = []  # the ended windows: requests, rate_limited
         self._ordinal = 0
 
     def update(self, *, latency_ms: float | None = None, rate_limit: object = UNSET,
@@ -50,10 +58,10 @@ class FaultPlan:
                 self.latency_ms = float(latency_ms)
             if rate_limit is not UNSET:
                 self.rate_limit = None if rate_limit is None else int(rate_limit)  # type: ignore[arg-type]
-                self._window_start, self._window_count = time.monotonic(), 0
+                self._end_window(None)
             if rate_window is not None:
                 self.rate_window = float(rate_window)
-                self._window_start, self._window_count = time.monotonic(), 0
+                self._end_window(None)
             if fault_rate is not None:
                 self.fault_rate = float(fault_rate)
             if fault_seed is not None:
@@ -66,13 +74,16 @@ class FaultPlan:
         """Count one API request in the current window and say whether it may proceed."""
         with self._lock:
             now = time.monotonic()
-            if now >= self._window_start + self.rate_window:
-                self._window_start, self._window_count = now, 0
+            if self._window_start is None or now >= self._window_start + self.rate_window:
+                self._end_window(now)
+            assert self._window_start is not None
             self._window_count += 1
             limit = self.rate_limit if self.rate_limit is not None else DEFAULT_REPORTED_LIMIT
             remaining = max(0, limit - self._window_count)
             resets = max(0.0, self._window_start + self.rate_window - now)
             allowed = self.rate_limit is None or self._window_count <= self.rate_limit
+            if not allowed:
+                self._window_limited += 1
         retry_after = max(1, math.ceil(resets))
         headers = {
             "X-Rate-Limit": str(limit),
@@ -82,6 +93,25 @@ class FaultPlan:
             "ratelimit-reset": str(math.ceil(resets)),
         }
         return Admission(allowed, headers, retry_after)
+
+    def _end_window(self, new_start: float | None) -> None:
+        """Close the current window (kept if it saw requests) and start the next at `new_start` (None: at the next request)."""
+        if self._window_start is not None and self._window_count:
+            self._windows.append({"requests": self._window_count, "rate_limited": self._window_limited})
+        self._window_start, self._window_count, self._window_limited = new_start, 0, 0
+
+    def rate_windows(self) -> list[dict[str, Any]]:
+        """Requests and 429s per limit window, oldest first; the last one is still running (`ended` false)."""
+        with self._lock:
+            ended = [{**window, "ended": True} for window in self._windows]
+            if self._window_start is not None and self._window_count:
+                ended.append({"requests": self._window_count, "rate_limited": self._window_limited,
+                              "ended": time.monotonic() >= self._window_start + self.rate_window})
+            return ended
+
+    def forget_windows(self) -> None:
+        with self._lock:
+            self._windows.clear()
 
     def draw_fault(self) -> str | None:
         """The fault for the next request, or None; deterministic from seed and ordinal."""

@@ -129,11 +129,11 @@ class Sandbox:
 
     def counters(self) -> dict[str, Any]:
         """Requests by path, `requests_total`, `rate_limited`, `faults` by kind,
-        `records_served`, `list_requests`, `appended`, `appended_late`, `exports`."""
-        return self.state.counters.snapshot()
+        `records_served`, `list_requests`, `appended`, `appended_late`, `exports`, `rate_windows`."""
+        return self.state.counters_snapshot()
 
     def reset_counters(self) -> None:
-        self.state.counters.reset()
+        self.state.reset_counters()
 
     def expire_tokens(self) -> None:
         """Expire every OAuth token issued so far (they then answer 401)."""

@@ -1,7 +1,8 @@
 """Parse and answer the list endpoint's query string: filters, sort, cursor and offset pages.
 
-Bounds of `filter[created_at][]` are both inclusive (Zendesk does not document it; connectors
-must cope with either).
+Zendesk documents neither whether the bounds of `filter[created_at][]` are inclusive nor whether
+an offset page carries `count`; the sandbox answers each way (`created_at_bounds`, default both
+inclusive; `offset_count`, default off), so a connector can be proved against every reading.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from urllib.parse import urlencode
 import orjson
 
 from zendesk_audit.sandbox import errors
+from zendesk_audit.sandbox.config import CREATED_AT_BOUNDS
 from zendesk_audit.sandbox.data import SEQ_BITS, RecordStore, parse_time
 
 MAX_PAGE_SIZE = 100
@@ -61,8 +63,8 @@ def decode_cursor(text: str, name: str) -> int:
         raise errors.invalid_pagination(f"{name} is not a valid cursor") from None
 
 
-def parse_list_query(params: list[tuple[str, str]]) -> ListQuery:
-    """Turn the query pairs into a ListQuery.
+def parse_list_query(params: list[tuple[str, str]], bounds: str = CREATED_AT_BOUNDS[0]) -> ListQuery:
+    """Turn the query pairs into a ListQuery; `bounds` says which `created_at` bounds include their second.
 
     Raises:
         ApiError: 400 for any malformed value, in Zendesk's JSON style.
@@ -95,14 +97,16 @@ def parse_list_query(params: list[tuple[str, str]]) -> ListQuery:
     if len(created) > 2:
         raise errors.invalid_value("filter[created_at] takes at most two values: start, end")
     try:
-        bounds = [int(parse_time(v).timestamp()) for v in created]
+        seconds = [int(parse_time(v).timestamp()) for v in created]
     except ValueError:
         raise errors.invalid_value(
             "filter[created_at] must be ISO-8601 UTC, e.g. 2026-01-01T00:00:00Z") from None
-    if bounds:
-        query.low = bounds[0] << SEQ_BITS
-    if len(bounds) == 2:
-        query.high = ((bounds[1] + 1) << SEQ_BITS) - 1
+    start_included = bounds in ("inclusive", "start-inclusive")
+    end_included = bounds in ("inclusive", "end-inclusive")
+    if seconds:
+        query.low = (seconds[0] + (0 if start_included else 1)) << SEQ_BITS
+    if len(seconds) == 2:
+        query.high = ((seconds[1] + (1 if end_included else 0)) << SEQ_BITS) - 1
     if query.cursor_mode:
         _parse_cursor_params(query, single)
     else:
@@ -143,11 +147,14 @@ def _parse_offset_params(query: ListQuery, single: dict[str, str]) -> None:
         raise errors.pagination_depth()
 
 
-def answer_list(store: RecordStore, query: ListQuery, base: str) -> tuple[bytes, int]:
-    """The list answer's JSON bytes and how many records it serves."""
+def answer_list(store: RecordStore, query: ListQuery, base: str, offset_count: bool = False) -> tuple[bytes, int]:
+    """The list answer's JSON bytes and how many records it serves.
+
+    `offset_count`: whether an offset page carries `count` (Zendesk does not promise it).
+    """
     if query.cursor_mode:
         return _cursor_page(store, query, base)
-    return _offset_page(store, query, base)
+    return _offset_page(store, query, base, offset_count)
 
 
 def _cursor_page(store: RecordStore, query: ListQuery, base: str) -> tuple[bytes, int]:
@@ -167,55 +174,69 @@ def _cursor_page(store: RecordStore, query: ListQuery, base: str) -> tuple[bytes
         else:
             high = min(high, cursor - 1)
     with store.lock:
-        stream = store.stream(query.filters, low, high, upward)
-        keys = [key for _, key in zip(range(query.size + 1), stream)]
+        keys = store.take(query.filters, low, high, upward, query.size + 1)
         has_more = len(keys) > query.size
         keys = keys[:query.size]
         if backwards:
             keys.reverse()
-        body = _records_json(store, keys)
-    meta: dict[str, Any] = {"has_more": has_more, "after_cursor": None, "before_cursor": None}
-    links: dict[str, Any] = {"prev": None, "next": None}
-    mode = store.config.last_page_cursor
-    missing = [("after_cursor", "next"), ("before_cursor", "prev")]
+        body = store.page_json(keys)
+    values: dict[bytes, bytes | None] = {}
+    missing: tuple[tuple[bytes, bytes], ...] = ((b"after_cursor", b"next"), (b"before_cursor", b"prev"))
     if keys:
-        meta["after_cursor"] = encode_cursor(keys[-1])
-        meta["before_cursor"] = encode_cursor(keys[0])
-        kept = [(k, v) for k, v in query.params if k not in ("page[after]", "page[before]")]
-        links["next"] = _url(base, kept + [("page[after]", meta["after_cursor"])])
-        links["prev"] = _url(base, kept + [("page[before]", meta["before_cursor"])])
-        onward = ("before_cursor", "prev") if backwards else ("after_cursor", "next")
-        missing = [] if has_more or mode == "cursor" else [onward]
+        after, before = encode_cursor(keys[-1]).encode(), encode_cursor(keys[0]).encode()
+        prefix = _link_prefix(base, query.params, ("page[after]", "page[before]"))
+        values = {b"after_cursor": b'"%s"' % after, b"before_cursor": b'"%s"' % before,
+                  b"prev": b'"%spage[before]=%s"' % (prefix, before),
+                  b"next": b'"%spage[after]=%s"' % (prefix, after)}
+        onward = missing[1] if backwards else missing[0]
+        missing = () if has_more or store.config.last_page_cursor == "cursor" else (onward,)
+    filler = _MISSING_CURSOR[store.config.last_page_cursor]
     for cursor_name, link_name in missing:
-        if mode == "absent":
-            del meta[cursor_name], links[link_name]
-        else:
-            meta[cursor_name] = links[link_name] = "" if mode == "empty" else None
-    tail = _dumps({"meta": meta, "links": links})
-    return b'{"audit_logs":[' + body + b"]," + tail[1:], len(keys)
+        values[cursor_name] = values[link_name] = filler
+    meta = b"".join([b',"%s":%s' % (name, values[name]) for name in (b"after_cursor", b"before_cursor")
+                     if values[name] is not None])
+    links = b",".join([b'"%s":%s' % (name, values[name]) for name in (b"prev", b"next")
+                       if values[name] is not None])
+    tail = b'"meta":{"has_more":%s%s},"links":{%s}}' % (b"true" if has_more else b"false", meta, links)
+    return b'{"audit_logs":[' + body + b"]," + tail, len(keys)
 
 
-def _offset_page(store: RecordStore, query: ListQuery, base: str) -> tuple[bytes, int]:
+def _offset_page(store: RecordStore, query: ListQuery, base: str, offset_count: bool) -> tuple[bytes, int]:
     skip = (query.page - 1) * query.size
     with store.lock:
-        count = store.count(query.filters, query.low, query.high)
-        stream = store.stream(query.filters, query.low, query.high, query.ascending)
-        for _ in zip(range(skip), stream):
-            pass
-        keys = [key for _, key in zip(range(query.size), stream)]
-        body = _records_json(store, keys)
+        keys = store.take(query.filters, query.low, query.high, query.ascending, query.size + 1, skip)
+        has_next = len(keys) > query.size
+        keys = keys[:query.size]
+        body = store.page_json(keys)
+        count = store.count(query.filters, query.low, query.high) if offset_count else None
     kept = [(k, v) for k, v in query.params if k != "page"]
-    next_page = (_url(base, kept + [("page", str(query.page + 1))])
-                 if skip + len(keys) < count else None)
+    next_page = _url(base, kept + [("page", str(query.page + 1))]) if has_next else None
     previous_page = _url(base, kept + [("page", str(query.page - 1))]) if query.page > 1 else None
-    tail = _dumps({"next_page": next_page, "previous_page": previous_page, "count": count})
-    return b'{"audit_logs":[' + body + b"]," + tail[1:], len(keys)
+    pagination: dict[str, Any] = {"next_page": next_page, "previous_page": previous_page}
+    if offset_count:
+        pagination["count"] = count
+    return b'{"audit_logs":[' + body + b"]," + _dumps(pagination)[1:], len(keys)
 
 
-def _records_json(store: RecordStore, keys: list[int]) -> bytes:
-    mask = (1 << SEQ_BITS) - 1
-    blob = store.blob
-    return b",".join([blob(key & mask) for key in keys])
+# What a cursor page writes for a cursor it has none for, by `last_page_cursor` (None: leaves it out).
+_MISSING_CURSOR: dict[str, bytes | None] = {"empty": b'""', "null": b"null", "absent": None, "cursor": b"null"}
+
+# The links of a walk differ only in their cursor: their common part is built once per query.
+_LINK_PREFIXES: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
+_LINK_PREFIX_LIMIT = 4_096
+
+
+def _link_prefix(base: str, params: list[tuple[str, str]], dropped: tuple[str, ...]) -> bytes:
+    """`base?kept-params&` as JSON string content, ready for a cursor parameter to be appended."""
+    kept = tuple((k, v) for k, v in params if k not in dropped)
+    key = (base, kept)
+    prefix = _LINK_PREFIXES.get(key)
+    if prefix is None:
+        if len(_LINK_PREFIXES) >= _LINK_PREFIX_LIMIT:
+            _LINK_PREFIXES.clear()
+        text = _url(base, list(kept))
+        prefix = _LINK_PREFIXES[key] = orjson.dumps(text + ("&" if kept else ""))[1:-1]  # JSON-escaped
+    return prefix
 
 
 def _url(base: str, params: list[tuple[str, str]]) -> str:

@@ -295,15 +295,16 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if method != "GET":
                 raise errors.invalid_endpoint()
             self._audit_access()
-            query = parse_list_query(params)
-            body_bytes, served = answer_list(state.store, query, self._base() + path)
+            config = state.config
+            query = parse_list_query(params, config.created_at_bounds)
+            body_bytes, served = answer_list(state.store, query, self._base() + path, config.offset_count)
             state.counters.add("records_served", served)
             return Answer(200, body_bytes)
         if EXPORT_PATH.match(path):
             if method != "POST":
                 raise errors.invalid_endpoint()
             self._audit_access(state.config.export_scope, state.config.export_scope)
-            parse_list_query([(k, v) for k, v in params if k.startswith("filter[")])
+            parse_list_query([(k, v) for k, v in params if k.startswith("filter[")], state.config.created_at_bounds)
             state.start_export()
             return Answer(202, b"null", JSON_TYPE,
                           {"Zendesk-RateLimit-audit-logs-export":
@@ -413,9 +414,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
                     fields=payload.get("fields") or {})
                 return json_answer(200, {"records": added})
             if route == ("GET", "/_sandbox/counters"):
-                return json_answer(200, state.counters.snapshot())
+                return json_answer(200, state.counters_snapshot())
             if route == ("POST", "/_sandbox/reset_counters"):
-                state.counters.reset()
+                state.reset_counters()
                 return json_answer(200, {"ok": True})
             if route == ("POST", "/_sandbox/faults"):
                 changes = dict(payload)

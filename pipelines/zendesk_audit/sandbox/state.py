@@ -74,6 +74,14 @@ class SandboxState:
         self._export_lock = threading.Lock()
         self._last_export: float | None = None
 
+    def counters_snapshot(self) -> dict[str, Any]:
+        """The counters, plus `rate_windows`: requests and 429s per limit window."""
+        return {**self.counters.snapshot(), "rate_windows": self.faults.rate_windows()}
+
+    def reset_counters(self) -> None:
+        self.counters.reset()
+        self.faults.forget_windows()
+
     def append(self, count: int = 1, *, created_at: datetime | None = None, late: bool = False,
                fields: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Add records visible from now on (`late` only labels them for the counters)."""
