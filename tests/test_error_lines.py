@@ -33,7 +33,7 @@ from zendesk_audit.csv_import import CsvImportStopped, import_csv, write_admin_c
 from zendesk_audit.locking import duckdb_busy
 from zendesk_audit.models import build_models
 from zendesk_audit.pipeline import create_pipeline
-from zendesk_audit.sandbox.handle import Sandbox
+from zendesk_sandbox.handle import Sandbox
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 SECRET = f"pw-{uuid.uuid4().hex}"
