@@ -28,7 +28,7 @@ from zendesk_audit.errors import AfterLoadError, ConfigurationError
 from zendesk_audit.evidence_cli import alerts_command, evidence_group, report_command
 from zendesk_audit.import_cli import export_request_command, import_csv_command
 from zendesk_audit.models_cli import models_group
-from zendesk_audit.settings import DEFAULT_CHUNK_PAGES, DEFAULT_CHUNK_SECONDS
+from zendesk_audit.settings import DEFAULT_CHUNK_PAGES, DEFAULT_CHUNK_SECONDS, DEMO_DUCKDB_PATH
 from zendesk_audit.state_cli import repair_cursor_command, status_command
 from zendesk_audit.text_safety import terminal_text
 
@@ -279,7 +279,7 @@ def _run_alerts(
 
 @cli.command()
 @click.option("--records", default=20_000, show_default=True, help="How many records the sandbox holds.")
-@click.option("--duckdb-path", default="zendesk_demo.duckdb", show_default=True, help="The DuckDB file to load.")
+@click.option("--duckdb-path", default=DEMO_DUCKDB_PATH, show_default=True, help="The DuckDB file to load.")
 @verbose_option
 @fails_in_one_line
 def demo(records: int, duckdb_path: str) -> None:

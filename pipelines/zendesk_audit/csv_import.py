@@ -366,18 +366,6 @@ def read_csv_files(
 
 
 @dlt.source(name="zendesk_audit_csv", section="zendesk_audit", max_table_nesting=0)
-def zendesk_audit_csv_source(
-    paths: Sequence[str], subdomain: str, time_format: str | None = None
-) -> DltResource:
-    """Admin Center CSV exports of one account as the `audit_logs` table, in one load.
-
-    Example:
-        >>> pipeline.run(zendesk_audit_csv_source(["audit-log.csv"], "acme"))
-    """
-    return csv_audit_logs_resource(read_csv_files(paths, subdomain, time_format))
-
-
-@dlt.source(name="zendesk_audit_csv", section="zendesk_audit", max_table_nesting=0)
 def _csv_chunk_source(batches: Iterator[list[dict[str, Any]]], chunk_rows: int, done: list[bool]) -> DltResource:
     return csv_audit_logs_resource(batches, chunk_rows, done)
 
