@@ -12,7 +12,7 @@ import resource
 import time
 from urllib.parse import urlsplit
 
-from zendesk_audit.sandbox import Sandbox, SandboxConfig
+from zendesk_sandbox import Sandbox, SandboxConfig
 
 PATH = "/api/v2/audit_logs?page%5Bsize%5D=100&sort=created_at"
 

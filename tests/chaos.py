@@ -24,8 +24,8 @@ from typing import Any
 
 import duckdb
 
-from zendesk_audit.sandbox import Sandbox
-from zendesk_audit.sandbox.config import BAD_ANSWER_KINDS, DEFAULT_FAULT_KINDS
+from zendesk_sandbox import Sandbox
+from zendesk_sandbox.config import BAD_ANSWER_KINDS, DEFAULT_FAULT_KINDS
 
 EVERY_FAULT = DEFAULT_FAULT_KINDS + BAD_ANSWER_KINDS
 

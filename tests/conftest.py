@@ -22,7 +22,7 @@ from zendesk_audit.pipeline import LoadResult, load_account  # noqa: E402
 
 # The sandbox fixtures (`sandbox`, `sandbox_factory`), opted in as a user's conftest.py would: the
 # package registers no pytest plugin of its own.
-pytest_plugins = ["zendesk_audit.sandbox.pytest_plugin"]
+pytest_plugins = ["zendesk_sandbox.pytest_plugin"]
 
 # The machine's server uses trust auth: the password is ignored, but dlt insists on one.
 POSTGRES_URL = os.environ.get("ZENDESK_AUDIT_TEST_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432/test")

@@ -26,7 +26,7 @@ from zendesk_audit.evidence_cli import report_command
 from zendesk_audit.models import build_models
 from zendesk_audit.models_project import default_sql_dir
 from zendesk_audit.pipeline import create_pipeline
-from zendesk_audit.sandbox import Sandbox
+from zendesk_sandbox import Sandbox
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HAS_CHROMIUM = Path(CHROMIUM).exists()

@@ -18,13 +18,13 @@ from click.testing import CliRunner
 from conftest import load_sandbox, postgres_rows
 from zendesk_audit.cli import cli
 from zendesk_audit.csv_import import (
-    CsvImportError,
     content_key,
     import_csv,
     map_headers,
     parse_csv_time,
     write_admin_center_csv,
 )
+from zendesk_audit.errors import CsvImportError
 from zendesk_audit.models import check_models
 from zendesk_audit.pipeline import create_pipeline
 

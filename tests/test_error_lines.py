@@ -29,11 +29,12 @@ import pytest
 from test_cli import run_cli
 
 from conftest import POSTGRES_URL, _postgres_reachable, load_sandbox
-from zendesk_audit.csv_import import CsvImportStopped, import_csv, write_admin_center_csv
+from zendesk_audit.csv_import import import_csv, write_admin_center_csv
+from zendesk_audit.errors import CsvImportStopped
 from zendesk_audit.locking import duckdb_busy
 from zendesk_audit.models import build_models
 from zendesk_audit.pipeline import create_pipeline
-from zendesk_audit.sandbox.handle import Sandbox
+from zendesk_sandbox.handle import Sandbox
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 SECRET = f"pw-{uuid.uuid4().hex}"

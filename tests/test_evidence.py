@@ -24,7 +24,7 @@ from zendesk_audit.csv_safety import csv_cell, neutralise, write_csv
 from zendesk_audit.evidence_cli import evidence_group
 from zendesk_audit.models import build_models
 from zendesk_audit.pipeline import create_pipeline
-from zendesk_audit.sandbox import Sandbox
+from zendesk_sandbox import Sandbox
 
 PERIOD = ["--from", "2026-03-01", "--to", "2026-06-01T00:00:00Z"]
 FORMULAS = {

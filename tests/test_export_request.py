@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from zendesk_audit.cli import cli
-from zendesk_audit.export_request import ExportRateLimited, export_retry_seconds, request_export
+from zendesk_audit.errors import ExportRateLimited
+from zendesk_audit.export_request import export_retry_seconds, request_export
 
 
 def _env(sandbox: Any) -> dict[str, str]:
@@ -61,7 +62,7 @@ def test_the_request_carries_the_filters_and_the_second_one_says_when_to_retry(c
 
 def test_wait_sleeps_until_the_window_reopens(configured: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # The sandbox's export window is Zendesk's 60 s; a 1 s window keeps the test fast.
-    monkeypatch.setattr("zendesk_audit.sandbox.state.EXPORT_WINDOW_SECONDS", 1.0)
+    monkeypatch.setattr("zendesk_sandbox.state.EXPORT_WINDOW_SECONDS", 1.0)
     request_export()
     slept: list[float] = []
 

@@ -29,6 +29,9 @@ except ModuleNotFoundError:  # Python 3.10: pytest brings tomli there
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "pipelines" / "zendesk_audit"
+# The wheel's second top-level package: the local Zendesk stand-in (`zendesk-audit sandbox`, the fixtures).
+SANDBOX = ROOT / "pipelines" / "zendesk_sandbox"
+FIRST_PARTY = ("zendesk_audit", "zendesk_sandbox", "__future__")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 VERSION = PYPROJECT["project"]["version"]
 # Imported only on an optional path, so declared in an extra instead of the dependencies.
@@ -52,7 +55,7 @@ def _type_checking_only(tree: ast.AST) -> set[int]:
 def imported_modules() -> dict[str, str]:
     """Third-party top-level module -> the first package file that imports it (lazy imports included)."""
     found: dict[str, str] = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in sorted([*PACKAGE.rglob("*.py"), *SANDBOX.rglob("*.py")]):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         hidden = _type_checking_only(tree)
         for node in ast.walk(tree):
@@ -66,7 +69,7 @@ def imported_modules() -> dict[str, str]:
                 continue
             for name in names:
                 top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and top not in ("zendesk_audit", "__future__"):
+                if top not in sys.stdlib_module_names and top not in FIRST_PARTY:
                     found.setdefault(top, str(path.relative_to(ROOT)))
     return found
 
@@ -103,7 +106,8 @@ def test_license_file_is_the_apache_2_text_that_pyproject_names() -> None:
 
 
 def test_version_is_written_only_in_pyproject() -> None:
-    copies = [str(path.relative_to(ROOT)) for path in PACKAGE.rglob("*.py") if VERSION in path.read_text(encoding="utf-8")]
+    copies = [str(path.relative_to(ROOT)) for path in [*PACKAGE.rglob("*.py"), *SANDBOX.rglob("*.py")]
+              if VERSION in path.read_text(encoding="utf-8")]
     assert not copies, f"version {VERSION} is also written in {copies}: read importlib.metadata instead"
     assert "version" not in PYPROJECT["project"].get("dynamic", [])
 
@@ -278,6 +282,6 @@ def test_sandbox_fixtures_load_only_where_a_project_opts_in(installed: Installed
     (tmp_path / "test_dag.py").write_text("def test_dag(sandbox):\n    assert sandbox.base_url.startswith('http://127.0.0.1:')\n")
     plain = installed.run([installed.python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], tmp_path)
     assert plain.returncode == 1 and "fixture 'sandbox' not found" in plain.stdout, plain.stdout[-2000:]
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["zendesk_audit.sandbox.pytest_plugin"]\n')
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["zendesk_sandbox.pytest_plugin"]\n')
     opted_in = installed.run([installed.python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], tmp_path)
     assert opted_in.returncode == 0 and "1 passed" in opted_in.stdout, opted_in.stdout[-2000:]

@@ -13,7 +13,7 @@ import pytest
 from conftest import duckdb_ids, load_sandbox
 from zendesk_audit.client import ZendeskClient
 from zendesk_audit.errors import ApiError
-from zendesk_audit.sandbox.config import BAD_ANSWER_KINDS
+from zendesk_sandbox.config import BAD_ANSWER_KINDS
 
 
 def test_backfill_through_every_fault_and_a_request_limit(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ from zendesk_audit.report_charts import bar_chart
 from zendesk_audit.report_data import Window, hour_zones
 from zendesk_audit.report_html import breakable, css_string, shorten
 from zendesk_audit.report_words import business_hours_words, long_date, moment
-from zendesk_audit.sandbox import Sandbox
+from zendesk_sandbox import Sandbox
 
 # Anything a browser could follow out of the page; in-page links (href="#...") stay in the page.
 EXTERNAL_REFERENCE = re.compile(

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from zendesk_audit.sandbox import Sandbox, SandboxConfig
-from zendesk_audit.sandbox.data import SEQ_BITS, RecordStore
+from zendesk_sandbox import Sandbox, SandboxConfig
+from zendesk_sandbox.data import SEQ_BITS, RecordStore
 
 EMAIL = "admin@acme.example"
 TOKEN = "sandbox-api-token"
@@ -871,7 +871,7 @@ def test_cli_last_page_cursor_option_reaches_the_pages() -> None:
 def test_cli_help_ends_with_an_example() -> None:
     from click.testing import CliRunner
 
-    from zendesk_audit.sandbox.command import sandbox_command
+    from zendesk_sandbox.command import sandbox_command
 
     result = CliRunner().invoke(sandbox_command, ["--help"], catch_exceptions=False)
     assert result.exit_code == 0

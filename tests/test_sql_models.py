@@ -49,7 +49,7 @@ from zendesk_audit.models_project import (
     write_lock,
 )
 from zendesk_audit.pipeline import create_pipeline
-from zendesk_audit.sandbox import Sandbox
+from zendesk_sandbox import Sandbox
 
 UTC = timezone.utc
 PARIS = ZoneInfo("Europe/Paris")

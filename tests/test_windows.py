@@ -15,8 +15,8 @@ import pytest
 
 from conftest import api_token_credentials, duckdb_ids
 from zendesk_audit.client import RequestStats, ZendeskClient
-from zendesk_audit.sandbox.config import CREATED_AT_BOUNDS
 from zendesk_audit.windows import Window, WindowPlan, fetch_windows
+from zendesk_sandbox.config import CREATED_AT_BOUNDS
 
 START = datetime(2007, 1, 1, tzinfo=timezone.utc)
 HISTORY_END = datetime(2026, 1, 1, tzinfo=timezone.utc)

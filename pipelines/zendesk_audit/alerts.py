@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from zendesk_audit.errors import ConfigurationError
+from zendesk_audit.errors import EXIT_ALERTS, EXIT_FAILED, EXIT_OK, ConfigurationError
 from zendesk_audit.models_engines import value_literal
 from zendesk_audit.models_project import sql_literal
 from zendesk_audit.period import Period, fetch, iso, require_views
@@ -52,8 +52,6 @@ LEDGER_COLUMNS = [
     ("last_error", "text"),
     ("delivered_at", "timestamp"),
 ]
-EXIT_ALERTS = 3
-EXIT_DELIVERY_FAILED = 1
 
 # Webhook delivery: bounded exponential backoff, then the alerts wait for the next run.
 WEBHOOK_ATTEMPTS = 4
@@ -147,7 +145,7 @@ class Alert:
 
 @dataclass
 class AlertsResult:
-    """What a run found and delivered; `exit_code` is what the command exits with."""
+    """What a run found and delivered; `exit_code` is what the command exits with (the table in `errors.py`)."""
 
     min_severity: str
     period: Period
@@ -171,8 +169,8 @@ class AlertsResult:
     def exit_code(self) -> int:
         """1 when the webhook failed (the alerts wait for the next run), 3 when alerts were found, else 0."""
         if self.delivery_error:
-            return EXIT_DELIVERY_FAILED
-        return EXIT_ALERTS if self.alerts else 0
+            return EXIT_FAILED
+        return EXIT_ALERTS if self.alerts else EXIT_OK
 
     def summary_line(self) -> str:
         if not self.alerts:

@@ -53,7 +53,6 @@ class ClientCredentialsAuth:
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
-        self.renewals = 0
 
     def header(self) -> str:
         return f"Bearer {self._current_token()}"
@@ -78,7 +77,6 @@ class ClientCredentialsAuth:
                 expires_in = answer.get("expires_in")
                 lifetime = float(expires_in) if isinstance(expires_in, (int, float)) else float("inf")
                 self._token, self._expires_at = str(token), time.monotonic() + lifetime
-                self.renewals += 1
             return self._token
 
 

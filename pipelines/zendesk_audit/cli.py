@@ -7,6 +7,7 @@ terminal unless `--verbose` or RUNTIME__LOG_LEVEL asks for them (`cli_options.qu
 """
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
@@ -27,8 +28,7 @@ from zendesk_audit.errors import AfterLoadError, ConfigurationError
 from zendesk_audit.evidence_cli import alerts_command, evidence_group, report_command
 from zendesk_audit.import_cli import export_request_command, import_csv_command
 from zendesk_audit.models_cli import models_group
-from zendesk_audit.sandbox.command import sandbox_command
-from zendesk_audit.settings import DEFAULT_CHUNK_PAGES, DEFAULT_CHUNK_SECONDS
+from zendesk_audit.settings import DEFAULT_CHUNK_PAGES, DEFAULT_CHUNK_SECONDS, DEMO_DUCKDB_PATH
 from zendesk_audit.state_cli import repair_cursor_command, status_command
 from zendesk_audit.text_safety import terminal_text
 
@@ -57,7 +57,24 @@ def _progress_mode(choice: str, as_json: bool) -> str | None:
     return None if choice == "none" else choice
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class CommandGroup(click.Group):
+    """The command group; `sandbox` comes from its own package (zendesk_sandbox, the local Zendesk
+    stand-in), imported only when that command runs or help lists it."""
+
+    lazy_commands = {"sandbox": ("zendesk_sandbox.command", "sandbox_command")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands:
+            module, name = self.lazy_commands[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), name)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zendesk-audit", prog_name="zendesk-audit", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -262,7 +279,7 @@ def _run_alerts(
 
 @cli.command()
 @click.option("--records", default=20_000, show_default=True, help="How many records the sandbox holds.")
-@click.option("--duckdb-path", default="zendesk_demo.duckdb", show_default=True, help="The DuckDB file to load.")
+@click.option("--duckdb-path", default=DEMO_DUCKDB_PATH, show_default=True, help="The DuckDB file to load.")
 @verbose_option
 @fails_in_one_line
 def demo(records: int, duckdb_path: str) -> None:
@@ -276,7 +293,6 @@ def demo(records: int, duckdb_path: str) -> None:
         click.echo(line)
 
 
-cli.add_command(sandbox_command)
 cli.add_command(models_group)
 cli.add_command(alerts_command)
 cli.add_command(report_command)

@@ -20,22 +20,28 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fails_in_one_line(func: F) -> F:
-    """Turn the errors a user can fix into one line and an exit code; never a traceback.
+    """The CLI's one exit path: an error a user can fix becomes `error: <one line>` and its
+    `exit_code` (the table in `errors.py`), never a traceback; a command that returns an exit code
+    (3 for alerts found, 1 or 2 for a finding) exits with it.
 
-    The line goes through `terminal_text`: errors quote servers and data, which may hold control
-    sequences or line breaks.
+    dlt's configuration errors count as `ConfigurationError` (exit 2). The line goes through
+    `terminal_text`: errors quote servers and data, which may hold control sequences or line breaks.
     """
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            return func(*args, **kwargs)
+            code = func(*args, **kwargs)
         except ZendeskAuditError as exc:
-            click.echo(f"error: {terminal_text(exc)}", err=True)
-            sys.exit(exc.exit_code)
+            failure = exc
         except ConfigurationException as exc:
-            click.echo(f"error: configuration: {config_problem(exc)}", err=True)
-            sys.exit(2)
+            failure = ConfigurationError(f"configuration: {config_problem(exc)}")
+        else:
+            if code:
+                sys.exit(code)
+            return
+        click.echo(f"error: {terminal_text(failure)}", err=True)
+        sys.exit(failure.exit_code)
 
     return wrapper  # type: ignore[return-value]
 

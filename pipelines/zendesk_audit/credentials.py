@@ -129,10 +129,6 @@ class ZendeskCredentials(CredentialsConfiguration):
             )
         return seconds
 
-    def secret_values(self) -> list[str]:
-        """Every secret this config holds, so tests and log filters can look for leaks."""
-        return [str(v) for v in (self.api_token, self.access_token, self.client_secret, self.password) if v]
-
 
 _SECRET_FIELDS = ("api_token", "access_token", "client_secret", "password")
 _PASTED_FIELDS = ("email", "client_id", "scope", *_SECRET_FIELDS)

@@ -45,7 +45,7 @@ import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources import DltResource
 
-from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, find_cause
+from zendesk_audit.errors import ConfigurationError, CsvImportError, CsvImportStopped, ZendeskAuditError, find_cause
 from zendesk_audit.settings import DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH
 from zendesk_audit.source import AUDIT_LOG_COLUMNS
 from zendesk_audit.times import parse_utc
@@ -114,15 +114,6 @@ TIME_FORMATS = (
 _ZONE_SUFFIX = re.compile(r"\s*(?:UTC|GMT|Z)$", re.IGNORECASE)
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 _MAX_FIELD = 10 * 1024 * 1024
-
-
-class CsvImportError(ConfigurationError):
-    """The file is not an Admin Center CSV we can read; nothing of it was loaded (exit 2)."""
-
-
-class CsvImportStopped(ZendeskAuditError):
-    """A bad row stopped the import after earlier chunks were committed: exit 1, not 2, because
-    something was written (importing the fixed file again adds nothing twice)."""
 
 
 def normalise_header(name: str) -> str:
@@ -375,18 +366,6 @@ def read_csv_files(
 
 
 @dlt.source(name="zendesk_audit_csv", section="zendesk_audit", max_table_nesting=0)
-def zendesk_audit_csv_source(
-    paths: Sequence[str], subdomain: str, time_format: str | None = None
-) -> DltResource:
-    """Admin Center CSV exports of one account as the `audit_logs` table, in one load.
-
-    Example:
-        >>> pipeline.run(zendesk_audit_csv_source(["audit-log.csv"], "acme"))
-    """
-    return csv_audit_logs_resource(read_csv_files(paths, subdomain, time_format))
-
-
-@dlt.source(name="zendesk_audit_csv", section="zendesk_audit", max_table_nesting=0)
 def _csv_chunk_source(batches: Iterator[list[dict[str, Any]]], chunk_rows: int, done: list[bool]) -> DltResource:
     return csv_audit_logs_resource(batches, chunk_rows, done)
 
@@ -569,7 +548,8 @@ def _import_chunks(
 ) -> ImportResult:
     """The files into `audit_logs`, one committed load per `chunk_rows` rows, under the write lock."""
     from zendesk_audit.destination_errors import destination_line, destination_problem
-    from zendesk_audit.pipeline import LoadFailed, loader_file_format, write_lock
+    from zendesk_audit.errors import LoadFailed
+    from zendesk_audit.pipeline import loader_file_format, write_lock
     from zendesk_audit.private_files import owner_only
 
     started = time.monotonic()
@@ -648,8 +628,6 @@ def write_admin_center_csv(records: Iterable[dict[str, Any]], handle: Any) -> in
 
 __all__ = [
     "CSV_PIPELINE_NAME",
-    "CsvImportError",
-    "CsvImportStopped",
     "ImportResult",
     "content_key",
     "import_csv",

@@ -20,16 +20,12 @@ import dlt
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from zendesk_audit.errors import CursorAheadError, ZendeskAuditError, first_line
+from zendesk_audit.errors import CursorAheadError, StateUnreadable, first_line
 from zendesk_audit.settings import DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH, TIME_FORMAT
 from zendesk_audit.times import parse_utc
 
 # Where dlt keeps the cursor: source, resource, incremental, cursor column.
 _CURSOR_PATH = ("sources", "zendesk_audit", "resources", "audit_logs", "incremental", "created_at")
-
-
-class StateUnreadable(ZendeskAuditError):
-    """The destination's `audit_logs` could not be read to find where the cursor belongs."""
 
 
 def format_time(value: datetime) -> str:

@@ -10,8 +10,8 @@ import duckdb
 from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.models import demo_lines
 from zendesk_audit.pipeline import create_pipeline, load_account
-from zendesk_audit.sandbox import Sandbox
 from zendesk_audit.settings import DEFAULT_DATASET_NAME
+from zendesk_sandbox import Sandbox
 
 
 def run_demo(records: int, duckdb_path: str) -> Iterator[str]:

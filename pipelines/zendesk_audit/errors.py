@@ -1,31 +1,57 @@
-"""Failures a user can fix, each rendered as one line that says what to do.
+"""Every failure a user can meet, each rendered as one line that says what to do, with its exit code.
 
-The CLI prints `str(error)` (through `text_safety.terminal_text`) and exits with `exit_code`;
-nothing here may carry a secret. Exit codes: 0 success, 1 a failed run (Zendesk or the destination
-failed; what earlier runs and chunks committed stays), 2 a usage or configuration error (nothing
-written), 3 alerts found (`alerts`, `load --alerts`), 4 the load committed its data and a step after
-it (models, alerts) failed.
+The CLI's one error handler (`cli_options.fails_in_one_line`) prints `error: <str(error)>` (through
+`text_safety.terminal_text`) and exits with the error's `exit_code`; dlt's configuration errors
+become `ConfigurationError` there. Nothing here may carry a secret.
+
+Exit codes, the same for every command:
+
+| code | constant          | meaning                                                           | raised as                      |
+|------|-------------------|-------------------------------------------------------------------|--------------------------------|
+| 0    | `EXIT_OK`         | success                                                           | -                              |
+| 1    | `EXIT_FAILED`     | a failed run: Zendesk or the destination failed (with several     | `ZendeskAuditError` and every  |
+|      |                   | accounts: one did), or the run was stopped; what earlier runs and | subclass not listed below      |
+|      |                   | chunks committed stays. Also a finding that fails the command: a  |                                |
+|      |                   | webhook that failed (`alerts`), a changed file (`evidence         |                                |
+|      |                   | verify`), a stale `models.lock` (`models lock --check`)           |                                |
+| 2    | `EXIT_USAGE`      | a usage or configuration error, or a saved cursor that needs      | `ConfigurationError` (and      |
+|      |                   | `repair-cursor` (`status` finding one exits 2 too): nothing       | `CsvImportError`, `SeedError`),|
+|      |                   | requested, nothing written                                        | `CursorAheadError`             |
+| 3    | `EXIT_ALERTS`     | `alerts` (and `load --alerts`) found alerts: not an error         | - (`AlertsResult.exit_code`)   |
+| 4    | `EXIT_AFTER_LOAD` | the load (or import) committed its data, then a step after it     | `AfterLoadError`               |
+|      |                   | failed (models, alerts): the summary comes first, then the line   |                                |
+
+Codes that are not errors (3, or 1 and 2 for a finding: `status`, `evidence verify`) are returned by
+the command to the same handler, which exits with them; the alerts' code is `AlertsResult.exit_code`
+(also in `alerts --format json`), built from these constants.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, TypeVar
 
 from dlt.common.configuration.exceptions import ConfigFieldMissingException, LookupTraces
 
 from zendesk_audit.text_safety import terminal_text
 
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_ALERTS = 3
+EXIT_AFTER_LOAD = 4
+
 
 class ZendeskAuditError(Exception):
     """Base of every error the user can act on."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
 
 
 class ConfigurationError(ZendeskAuditError):
     """Bad option, config value or missing setting: nothing was requested or written."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class ReportPrintError(ZendeskAuditError):
@@ -70,7 +96,7 @@ class AfterLoadError(ZendeskAuditError):
     (its `status` says which step failed), for the summary printed before this error's line.
     """
 
-    exit_code = 4
+    exit_code = EXIT_AFTER_LOAD
 
     def __init__(self, step: str, problem: str, rerun: str, result: Any = None, what: str = "the load") -> None:
         super().__init__(step, problem)
@@ -89,6 +115,47 @@ class ApiError(ZendeskAuditError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+# ----------------------------------------------------------------------------- loads and imports
+class LoadFailed(ZendeskAuditError):
+    """The destination refused or failed the load; nothing of this run was committed."""
+
+
+class LoadInProgress(ZendeskAuditError):
+    """Another load or import into the same database and dataset holds the lock (`locking`)."""
+
+
+class DatabaseBusy(ZendeskAuditError):
+    """Another process has the DuckDB file open in a way that excludes this one (DuckDB's own lock)."""
+
+    def __init__(self, situation: str, advice: str) -> None:
+        super().__init__(f"{situation}: {advice}")
+        self.situation = situation
+
+
+class StateUnreadable(ZendeskAuditError):
+    """The destination's `audit_logs` could not be read to find where the cursor belongs (`cursor`)."""
+
+
+class CsvImportError(ConfigurationError):
+    """The file is not an Admin Center CSV we can read; nothing of it was loaded (exit 2)."""
+
+
+class CsvImportStopped(ZendeskAuditError):
+    """A bad row stopped the import after earlier chunks were committed: exit 1, not 2, because
+    something was written (importing the fixed file again adds nothing twice)."""
+
+
+class ExportRateLimited(ZendeskAuditError):
+    """Zendesk accepted an export from this account less than a minute ago (`export_request`)."""
+
+    def __init__(self, retry_after: float, retry_at: datetime) -> None:
+        self.retry_after, self.retry_at = retry_after, retry_at
+        super().__init__(
+            f"Zendesk takes one audit-log export per minute per account: retry after "
+            f"{retry_at:%Y-%m-%dT%H:%M:%SZ} (in {retry_after:.0f} s), or pass --wait"
+        )
 
 
 E = TypeVar("E", bound=BaseException)
@@ -155,7 +222,7 @@ class CursorAheadError(ZendeskAuditError):
     command the line names (the load fills in `repair_command` with its own options).
     """
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
     def __init__(self, cursor: str, settled_end: str, subdomain: str | None = None) -> None:
         super().__init__(cursor, settled_end)

@@ -5,8 +5,6 @@ Registered in `cli.py` with `cli.add_command(alerts_command)`, `cli.add_command(
 """
 from __future__ import annotations
 
-import functools
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -23,18 +21,6 @@ def period_options(func: F) -> F:
     func = click.option("--to", "to", metavar="ISO", help="End of the period, exclusive (UTC unless an offset is given).")(func)
     func = click.option("--from", "from_", metavar="ISO", help="Start of the period, inclusive (a date is midnight UTC).")(func)
     return func
-
-
-def exits_with(func: F) -> F:
-    """Let a command return an exit code (3 for alerts found) while `fails_in_one_line` handles errors."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        code = func(*args, **kwargs)
-        if code:
-            sys.exit(code)
-
-    return wrapper  # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------------- evidence
@@ -88,13 +74,14 @@ def evidence_group(
 @click.argument("directory", type=click.Path())
 @click.option("--manifest-sha256", help="The manifest's SHA-256 as printed by the export, kept elsewhere.")
 @fails_in_one_line
-def verify_command(directory: str, manifest_sha256: str | None) -> None:
+def verify_command(directory: str, manifest_sha256: str | None) -> int:
     """Recompute every file's SHA-256 and row count against manifest.json.
 
     Exit 0 when intact, 1 with one line per problem (changed, missing or added file).
 
     Example: zendesk-audit evidence verify evidence-2026-q3 --manifest-sha256 3b1f...
     """
+    from zendesk_audit.errors import EXIT_FAILED, EXIT_OK
     from zendesk_audit.evidence import manifest_sha256 as digest_of
     from zendesk_audit.evidence import verify_evidence
     from zendesk_audit.text_safety import terminal_text
@@ -103,8 +90,9 @@ def verify_command(directory: str, manifest_sha256: str | None) -> None:
     for problem in problems:  # they quote the folder's file names and manifest, which anyone may have edited
         click.echo(terminal_text(f"{directory}: {problem}"), err=True)
     if problems:
-        sys.exit(1)
+        return EXIT_FAILED
     click.echo(f"{directory}: intact; manifest sha256 {digest_of(directory)}")
+    return EXIT_OK
 
 
 # ----------------------------------------------------------------------------- alerts
@@ -125,7 +113,6 @@ def verify_command(directory: str, manifest_sha256: str | None) -> None:
 @lock_option
 @verbose_option
 @fails_in_one_line
-@exits_with
 def alerts_command(
     since_last: bool,
     from_: str | None,
@@ -171,7 +158,7 @@ def alerts_command(
     error = result.error_line()
     if error:
         click.echo(f"error: {error}", err=True)
-    return result.exit_code
+    return result.exit_code  # 3 alerts found, 1 the webhook failed, 0 nothing new: fails_in_one_line exits with it
 
 
 # ----------------------------------------------------------------------------- report

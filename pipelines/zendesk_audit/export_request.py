@@ -25,7 +25,7 @@ from dlt.common.configuration.specs import known_sections
 
 from zendesk_audit.config import SourceOptions, resolve_options
 from zendesk_audit.credentials import API_TOKEN_WARNING, ZendeskCredentials
-from zendesk_audit.errors import ZendeskAuditError
+from zendesk_audit.errors import ExportRateLimited
 from zendesk_audit.settings import AUDIT_LOGS_PATH, DEFAULT_LAG_SECONDS, TIME_FORMAT
 
 logger = logging.getLogger("zendesk_audit")
@@ -36,17 +36,6 @@ EXPORT_LIMIT_HEADER = "Zendesk-RateLimit-audit-logs-export"
 EXPORT_WINDOW_SECONDS = 60.0
 DEFAULT_MAX_WAIT_SECONDS = 300.0
 _RESETS = re.compile(r"resets\s*=\s*([0-9.]+)", re.IGNORECASE)
-
-
-class ExportRateLimited(ZendeskAuditError):
-    """Zendesk accepted an export from this account less than a minute ago."""
-
-    def __init__(self, retry_after: float, retry_at: datetime) -> None:
-        self.retry_after, self.retry_at = retry_after, retry_at
-        super().__init__(
-            f"Zendesk takes one audit-log export per minute per account: retry after "
-            f"{retry_at:%Y-%m-%dT%H:%M:%SZ} (in {retry_after:.0f} s), or pass --wait"
-        )
 
 
 def export_retry_seconds(headers: Any) -> float:

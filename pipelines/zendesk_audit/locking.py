@@ -35,25 +35,22 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from zendesk_audit.errors import ConfigurationError, DestinationError, ZendeskAuditError, find_cause, first_line, missing_setting
+from zendesk_audit.errors import (
+    ConfigurationError,
+    DatabaseBusy,
+    DestinationError,
+    LoadInProgress,
+    ZendeskAuditError,
+    find_cause,
+    first_line,
+    missing_setting,
+)
 
 logger = logging.getLogger("zendesk_audit")
 
 POLL_SECONDS = 0.2
 _DUCKDB_CONFLICT = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 _LOCK_WORDS = ("Could not set lock on file", "Conflicting lock is held")
-
-
-class LoadInProgress(ZendeskAuditError):
-    """Another load or import into the same database and dataset holds the lock."""
-
-
-class DatabaseBusy(ZendeskAuditError):
-    """Another process has the DuckDB file open in a way that excludes this one (DuckDB's own lock)."""
-
-    def __init__(self, situation: str, advice: str) -> None:
-        super().__init__(f"{situation}: {advice}")
-        self.situation = situation
 
 
 def holder_line(command: str) -> str:

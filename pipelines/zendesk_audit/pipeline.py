@@ -36,6 +36,7 @@ from zendesk_audit.errors import (
     ConfigurationError,
     CursorAheadError,
     Interrupted,
+    LoadFailed,
     ZendeskAuditError,
     config_problem,
     find_cause,
@@ -64,10 +65,6 @@ from zendesk_audit.state_layout import (
 from zendesk_audit.time_zones import TimeZoneChoice
 
 T = TypeVar("T")
-
-
-class LoadFailed(ZendeskAuditError):
-    """The destination refused or failed the load; nothing of this run was committed."""
 
 
 def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKDB_PATH, read_only: bool = False) -> Destination:

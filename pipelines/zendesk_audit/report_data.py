@@ -35,8 +35,6 @@ EXPORTED = "action = 'exported'"
 CREATED = "action = 'create'"
 API_TOKEN = "replace(lower(coalesce(source_type, '')), '_', '') = 'apitoken'"
 ADMIN_ROLE = "lower(coalesce(new_role, '')) like '%admin%'"
-# Figures of the summary, in the order shown; `unapproved` only when an approved list is set up.
-FIGURES = ("records", "people", "critical", "high", "off_hours", "admin_roles", "exports", "api_tokens", "unapproved")
 
 __all__ = ["ReportData", "Rows", "VIEWS", "Window", "read_report_data"]
 

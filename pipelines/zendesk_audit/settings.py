@@ -21,6 +21,7 @@ DEFAULT_PIPELINE_NAME = "zendesk_audit"
 DEFAULT_DATASET_NAME = "zendesk_audit"
 # Not zendesk_audit.duckdb: DuckDB cannot tell a catalog from a schema of the same name.
 DEFAULT_DUCKDB_PATH = "zendesk.duckdb"
+# `zendesk-audit demo` writes here (`make clean` removes it).
 DEMO_DUCKDB_PATH = "zendesk_demo.duckdb"
 
 DEFAULT_OAUTH_SCOPE = "auditlogs:read"

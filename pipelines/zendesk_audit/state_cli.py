@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -42,7 +41,7 @@ def _print(reports: list[Any], as_json: bool) -> None:
 def status_command(
     subdomains: tuple[str, ...], lag_seconds: int | None, destination: str, dataset: str, duckdb_path: str,
     wait_for_lock: float, as_json: bool,
-) -> None:
+) -> int:
     """Show each account's cursor and the records loaded; flag a cursor that needs repair.
 
     The cursor is where the next load starts. One later than now minus the lag (saved by an older
@@ -52,12 +51,12 @@ def status_command(
     Example: zendesk-audit status --subdomain acme
     """
     from zendesk_audit.accounts import account_cursors
+    from zendesk_audit.errors import EXIT_OK, EXIT_USAGE
 
     reports = account_cursors(subdomains, destination, dataset, duckdb_path, lag_seconds=lag_seconds,
                               wait_for_lock=wait_for_lock)
     _print(reports, as_json)
-    if any(report.ahead for report in reports):
-        sys.exit(2)
+    return EXIT_USAGE if any(report.ahead for report in reports) else EXIT_OK
 
 
 @click.command("repair-cursor")

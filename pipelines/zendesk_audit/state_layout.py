@@ -230,7 +230,7 @@ def adopt_destination_state(pipelines_dir: str, name: str, base: str, destinatio
             try:
                 probe.sync_destination()
             except PipelineStepFailed as exc:
-                from zendesk_audit.locking import DatabaseBusy
+                from zendesk_audit.errors import DatabaseBusy
                 from zendesk_audit.pipeline import step_failure
 
                 failure = step_failure(probe, exc)

@@ -34,7 +34,6 @@ from zendesk_audit.models_project import sql_literal
 CONFIGURED = "configured"
 ACCOUNT_SETTINGS = "account_settings"
 UTC_FALLBACK = "utc_fallback"
-TIME_ZONE_SOURCES = (CONFIGURED, ACCOUNT_SETTINGS, UTC_FALLBACK)
 UTC = "UTC"
 
 # The scope the sandbox asks of OAuth tokens for the account settings; Zendesk documents none.

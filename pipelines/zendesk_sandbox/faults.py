@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from zendesk_audit.sandbox.config import BAD_ANSWER_KINDS, DEFAULT_FAULT_KINDS
+from zendesk_sandbox.config import BAD_ANSWER_KINDS, DEFAULT_FAULT_KINDS
 
 # Without a configured limit the headers advertise one no client reaches, so nobody paces for nothing.
 DEFAULT_REPORTED_LIMIT = 1_000_000

@@ -8,10 +8,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from zendesk_audit.sandbox.config import SandboxConfig
-from zendesk_audit.sandbox.faults import UNSET
-from zendesk_audit.sandbox.server import SandboxServer
-from zendesk_audit.sandbox.state import SandboxState
+from zendesk_sandbox.config import SandboxConfig
+from zendesk_sandbox.faults import UNSET
+from zendesk_sandbox.server import SandboxServer
+from zendesk_sandbox.state import SandboxState
 
 if TYPE_CHECKING:
     from typing_extensions import Self

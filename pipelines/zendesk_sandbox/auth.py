@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from zendesk_audit.sandbox import errors
-from zendesk_audit.sandbox.config import SandboxConfig
+from zendesk_sandbox import errors
+from zendesk_sandbox.config import SandboxConfig
 
 FULL_SCOPE = "read write"
 # What the audit-log list and show need from an OAuth token; Zendesk's 403 names `read`.

@@ -8,11 +8,11 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from zendesk_audit.sandbox import errors
-from zendesk_audit.sandbox.auth import Authenticator
-from zendesk_audit.sandbox.config import SandboxConfig
-from zendesk_audit.sandbox.data import RecordStore
-from zendesk_audit.sandbox.faults import FaultPlan
+from zendesk_sandbox import errors
+from zendesk_sandbox.auth import Authenticator
+from zendesk_sandbox.config import SandboxConfig
+from zendesk_sandbox.data import RecordStore
+from zendesk_sandbox.faults import FaultPlan
 
 EXPORT_WINDOW_SECONDS = 60.0
 

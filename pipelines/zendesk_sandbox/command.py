@@ -7,8 +7,8 @@ from types import FrameType
 
 import click
 
-from zendesk_audit.sandbox.config import CREATED_AT_BOUNDS, LAST_PAGE_CURSORS, SandboxConfig
-from zendesk_audit.sandbox.handle import Sandbox
+from zendesk_sandbox.config import CREATED_AT_BOUNDS, LAST_PAGE_CURSORS, SandboxConfig
+from zendesk_sandbox.handle import Sandbox
 
 
 @click.command("sandbox")

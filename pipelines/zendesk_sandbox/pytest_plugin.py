@@ -1,8 +1,8 @@
 """pytest fixtures `sandbox` and `sandbox_factory`, for testing your own pipelines and DAGs.
 
 Opt-in, so installing zendesk-audit changes no other project's pytest runs: add
-`pytest_plugins = ["zendesk_audit.sandbox.pytest_plugin"]` to your conftest.py, or run
-`pytest -p zendesk_audit.sandbox.pytest_plugin`. Needs pytest, which the package does not install.
+`pytest_plugins = ["zendesk_sandbox.pytest_plugin"]` to your conftest.py, or run
+`pytest -p zendesk_sandbox.pytest_plugin`. Needs pytest, which the package does not install.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from zendesk_audit.sandbox.handle import Sandbox
+from zendesk_sandbox.handle import Sandbox
 
 FIXTURE_RECORDS = 2_000
 

@@ -27,8 +27,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from zendesk_audit.sandbox.config import SandboxConfig
-from zendesk_audit.sandbox.vocabulary import ACTION_LABELS, Vocabulary, build_vocabulary
+from zendesk_sandbox.config import SandboxConfig
+from zendesk_sandbox.vocabulary import ACTION_LABELS, Vocabulary, build_vocabulary
 
 SEQ_BITS = 24
 SEQ_MASK = (1 << SEQ_BITS) - 1

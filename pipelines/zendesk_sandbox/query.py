@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 
 import orjson
 
-from zendesk_audit.sandbox import errors
-from zendesk_audit.sandbox.config import CREATED_AT_BOUNDS
-from zendesk_audit.sandbox.data import SEQ_BITS, RecordStore, parse_time
+from zendesk_sandbox import errors
+from zendesk_sandbox.config import CREATED_AT_BOUNDS
+from zendesk_sandbox.data import SEQ_BITS, RecordStore, parse_time
 
 MAX_PAGE_SIZE = 100
 MAX_OFFSET_PAGE = 100

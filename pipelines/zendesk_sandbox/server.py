@@ -20,11 +20,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from zendesk_audit.sandbox import errors
-from zendesk_audit.sandbox.auth import AUDIT_LOGS_SCOPE, Principal
-from zendesk_audit.sandbox.data import parse_time
-from zendesk_audit.sandbox.query import answer_list, parse_list_query
-from zendesk_audit.sandbox.state import SandboxState
+from zendesk_sandbox import errors
+from zendesk_sandbox.auth import AUDIT_LOGS_SCOPE, Principal
+from zendesk_sandbox.data import parse_time
+from zendesk_sandbox.query import answer_list, parse_list_query
+from zendesk_sandbox.state import SandboxState
 
 LIST_PATH = re.compile(r"^/api/v2/audit_logs(?:\.json)?$")
 EXPORT_PATH = re.compile(r"^/api/v2/audit_logs/export(?:\.json)?$")
