@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import duckdb  # noqa: E402
+import models_bench  # noqa: E402
 import postgres_bulk  # noqa: E402
 import sandbox_throughput  # noqa: E402
 from throughput import SandboxProcess, fetch_only, loader, plain_dlt, seed_script, workdir  # noqa: E402
@@ -143,6 +144,8 @@ def main() -> None:
     parser.add_argument("--baseline-records", type=int, default=200_000)
     parser.add_argument("--latency-records", type=int, default=30_000)
     parser.add_argument("--postgres-records", type=int, default=200_000)
+    parser.add_argument("--models-records", type=int, action="append",
+                        help="sizes for the SQL models bench (bench/models_bench.py); default 1,000,000 and 10,000,000")
     args = parser.parse_args()
     started = time.perf_counter()
     buffer = io.StringIO()
@@ -151,6 +154,7 @@ def main() -> None:
     throughput(args.records, args.baseline_records)
     ceiling_under_latency(args.latency_records)
     row(*postgres_bulk.postgres_vs_duckdb(args.postgres_records))
+    models_bench.run(row, args.models_records or [1_000_000, 10_000_000])
     cores = len(os.sched_getaffinity(0))
     lines = [
         "# Benchmarks",

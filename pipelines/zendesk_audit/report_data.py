@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from zendesk_audit.models_project import sql_literal
+from zendesk_audit.warehouse import sql_literal
 from zendesk_audit.period import Period, fetch
 from zendesk_audit.time_zones import AccountTimeZone, account_time_zones
 
