@@ -24,3 +24,8 @@
 {% macro postgres__create_latest_version_view(latest, versioned) -%}
     drop view if exists {{ latest }}; create view {{ latest }} as select * from {{ versioned }}
 {%- endmacro %}
+
+{#- DuckDB: the view names what it reads without the catalog (see relations.sql). -#}
+{% macro duckdb__create_latest_version_view(latest, versioned) -%}
+    create or replace view {{ latest }} as select * from {{ zendesk_audit.portable_relation(versioned) }}
+{%- endmacro %}
