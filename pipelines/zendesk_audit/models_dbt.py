@@ -39,7 +39,8 @@ _INVOKE_LOCK = threading.Lock()
 
 
 def default_sql_dir() -> Path:
-    """The dbt project: config `models.sql_dir` (env `MODELS__SQL_DIR`), else the project's `sql/`."""
+    """The dbt project: config `models.sql_dir` (env `MODELS__SQL_DIR`), else the one shipped with the
+    package (`settings.SQL_DIR`: `sql/` of a checkout, `zendesk_audit/_sql` of an installed wheel)."""
     import dlt
 
     configured = dlt.config.get("models.sql_dir", str)
@@ -145,10 +146,11 @@ def check_adapter(adapter: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec(f"dbt.adapters.{adapter}") is None:
-        extra = "postgres" if adapter == "postgres" else adapter
+        # Only the postgres extra brings its adapter; the warehouses' adapters are the user's to add.
+        package = ADAPTER_PACKAGES[adapter]
+        install = "pip install 'zendesk-audit[postgres]'" if adapter == "postgres" else f"pip install {package}"
         raise ConfigurationError(
-            f"the SQL models on {adapter} need {ADAPTER_PACKAGES[adapter]}: pip install 'zendesk-audit[{extra}]' "
-            f"(or {ADAPTER_PACKAGES[adapter]}), or load with --no-models"
+            f"the SQL models on {adapter} need {package}: {install}, or load with --no-models"
         )
 
 

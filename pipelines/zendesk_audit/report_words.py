@@ -38,7 +38,6 @@ ZONE_SOURCE_WORDS = {
     "utc_fallback": "UTC, because the account's own time zone could not be read",
 }
 WEEKDAY_WORDS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-SEVERITY_ORDER = ("critical", "high", "medium", "low")
 
 __all__ = [
     "ACTION_WORDS",
