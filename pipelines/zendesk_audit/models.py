@@ -400,8 +400,19 @@ def _selector(node: Node) -> str:
     return node.name
 
 
+def _destination_failure(pipeline: Any, failure: Any) -> ZendeskAuditError | None:
+    """dbt's failure as `destination_errors` words it, when it is the destination's; else None."""
+    if failure is None:
+        return None
+    from zendesk_audit.destination_errors import destination_problem
+    from zendesk_audit.locking import duckdb_database
+
+    exception = failure if isinstance(failure, BaseException) else RuntimeError(str(failure))
+    return destination_problem(exception, duckdb_database(pipeline.destination))
+
+
 def _run(prepared: Prepared, pipeline: Any, command: str, nodes: list[Node], *, full_refresh: bool,
-         since: str | None) -> tuple[set[str], ModelBuildError | None]:
+         since: str | None) -> tuple[set[str], ZendeskAuditError | None]:
     """Run dbt on `nodes`: the unique ids that succeeded, and the first failure as an error (or None)."""
     if not nodes:
         return set(), None
@@ -416,6 +427,11 @@ def _run(prepared: Prepared, pipeline: Any, command: str, nodes: list[Node], *, 
     adapter = prepared.project.profile.adapter
     by_id = {node.unique_id: node for node in nodes}
     failed = [item for item in results if str(item.status) == "error"]
+    # The destination's own failure (a read-only file or folder, a server gone, a lock) is the
+    # one line that names what to fix, as for every other command (destination_errors).
+    problem = _destination_failure(pipeline, result.exception or (failed[0].message if failed else None))
+    if problem is not None:
+        return succeeded, problem
     if not failed:
         return succeeded, ModelBuildError(f"dbt {command} failed on {adapter}: {failure_line(result)}")
     node = by_id.get(failed[0].node.unique_id)
@@ -463,7 +479,7 @@ def build_prepared(prepared: Prepared, pipeline: Any, *, full_refresh: bool = Fa
         if node.always_refreshed and node.unique_id not in reasons and since != (prepared.last_load_id or "")
     ]
     done: set[str] = set()
-    error: ModelBuildError | None = None
+    error: ZendeskAuditError | None = None
     for command, nodes, full, mark in (("seed", seeds, True, None), ("run", rebuilt, True, None),
                                        ("run", refreshed, False, since or "")):
         if error is None:

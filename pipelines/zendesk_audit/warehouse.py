@@ -123,5 +123,13 @@ def open_engine(pipeline: Any) -> contextlib.AbstractContextManager[DltSqlEngine
 
 
 def first_error_line(exc: BaseException | str, limit: int = 240) -> str:
+    """The first line of a database's or dbt's error, with no password and nothing a terminal would run.
+
+    Errors quote data and SQL (a record's value in a failed cast): `terminal_text` keeps control
+    sequences out, `redact` connection strings' passwords (as `errors.first_line` does).
+    """
+    from zendesk_audit.destination_errors import redact
+    from zendesk_audit.text_safety import terminal_text
+
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:limit]
+    return terminal_text(redact((lines[0] if lines else type(exc).__name__)[:limit]))
