@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE))
 sys.path.append(str(HERE / ".baseline-deps"))
 
 import duckdb  # noqa: E402
+import models_bench  # noqa: E402
 import postgres_bulk  # noqa: E402
 import sandbox_throughput  # noqa: E402
 from throughput import (  # noqa: E402
@@ -184,6 +185,8 @@ def main() -> None:
     parser.add_argument("--postgres-records", type=int, default=200_000)
     parser.add_argument("--budget-seconds", type=float, default=75.0,
                         help="Each budget run holds this many seconds of pages at the limit (a whole 60 s window and more).")
+    parser.add_argument("--models-records", type=int, action="append",
+                        help="sizes for the SQL models bench (bench/models_bench.py); default 1,000,000 and 10,000,000")
     args = parser.parse_args()
     started = time.perf_counter()
     buffer = io.StringIO()
@@ -192,6 +195,7 @@ def main() -> None:
     throughput(args.records, args.baseline_records)
     budget(args.budget_seconds)
     row(*postgres_bulk.postgres_vs_duckdb(args.postgres_records))
+    models_bench.run(row, args.models_records or [1_000_000, 10_000_000])
     cores = len(os.sched_getaffinity(0))
     lines = [
         "# Benchmarks",

@@ -24,8 +24,8 @@ from click.testing import CliRunner
 from conftest import load_sandbox
 from zendesk_audit.evidence_cli import report_command
 from zendesk_audit.models import build_models
-from zendesk_audit.models_project import default_sql_dir
 from zendesk_audit.pipeline import create_pipeline
+from zendesk_audit.settings import SQL_DIR
 from zendesk_sandbox import Sandbox
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -63,7 +63,7 @@ def build_loaded(folder: Path) -> Path:
             "group by actor_id order by count(*) desc, actor_id"
         ).fetchall()
     seeds = folder / "seeds"
-    shutil.copytree(default_sql_dir() / "seeds", seeds)
+    shutil.copytree(SQL_DIR / "seeds", seeds)
     started = busiest.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     (seeds / "incidents.csv").write_text(
         f"incident_id,title,started_at,lookback_hours\nINC-7,Tickets routed to the wrong group,{started},72\n"

@@ -6,10 +6,10 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from zendesk_audit.cli import cli
-from zendesk_audit.models import Project
-from zendesk_audit.models_project import default_sql_dir
+from zendesk_audit.models import read_project_seeds
+from zendesk_audit.settings import SQL_DIR
 
-SHIPPED = default_sql_dir() / "seeds"
+SHIPPED = SQL_DIR / "seeds"
 
 
 def init_seeds(*args: str) -> Result:
@@ -21,16 +21,16 @@ def test_init_seeds_writes_copies_of_every_shipped_seed_that_the_models_then_rea
     result = init_seeds(str(target))
     assert result.exit_code == 0, result.output
     shipped = sorted(path.name for path in SHIPPED.glob("*.csv"))
-    assert len(shipped) == 5 and sorted(path.name for path in target.iterdir()) == shipped
+    assert len(shipped) == 7 and sorted(path.name for path in target.iterdir()) == shipped
     for name in shipped:
         assert (target / name).read_bytes() == (SHIPPED / name).read_bytes()
     assert f"[models] seeds_dir = '{target}'" in result.stdout
     assert f"MODELS__SEEDS_DIR={target}" in result.stdout and f"--seeds-dir {target}" in result.stdout
     holidays = target / "holidays.csv"
     holidays.write_text(holidays.read_text(encoding="utf-8") + "2026-12-25,Christmas\n", encoding="utf-8")
-    project = Project.load(seeds_dir=target)
-    assert {seed.path.parent for seed in project.seeds} == {target}
-    assert [seed.rows for seed in project.seeds if seed.name == "holidays"][0][0][1] == "Christmas"
+    seeds = read_project_seeds(seeds_dir=target)
+    assert {seed.path.parent for seed in seeds} == {target}
+    assert [seed.rows for seed in seeds if seed.name == "holidays"][0][0][1] == "Christmas"
 
 
 def test_init_seeds_refuses_to_overwrite_in_one_line_and_writes_nothing_unless_forced(tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_init_seeds_refuses_to_overwrite_in_one_line_and_writes_nothing_unless_f
     forced = init_seeds(str(tmp_path), "--force")
     assert forced.exit_code == 0, forced.output
     assert (tmp_path / "business_hours.csv").read_bytes() == (SHIPPED / "business_hours.csv").read_bytes()
-    assert len(list(tmp_path.glob("*.csv"))) == 5
+    assert len(list(tmp_path.glob("*.csv"))) == 7
 
 
 def test_init_seeds_into_a_file_fails_in_one_line(tmp_path: Path) -> None:

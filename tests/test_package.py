@@ -190,7 +190,9 @@ def test_sdist_and_wheel_pass_twine_check_and_both_ship_the_sql_models(installed
                              capture_output=True, text=True, timeout=120)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     expected = _sql_files()
-    assert {"models.lock", "sources.yml", "staging/stg_audit_logs.sql", "seeds/business_hours.csv"} <= expected
+    assert {"dbt_project.yml", "models/staging/sources.yml", "models/staging/stg_audit_logs.sql",
+            "models/marts/sensitive_changes.yml", "macros/versions.sql", "tests/generic/unique_key.sql",
+            "seeds/business_hours.csv", "seeds/severities.csv", "seeds/source_types_by_label.csv"} <= expected
     with tarfile.open(installed.sdist) as sdist:
         prefix = f"zendesk_audit-{VERSION}/sql/"
         in_sdist = {name[len(prefix):] for name in sdist.getnames() if name.startswith(prefix)}
@@ -219,10 +221,10 @@ def test_installed_wheel_loads_models_alerts_report_evidence_and_seeds_from_anot
     work = tmp_path / "work"
     work.mkdir()
 
-    where = installed.run([installed.python, "-c", "import zendesk_audit.models_project as m; print(m.default_sql_dir())"], work)
+    where = installed.run([installed.python, "-c", "import zendesk_audit.models_dbt as m; print(m.default_sql_dir())"], work)
     assert where.returncode == 0, where.stderr
     shipped = Path(where.stdout.strip())
-    assert shipped.is_relative_to(installed.venv) and (shipped / "models.lock").is_file(), shipped
+    assert shipped.is_relative_to(installed.venv) and (shipped / "dbt_project.yml").is_file(), shipped
 
     version = installed.cli(["--version"], work)
     assert version.stdout.strip() == f"zendesk-audit {VERSION}", version.stderr
@@ -230,7 +232,7 @@ def test_installed_wheel_loads_models_alerts_report_evidence_and_seeds_from_anot
     load = installed.cli(["load", "--workers", "2"], work, env)
     assert load.returncode == 0, load.stderr
     assert "loaded 3,000 audit log records into duckdb" in load.stdout
-    assert re.search(r"models: \d+ built, 0 unchanged, 5 seeds reloaded", load.stdout), load.stdout
+    assert re.search(r"models: \d+ built, 0 refreshed, 0 unchanged, 7 seeds reloaded", load.stdout), load.stdout
     assert (work / "zendesk.duckdb").exists()
 
     status = installed.cli(["models", "status"], work)

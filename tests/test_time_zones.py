@@ -23,7 +23,6 @@ from zendesk_audit.cli import cli
 from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.models import build_models, model_time_zones
-from zendesk_audit.models_engines import open_engine
 from zendesk_audit.period import Period
 from zendesk_audit.pipeline import create_pipeline
 from zendesk_audit.report import write_report
@@ -34,6 +33,7 @@ from zendesk_audit.time_zones import (
     known_time_zones,
     time_zone_problem,
 )
+from zendesk_audit.warehouse import open_engine
 
 SETTINGS = "/api/v2/account/settings"
 FIX_BY_CONFIG = "zendesk-audit load --time-zone"

@@ -32,14 +32,13 @@ from urllib.parse import urlsplit
 import requests
 
 from zendesk_audit.errors import EXIT_ALERTS, EXIT_FAILED, EXIT_OK, ConfigurationError
-from zendesk_audit.models_engines import value_literal
-from zendesk_audit.models_project import sql_literal
+from zendesk_audit.models_seeds import SEVERITIES
 from zendesk_audit.period import Period, fetch, iso, require_views
 from zendesk_audit.text_safety import json_text, terminal_text
 from zendesk_audit.time_zones import AccountTimeZone, account_time_zones, fallback_warnings
 from zendesk_audit.time_zones import summary as time_zone_summary
+from zendesk_audit.warehouse import sql_literal, value_literal
 
-SEVERITIES = ("low", "medium", "high", "critical")
 LEDGER_TABLE = "alert_ledger"
 LEDGER_COLUMNS = [
     ("rule_id", "text"),
@@ -306,7 +305,7 @@ def deliver(url: str, alerts: list[Alert], result: AlertsResult, dataset: str) -
 
 # ----------------------------------------------------------------------------- ledger
 def ensure_ledger(engine: Any, schema: str) -> str:
-    from zendesk_audit.models_engines import sql_type_name
+    from zendesk_audit.warehouse import sql_type_name
 
     table = engine.relation(schema, LEDGER_TABLE)
     engine.create_schema(schema)
@@ -399,7 +398,7 @@ def run_alerts(
         >>> print("\\n".join(result.lines())); raise SystemExit(result.exit_code)
     """
     from zendesk_audit.models import models_schema_name
-    from zendesk_audit.models_engines import open_engine
+    from zendesk_audit.warehouse import open_engine
 
     rank = severity_rank(min_severity)
     if webhook:
@@ -429,7 +428,7 @@ def run_alerts(
 def ledger_rows(pipeline: Any) -> list[dict[str, Any]]:
     """The ledger as dicts (for tests and `--format json` consumers that want history)."""
     from zendesk_audit.models import models_schema_name
-    from zendesk_audit.models_engines import open_engine
+    from zendesk_audit.warehouse import open_engine
 
     with open_engine(pipeline) as engine:
         table = ensure_ledger(engine, models_schema_name(pipeline.dataset_name))

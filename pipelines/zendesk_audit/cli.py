@@ -28,6 +28,7 @@ from zendesk_audit.errors import AfterLoadError, ConfigurationError
 from zendesk_audit.evidence_cli import alerts_command, evidence_group, report_command
 from zendesk_audit.import_cli import export_request_command, import_csv_command
 from zendesk_audit.models_cli import models_group
+from zendesk_audit.models_seeds import SEVERITIES
 from zendesk_audit.settings import DEFAULT_CHUNK_PAGES, DEFAULT_CHUNK_SECONDS, DEMO_DUCKDB_PATH
 from zendesk_audit.state_cli import repair_cursor_command, status_command
 from zendesk_audit.text_safety import terminal_text
@@ -143,7 +144,7 @@ def cli(ctx: click.Context) -> None:
 @click.option("--alerts", "with_alerts", is_flag=True, help="After the load, report new sensitive changes (exit 3 when found).")
 @click.option(
     "--alerts-min-severity",
-    type=click.Choice(["low", "medium", "high", "critical"]),
+    type=click.Choice(list(SEVERITIES)),
     default="low",
     show_default=True,
     help="With --alerts: the lowest severity reported.",

@@ -34,8 +34,8 @@ from typing import Any
 
 from zendesk_audit.csv_safety import write_csv
 from zendesk_audit.errors import ConfigurationError
-from zendesk_audit.models_project import quote_identifier
 from zendesk_audit.period import Period, fetch, iso, require_views
+from zendesk_audit.warehouse import quote_identifier
 
 MANIFEST_NAME = "manifest.json"
 SUMS_NAME = "SHA256SUMS"
@@ -155,7 +155,7 @@ def _model_versions(engine: Any, schema: str, relations: dict[str, str]) -> dict
         return {}
     rows = engine.query(f"select kind, model, version, checksum, built_at from {engine.relation(schema, 'model_ledger')}")
     return {
-        str(model): {"kind": str(kind), "version": int(version), "checksum": str(checksum),
+        str(model): {"kind": str(kind), "version": None if version is None else int(version), "checksum": str(checksum),
                      "built_at": built_at.isoformat() if isinstance(built_at, (datetime, date)) else str(built_at)}
         for kind, model, version, checksum, built_at in sorted(rows, key=lambda row: (str(row[0]), str(row[1])))
     }
@@ -176,9 +176,9 @@ def export_evidence(pipeline: Any, out_dir: str | Path, period: Period) -> Evide
         >>> result = export_evidence(pipeline, "evidence-2026-q3", Period.parse("2026-07-01", "2026-10-01"))
         >>> print(result.summary_line())
     """
-    from zendesk_audit.models import models_schema_name
-    from zendesk_audit.models_engines import open_engine
-    from zendesk_audit.models_project import discover_models
+    from zendesk_audit.models import model_names, models_schema_name
+    from zendesk_audit.models_dbt import default_sql_dir
+    from zendesk_audit.warehouse import open_engine
 
     started = time.monotonic()
     out = Path(out_dir)
@@ -189,12 +189,12 @@ def export_evidence(pipeline: Any, out_dir: str | Path, period: Period) -> Evide
         require_views(engine, dataset, ["stg_audit_logs"])
         raw = engine.relations(dataset)
         derived = engine.relations(schema)
-        model_names = [model.name for model in discover_models() if derived.get(model.name) == "view"]
-        model_names += sorted(name for name, kind in derived.items() if kind == "view" and name not in model_names)
-        seeds = sorted(name for name, kind in derived.items() if kind == "table" and name not in NOT_EVIDENCE)
+        # The models by their public names (a mart's latest version); the seeds the project loads.
+        names = [name for name in model_names() if name in derived]
+        seeds = sorted(path.stem for path in (default_sql_dir() / "seeds").glob("*.csv") if path.stem in derived)
         _prepare_out_dir(out)
         plan = [("records", dataset, name) for name in RECORD_TABLES if name in raw]
-        plan += [("models", schema, name) for name in model_names]
+        plan += [("models", schema, name) for name in names]
         plan += [("seeds", schema, name) for name in seeds]
         for folder, relation_schema, name in plan:
             query = _select(engine, relation_schema, name, period)

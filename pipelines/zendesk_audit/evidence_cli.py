@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from zendesk_audit.cli_options import destination_options, fails_in_one_line, lock_option, open_database, verbose_option
+from zendesk_audit.models_seeds import SEVERITIES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -101,7 +102,7 @@ def verify_command(directory: str, manifest_sha256: str | None) -> int:
 @period_options
 @click.option(
     "--min-severity",
-    type=click.Choice(["low", "medium", "high", "critical"], case_sensitive=False),
+    type=click.Choice(list(SEVERITIES), case_sensitive=False),
     default="low",
     show_default=True,
     help="Report (and remember) only sensitive changes at or above this severity.",

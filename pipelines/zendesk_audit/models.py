@@ -1,20 +1,25 @@
-"""The versioned-model runner: applies `sql/` layer by layer as views and keeps the ledger.
+"""Build the SQL models (the dbt project `sql/`) on the pipeline's destination, and keep their ledger.
 
-`build_models(pipeline)` builds every model of `sql/` in the schema `<dataset>_models` of the
-pipeline's destination, in dependency order, inside one transaction where the destination allows
-it (DuckDB, PostgreSQL). The ledger table `model_ledger` in the same schema records model, version,
-checksum and when it was built; a build replaces only the views whose version or rendered SQL
-changed, or that are missing, and replaces them in place (`create or replace view`) so a BI tool
-never sees one missing. Seeds (`sql/seeds/*.csv`) are validated first and reloaded when they
-change.
+dbt does the modelling: refs, sources, vars, seeds, tests, contracts, versions, incremental marts
+(`models_dbt.py` runs it in-process). What dbt does not do stays here:
+
+- seed rows are checked with file, line and reason before dbt sees them (`models_seeds.py`);
+- a changed model, seed, macro or setting (the time zone) rebuilds what depends on it in full:
+  dbt's incremental models would otherwise keep rows computed the old way. Each model's
+  fingerprint (its SQL, config and columns, the project's macros, the settings, the accounts
+  table's shape, and its parents' fingerprints) goes to the ledger `<dataset>_models.model_ledger`
+  with its version and when it was built; a build compares them;
+- the incremental marts re-read what the loads after the ledger's watermark touched, so a load of
+  N records costs work in proportion to N; with no new load they are left alone.
 
 Local times use, in this order: the `time_zone` argument (`--time-zone`), the config key
 `models.time_zone` (env `MODELS__TIME_ZONE`), both for every account; then each account's
-`accounts.iana_time_zone`, which the load chose (its `time_zone` setting, the account settings', or
-UTC: `accounts.time_zone_source`); then UTC. `stg_audit_logs.time_zone_source` says which.
+`accounts.iana_time_zone`, which the load chose; then UTC. `stg_audit_logs.time_zone_source` says which.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -22,18 +27,18 @@ from pathlib import Path
 from typing import Any
 
 from zendesk_audit.errors import ConfigurationError, ZendeskAuditError
-from zendesk_audit.models_engines import LEDGER_TABLE, Engine, first_error_line, open_engine
-from zendesk_audit.models_project import (
-    Model,
-    RenderContext,
+from zendesk_audit.models_dbt import (
+    PROJECT_NAME,
+    DbtProject,
+    check_adapter,
     default_sql_dir,
-    discover_models,
-    render,
-    rendered_checksum,
-    view_body,
+    error_line,
+    failure_line,
+    profile_for,
 )
-from zendesk_audit.models_seeds import Seed, SeedError, read_seeds
+from zendesk_audit.models_seeds import Seed, SeedError, read_seeds, write_checked_seeds
 from zendesk_audit.time_zones import AccountTimeZone, account_time_zones, check_time_zone
+from zendesk_audit.warehouse import DltSqlEngine, open_engine, sql_literal, value_literal
 
 __all__ = [
     "BuildResult",
@@ -46,28 +51,24 @@ __all__ = [
     "model_status",
     "model_time_zones",
     "models_schema_name",
+    "read_project_seeds",
 ]
 
-# `accounts` as the models read it. Before the first load (a dataset of CSV imports) the table does
-# not exist, and rows written by versions before `time_zone_source` lack the newer columns: the
-# models then read a relation with every column, empty or with nulls for the missing ones.
-ACCOUNT_SOURCE_COLUMNS = (
-    ("subdomain", "varchar"),
-    ("time_zone", "varchar"),
-    ("iana_time_zone", "varchar"),
-    ("time_zone_source", "varchar"),
-    ("time_zone_reason", "varchar"),
-    ("loaded_at", "timestamp with time zone"),
+LEDGER_TABLE = "model_ledger"
+LEDGER_COLUMNS = (
+    ("kind", "text"),
+    ("model", "text"),
+    ("version", "integer"),
+    ("checksum", "text"),
+    ("built_at", "timestamp"),
+    ("refreshed_at", "timestamp"),
+    ("load_id", "text"),
 )
-EMPTY_ACCOUNTS = (
-    "(select "
-    + ", ".join(f"cast(null as {kind}) as {name}" for name, kind in ACCOUNT_SOURCE_COLUMNS)
-    + " where 1 = 0)"
-)
+LAYERS = ("staging", "intermediate", "marts")
 
 
 class ModelBuildError(ZendeskAuditError):
-    """A model failed to build; in DuckDB and PostgreSQL nothing of the build was committed."""
+    """A model failed to build; it and what depends on it keep their previous rows."""
 
 
 def models_schema_name(dataset: str) -> str:
@@ -78,8 +79,8 @@ def models_schema_name(dataset: str) -> str:
 class ModelOutcome:
     name: str
     layer: str
-    version: int
-    action: str  # "built", "unchanged"
+    version: int | None
+    action: str  # "built", "refreshed", "unchanged"
     reason: str = ""
 
 
@@ -93,22 +94,29 @@ class BuildResult:
     models: list[ModelOutcome] = field(default_factory=list)
     seeds_loaded: list[str] = field(default_factory=list)
 
+    def _named(self, action: str) -> list[str]:
+        return [outcome.name for outcome in self.models if outcome.action == action]
+
     @property
     def built(self) -> list[str]:
-        return [outcome.name for outcome in self.models if outcome.action == "built"]
+        return self._named("built")
+
+    @property
+    def refreshed(self) -> list[str]:
+        return self._named("refreshed")
 
     @property
     def unchanged(self) -> list[str]:
-        return [outcome.name for outcome in self.models if outcome.action == "unchanged"]
+        return self._named("unchanged")
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "built": self.built, "unchanged": self.unchanged}
+        return {**asdict(self), "built": self.built, "refreshed": self.refreshed, "unchanged": self.unchanged}
 
     def summary_line(self) -> str:
         seeds = f", {len(self.seeds_loaded)} seeds reloaded" if self.seeds_loaded else ""
         return (
-            f"models: {len(self.built)} built, {len(self.unchanged)} unchanged{seeds} in schema {self.schema} "
-            f"({self.time_zone}) in {self.seconds:.2f} s"
+            f"models: {len(self.built)} built, {len(self.refreshed)} refreshed, {len(self.unchanged)} unchanged{seeds} "
+            f"in schema {self.schema} ({self.time_zone}) in {self.seconds:.2f} s"
         )
 
 
@@ -118,14 +126,17 @@ class ModelStatus:
 
     name: str
     layer: str
-    file_version: int
+    file_version: int | None
     built_version: int | None
     built_at: datetime | None
-    state: str  # "up to date", "not built", "outdated", "view missing"
+    state: str  # "up to date", "not built", "outdated", "missing"
+    materialized: str = "view"
+    refreshed_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["built_at"] = self.built_at.isoformat() if self.built_at else None
+        for name in ("built_at", "refreshed_at"):
+            data[name] = data[name].isoformat() if data[name] else None
         return data
 
 
@@ -142,130 +153,361 @@ def resolve_time_zone(time_zone: str | None) -> str | None:
     return check_time_zone(dlt.config.get("models.time_zone", str), "models.time_zone")
 
 
-def optional_sources(engine: Engine, dataset: str, present: dict[str, str]) -> dict[str, str]:
-    """SQL for the raw tables the models may read but that are missing or older (see EMPTY_ACCOUNTS)."""
-    if "accounts" not in present:
-        return {"accounts": EMPTY_ACCOUNTS}
-    columns = engine.columns(dataset, "accounts")
-    if all(name in columns for name, _ in ACCOUNT_SOURCE_COLUMNS):
-        return {}
-    listed = ", ".join(
-        name if name in columns else f"cast(null as {kind}) as {name}" for name, kind in ACCOUNT_SOURCE_COLUMNS
-    )
-    return {"accounts": f"(select {listed} from {engine.relation(dataset, 'accounts')})"}
-
-
-def _sql_dir(sql_dir: str | Path | None) -> Path:
-    if sql_dir is None:
-        import dlt
-
-        sql_dir = dlt.config.get("models.sql_dir", str)
-    return Path(sql_dir) if sql_dir else default_sql_dir()
-
-
-def _seeds_dir(root: Path, seeds_dir: str | Path | None) -> Path:
+def _seeds_dir(project_dir: Path, seeds_dir: str | Path | None) -> Path:
     if seeds_dir is None:
         import dlt
 
         seeds_dir = dlt.config.get("models.seeds_dir", str)
-    return Path(seeds_dir) if seeds_dir else root / "seeds"
+    return Path(seeds_dir) if seeds_dir else project_dir / "seeds"
 
 
+def read_project_seeds(sql_dir: str | Path | None = None, seeds_dir: str | Path | None = None) -> list[Seed]:
+    """The seeds a build loads, checked row by row: `seeds_dir`, else config `models.seeds_dir`
+    (env `MODELS__SEEDS_DIR`, where `models init-seeds` points users), else `<sql_dir>/seeds`.
+
+    Raises:
+        SeedError: a seed row is invalid (`file:line: reason`).
+    """
+    project_dir = Path(sql_dir) if sql_dir else default_sql_dir()
+    return read_seeds(_seeds_dir(project_dir, seeds_dir), project_dir.parent)
+
+
+# ----------------------------------------------------------------------------- the project's nodes
 @dataclass
-class Project:
-    """Models and seeds read and validated from disk, before any database is touched."""
+class Node:
+    """A model or seed of the dbt project, as the ledger and the status see it."""
 
-    root: Path
-    models: list[Model]
-    seeds: list[Seed]
+    unique_id: str
+    name: str
+    kind: str  # "model" or "seed"
+    layer: str
+    version: int | None
+    materialized: str
+    relation: str  # the identifier in the models schema
+    path: str
+    parents: list[str]
+    fingerprint: str = ""
 
-    @classmethod
-    def load(cls, sql_dir: str | Path | None = None, seeds_dir: str | Path | None = None) -> Project:
-        root = _sql_dir(sql_dir)
-        models = discover_models(root)
-        seeds = read_seeds(_seeds_dir(root, seeds_dir), root.parent)
-        names = {seed.name for seed in seeds}
-        for model in models:
-            missing = sorted(model.seeds - names)
-            if missing:
-                raise ConfigurationError(
-                    f"{model.relative_path(root)}: seed({missing[0]!r}) has no {missing[0]}.csv in the seeds folder"
-                )
-        return cls(root, models, seeds)
+    @property
+    def always_refreshed(self) -> bool:
+        """Tables and incremental marts hold rows: new loads change them, views follow by themselves."""
+        return self.kind == "model" and self.materialized in ("incremental", "table")
 
 
-def build_with_engine(
-    engine: Engine,
-    dataset: str,
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def project_nodes(manifest: Any, seeds: list[Seed], settings: dict[str, Any]) -> list[Node]:
+    """Every model and seed of the project, parents first, each with its fingerprint."""
+    checksums = {seed.name: seed.checksum for seed in seeds}
+    macros = _digest(sorted(
+        (macro.unique_id, macro.macro_sql) for macro in manifest.macros.values() if macro.package_name == PROJECT_NAME
+    ))
+    found: dict[str, Node] = {}
+    for unique_id, item in manifest.nodes.items():
+        kind = str(item.resource_type)
+        if item.package_name != PROJECT_NAME or kind not in ("model", "seed"):
+            continue
+        path = str(item.original_file_path)
+        layer = next((name for name in LAYERS if f"/{name}/" in f"/{path}"), "seeds" if kind == "seed" else "")
+        version = getattr(item, "version", None)
+        node = Node(
+            unique_id=unique_id,
+            name=item.name,
+            kind=kind,
+            layer=layer,
+            version=int(version) if version is not None else None,
+            materialized=str(item.config.materialized),
+            relation=str(item.alias or item.name),
+            path=path,
+            parents=[parent for parent in getattr(item.depends_on, "nodes", []) if parent in manifest.nodes],
+        )
+        if kind == "seed":
+            node.fingerprint = _digest(checksums.get(item.name, ""), item.config.to_dict())
+        else:
+            config = {key: value for key, value in item.config.to_dict().items() if key not in ("meta", "tags", "docs")}
+            columns = {name: (column.data_type or "") for name, column in item.columns.items()}
+            node.fingerprint = _digest(item.checksum.checksum, config, columns, macros, settings)
+        found[unique_id] = node
+    ordered: list[Node] = []
+    done: set[str] = set()
+
+    def visit(node: Node) -> None:
+        if node.unique_id in done:
+            return
+        done.add(node.unique_id)
+        for parent in node.parents:
+            if parent in found:
+                visit(found[parent])
+        parent_prints = [found[parent].fingerprint for parent in node.parents if parent in found]
+        node.fingerprint = _digest(node.fingerprint, parent_prints)
+        ordered.append(node)
+
+    for node in sorted(found.values(), key=lambda node: (node.kind != "seed", LAYERS.index(node.layer)
+                                                          if node.layer in LAYERS else -1, node.name)):
+        visit(node)
+    return ordered
+
+
+# ----------------------------------------------------------------------------- the ledger
+@dataclass
+class LedgerEntry:
+    version: int | None
+    checksum: str
+    built_at: datetime | None
+    refreshed_at: datetime | None
+    load_id: str | None
+
+
+def read_ledger(engine: DltSqlEngine, schema: str) -> dict[tuple[str, str], LedgerEntry]:
+    """(kind, name) -> entry; empty when there is no ledger, or one of the hand-written runner's."""
+    if LEDGER_TABLE not in engine.relations(schema):
+        return {}
+    if engine.columns(schema, LEDGER_TABLE) != [name for name, _ in LEDGER_COLUMNS]:
+        return {}
+    rows = engine.query(
+        f"select kind, model, version, checksum, built_at, refreshed_at, load_id from {engine.relation(schema, LEDGER_TABLE)}"
+    )
+    return {
+        (str(kind), str(model)): LedgerEntry(version, str(checksum), built_at, refreshed_at, load_id)
+        for kind, model, version, checksum, built_at, refreshed_at, load_id in rows
+    }
+
+
+def write_ledger(engine: DltSqlEngine, schema: str, entries: dict[tuple[str, str], LedgerEntry]) -> None:
+    """Upsert the entries; a ledger of another shape (the hand-written runner's) is replaced."""
+    from zendesk_audit.warehouse import sql_type_name
+
+    table = engine.relation(schema, LEDGER_TABLE)
+    with engine.transaction():
+        engine.create_schema(schema)
+        if LEDGER_TABLE in engine.relations(schema) and engine.columns(schema, LEDGER_TABLE) != [
+            name for name, _ in LEDGER_COLUMNS
+        ]:
+            engine.execute(f"drop table {table}")
+        columns = ", ".join(f"{name} {sql_type_name(kind)}" for name, kind in LEDGER_COLUMNS)
+        engine.execute(f"create table if not exists {table} ({columns})")
+        for (kind, name), entry in entries.items():
+            engine.execute(f"delete from {table} where model = {sql_literal(name)} and kind = {sql_literal(kind)}")
+            values = (kind, name, entry.version, entry.checksum, entry.built_at, entry.refreshed_at, entry.load_id)
+            engine.execute(
+                f"insert into {table} values ("
+                + ", ".join(value_literal(value, sql_type) for value, (_, sql_type) in zip(values, LEDGER_COLUMNS))
+                + ")"
+            )
+
+
+# ----------------------------------------------------------------------------- a build
+@dataclass
+class Prepared:
+    """Everything a build or a status needs, read before dbt runs."""
+
+    project: DbtProject
+    schema: str
+    override: str | None
+    zone_label: str
+    nodes: list[Node]
+    ledger: dict[tuple[str, str], LedgerEntry]
+    relations: dict[str, str]
+    last_load_id: str | None
+
+
+def _accounts_state(engine: DltSqlEngine, dataset: str, present: dict[str, str]) -> list[Any]:
+    """The accounts table's columns and each account's zone: a change in either changes every local time."""
+    if "accounts" not in present:
+        return []
+    columns = engine.columns(dataset, "accounts")
+    wanted = [name for name in ("subdomain", "iana_time_zone", "time_zone_source") if name in columns]
+    rows = engine.query(f"select {', '.join(wanted)} from {engine.relation(dataset, 'accounts')} order by 1")
+    return [columns, [list(map(str, row)) for row in rows]]
+
+
+def prepare(
+    pipeline: Any,
     *,
     time_zone: str | None = None,
     sql_dir: str | Path | None = None,
     seeds_dir: str | Path | None = None,
-    project: Project | None = None,
-) -> BuildResult:
-    """Build the models on an open engine. See `build_models`."""
-    started = time.monotonic()
-    project = project or Project.load(sql_dir, seeds_dir)
+    require_data: bool = True,
+) -> Prepared:
+    """Check the seeds and settings, read the destination's state, and parse the dbt project.
+
+    Raises:
+        SeedError: a seed row is invalid (`file:line: reason`); nothing was opened or written.
+        ConfigurationError: a bad time zone, project or destination.
+        ModelBuildError: `audit_logs` is not loaded yet.
+    """
+    project_dir = Path(sql_dir) if sql_dir else default_sql_dir()
+    if not (project_dir / "dbt_project.yml").is_file():
+        raise ConfigurationError(f"no dbt project at {project_dir} (dbt_project.yml): pass --sql-dir or set models.sql_dir")
+    seeds = read_project_seeds(project_dir, seeds_dir)
     override = resolve_time_zone(time_zone)
+    dataset = pipeline.dataset_name
     schema = models_schema_name(dataset)
-    present = engine.relations(dataset)
-    if "audit_logs" not in present:
-        raise ModelBuildError(
-            f"no table {dataset}.audit_logs on {engine.name}: run `zendesk-audit load` first (or pass the --dataset it loaded)"
-        )
-    context = RenderContext(
-        dataset=dataset,
-        models_schema=schema,
-        variables={"time_zone": override},
-        missing_sources=optional_sources(engine, dataset, present),
-    )
-    zone_label = override or ("account time zone" if "accounts" in present else "UTC")
-    result = BuildResult(schema=schema, time_zone=zone_label, seconds=0.0)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    entries: list[tuple[str, str, int, str, datetime]] = []
-    with engine.transaction():
-        engine.create_schema(schema)
-        engine.ensure_ledger(schema)
-        ledger = engine.read_ledger(schema)
+    profile = profile_for(pipeline, schema)
+    check_adapter(profile.adapter)
+    with open_engine(pipeline) as engine:
+        present = engine.relations(dataset)
+        if require_data and "audit_logs" not in present:
+            raise ModelBuildError(
+                f"no table {dataset}.audit_logs on {engine.name}: run `zendesk-audit load` first "
+                "(or pass the --dataset it loaded)"
+            )
+        accounts = _accounts_state(engine, dataset, present)
+        last_load_id = None
+        if "audit_logs" in present:
+            last_load_id = engine.query(f"select max(_dlt_load_id) from {engine.relation(dataset, 'audit_logs')}")[0][0]
+        ledger = read_ledger(engine, schema)
         relations = engine.relations(schema)
-        for seed in project.seeds:
-            if seed.name in relations and ledger.get(("seed", seed.name), (0, "", None))[1] == seed.checksum:
-                continue
-            if engine.load_seed(schema, seed, exists=seed.name in relations):
-                relations = engine.relations(schema)
-            entries.append(("seed", seed.name, 1, seed.checksum, now))
-            result.seeds_loaded.append(seed.name)
-        for model in project.models:
-            rendered = render(model, context)
-            checksum = rendered_checksum(rendered)
-            built = ledger.get(("view", model.name))
-            if relations.get(model.name) != "view":
-                reason = "view missing" if built else "new"
-            elif built is None:
-                reason = "not in ledger"
-            elif built[0] != model.version:
-                reason = f"version {built[0]} -> {model.version}"
-            elif built[1] != checksum:
-                reason = "sql or settings changed"
+    work_dir = Path(pipeline.working_dir) / "dbt"
+    project = DbtProject(project_dir, work_dir, profile, work_dir / "seeds")
+    write_checked_seeds(seeds, project.seeds_dir)
+    project.write_profile()
+    settings = {"time_zone": override, "accounts": accounts, "dataset": dataset}
+    nodes = project_nodes(project.parse(_variables(dataset, override, None)), seeds, settings)
+    zone_label = override or ("account time zone" if accounts else "UTC")
+    return Prepared(project, schema, override, zone_label, nodes, ledger, relations, last_load_id)
+
+
+def _variables(dataset: str, time_zone: str | None, since: str | None, days: list[list[str]] | None = None) -> str:
+    values: dict[str, Any] = {"zendesk_audit_schema": dataset, "zendesk_audit_time_zone": time_zone}
+    if since is not None:
+        values["zendesk_audit_since_load_id"] = since
+    if days is not None:
+        values["zendesk_audit_changed_days"] = days
+    return json.dumps(values)
+
+
+def _vars(prepared: Prepared, pipeline: Any, since: str | None) -> str:
+    days = None
+    if since is not None:
+        # Asked once here rather than by every mart (macros/incremental.sql, changed_days). Read from
+        # staging, CSV twins included: a day too many is re-read, never one too few.
+        with open_engine(pipeline) as engine:
+            rows = engine.query(
+                f"select subdomain, cast(created_at_local as date) from {engine.relation(prepared.schema, 'stg_audit_logs')} "
+                f"where _dlt_load_id > {sql_literal(since)} group by 1, 2 order by 1, 2"
+            )
+        days = [[str(subdomain), str(day)] for subdomain, day in rows]
+    return _variables(pipeline.dataset_name, prepared.override, since, days)
+
+
+def _selector(node: Node) -> str:
+    """A dbt selector for exactly this node (versioned models by name and version)."""
+    if node.version is not None:
+        return f"{node.name}.v{node.version}"
+    return node.name
+
+
+def _destination_failure(pipeline: Any, failure: Any) -> ZendeskAuditError | None:
+    """dbt's failure as `destination_errors` words it, when it is the destination's; else None."""
+    if failure is None:
+        return None
+    from zendesk_audit.destination_errors import destination_problem
+    from zendesk_audit.locking import duckdb_database
+
+    exception = failure if isinstance(failure, BaseException) else RuntimeError(str(failure))
+    return destination_problem(exception, duckdb_database(pipeline.destination))
+
+
+def _run(prepared: Prepared, pipeline: Any, command: str, nodes: list[Node], *, full_refresh: bool,
+         since: str | None) -> tuple[set[str], ZendeskAuditError | None]:
+    """Run dbt on `nodes`: the unique ids that succeeded, and the first failure as an error (or None)."""
+    if not nodes:
+        return set(), None
+    args = [command, "--select", *(_selector(node) for node in nodes), "--vars", _vars(prepared, pipeline, since)]
+    if full_refresh:
+        args.append("--full-refresh")
+    result = prepared.project.invoke(args)
+    results = getattr(result.result, "results", None) or []
+    succeeded = {item.node.unique_id for item in results if str(item.status) == "success"}
+    if result.success:
+        return succeeded, None
+    adapter = prepared.project.profile.adapter
+    by_id = {node.unique_id: node for node in nodes}
+    failed = [item for item in results if str(item.status) == "error"]
+    # The destination's own failure (a read-only file or folder, a server gone, a lock) is the
+    # one line that names what to fix, as for every other command (destination_errors).
+    problem = _destination_failure(pipeline, result.exception or (failed[0].message if failed else None))
+    if problem is not None:
+        return succeeded, problem
+    if not failed:
+        return succeeded, ModelBuildError(f"dbt {command} failed on {adapter}: {failure_line(result)}")
+    node = by_id.get(failed[0].node.unique_id)
+    where = str(Path(prepared.project.project_dir.name) / node.path) if node else failed[0].node.unique_id
+    version = f" (version {node.version})" if node and node.version is not None else ""
+    skipped = sum(1 for item in results if str(item.status) == "skipped")
+    return succeeded, ModelBuildError(
+        f"{where}{version} failed on {adapter}: {error_line(failed[0].message)}; it keeps its "
+        f"previous rows" + (f", and {skipped} models after it were skipped" if skipped else "")
+    )
+
+
+def build_prepared(prepared: Prepared, pipeline: Any, *, full_refresh: bool = False) -> BuildResult:
+    """Seed, rebuild and refresh what the ledger says, then record it. See `build_models`."""
+    started = time.monotonic()
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    result = BuildResult(schema=prepared.schema, time_zone=prepared.zone_label, seconds=0.0)
+    reasons: dict[str, str] = {}
+    for node in prepared.nodes:
+        entry = prepared.ledger.get((node.kind, node.name))
+        if full_refresh:
+            reasons[node.unique_id] = "full refresh"
+        elif node.relation not in prepared.relations:
+            reasons[node.unique_id] = "missing" if entry else "new"
+        elif entry is None:
+            reasons[node.unique_id] = "not in ledger"
+        elif entry.version != node.version:
+            reasons[node.unique_id] = f"version {entry.version} -> {node.version}"
+        elif entry.checksum != node.fingerprint:
+            reasons[node.unique_id] = "sql, seed or settings changed"
+    # What depends on a rebuilt node is rebuilt too (its fingerprint changed with its parent's).
+    for node in prepared.nodes:
+        if node.unique_id not in reasons and any(parent in reasons for parent in node.parents):
+            reasons[node.unique_id] = "a parent changed"
+    seeds = [node for node in prepared.nodes if node.kind == "seed" and node.unique_id in reasons]
+    rebuilt = [node for node in prepared.nodes if node.kind == "model" and node.unique_id in reasons]
+    ledger_watermarks = [
+        prepared.ledger[(node.kind, node.name)].load_id
+        for node in prepared.nodes
+        if node.always_refreshed and node.unique_id not in reasons and (node.kind, node.name) in prepared.ledger
+    ]
+    since = min((mark or "" for mark in ledger_watermarks), default=None)
+    refreshed = [
+        node for node in prepared.nodes
+        if node.always_refreshed and node.unique_id not in reasons and since != (prepared.last_load_id or "")
+    ]
+    done: set[str] = set()
+    error: ZendeskAuditError | None = None
+    for command, nodes, full, mark in (("seed", seeds, True, None), ("run", rebuilt, True, None),
+                                       ("run", refreshed, False, since or "")):
+        if error is None:
+            succeeded, error = _run(prepared, pipeline, command, nodes, full_refresh=full, since=mark)
+            done |= succeeded
+    entries: dict[tuple[str, str], LedgerEntry] = {}
+    refreshed_ids = {node.unique_id for node in refreshed}
+    for node in prepared.nodes:
+        key = (node.kind, node.name)
+        if node.unique_id not in done:
+            if node.kind == "model":
+                result.models.append(ModelOutcome(node.name, node.layer, node.version, "unchanged"))
+            continue
+        if node.unique_id in refreshed_ids:
+            previous = prepared.ledger[key]
+            entries[key] = LedgerEntry(node.version, node.fingerprint, previous.built_at, now, prepared.last_load_id)
+            result.models.append(ModelOutcome(node.name, node.layer, node.version, "refreshed", "new loads"))
+        else:
+            entries[key] = LedgerEntry(node.version, node.fingerprint, now, now, prepared.last_load_id)
+            if node.kind == "seed":
+                result.seeds_loaded.append(node.name)
             else:
-                result.models.append(ModelOutcome(model.name, model.layer, model.version, "unchanged"))
-                continue
-            try:
-                dropped = engine.replace_view(schema, model.name, view_body(rendered))
-            except ZendeskAuditError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any database error becomes one line
-                rolled = "nothing of this build was committed" if engine.transactional else "models before it were built"
-                raise ModelBuildError(
-                    f"{model.relative_path(project.root)} (version {model.version}) failed on {engine.name}: "
-                    f"{first_error_line(exc)}; {rolled}"
-                ) from exc
-            if dropped:
-                relations = engine.relations(schema)
-            entries.append(("view", model.name, model.version, checksum, now))
-            result.models.append(ModelOutcome(model.name, model.layer, model.version, "built", reason))
-        if entries:
-            engine.write_ledger(schema, entries)
+                result.models.append(ModelOutcome(node.name, node.layer, node.version, "built", reasons[node.unique_id]))
+    if entries:
+        with open_engine(pipeline) as engine:
+            write_ledger(engine, prepared.schema, entries)
+    if error is not None:
+        raise error
     result.seconds = round(time.monotonic() - started, 3)
     return result
 
@@ -276,62 +518,84 @@ def build_models(
     time_zone: str | None = None,
     sql_dir: str | Path | None = None,
     seeds_dir: str | Path | None = None,
+    full_refresh: bool = False,
 ) -> BuildResult:
-    """Build the SQL models as views in `<dataset>_models` on the pipeline's destination.
+    """Build the SQL models in `<dataset>_models` on the pipeline's destination, with dbt.
 
     Args:
         pipeline: a dlt pipeline (see `zendesk_audit.pipeline.create_pipeline`).
         time_zone: IANA name for local times; default: config `models.time_zone`, then the
             account's time zone from `accounts`, then UTC.
-        sql_dir: the models folder (default: config `models.sql_dir`, then the project's `sql/`).
+        sql_dir: the dbt project (default: config `models.sql_dir`, then the project's `sql/`).
         seeds_dir: the seed CSV folder (default: config `models.seeds_dir`, then `<sql_dir>/seeds`).
+        full_refresh: rebuild every model and seed from all records.
 
     Raises:
         SeedError: a seed row is invalid (`file:line: reason`), nothing was built.
-        ConfigurationError: a bad time zone, model header or reference.
-        ModelBuildError: a model failed on the destination; nothing was committed there.
+        ConfigurationError: a bad time zone, project or destination.
+        ModelBuildError: a model failed on the destination; it keeps its previous rows.
 
     Example:
         >>> pipeline = create_pipeline("duckdb", "zendesk_audit", duckdb_path="zendesk.duckdb")
         >>> print(build_models(pipeline).summary_line())
-        models: 14 built, 0 unchanged, 5 seeds reloaded in schema zendesk_audit_models (account time zone) in 0.4 s
+        models: 0 built, 10 refreshed, 7 unchanged in schema zendesk_audit_models (account time zone) in 1.9 s
     """
-    project = Project.load(sql_dir, seeds_dir)
-    with open_engine(pipeline) as engine:
-        return build_with_engine(engine, pipeline.dataset_name, time_zone=time_zone, project=project)
+    prepared = prepare(pipeline, time_zone=time_zone, sql_dir=sql_dir, seeds_dir=seeds_dir)
+    return build_prepared(prepared, pipeline, full_refresh=full_refresh)
 
 
-def status_with_engine(engine: Engine, dataset: str, sql_dir: str | Path | None = None) -> list[ModelStatus]:
-    models = discover_models(_sql_dir(sql_dir))
-    schema = models_schema_name(dataset)
-    relations = engine.relations(schema)
-    ledger = engine.read_ledger(schema) if LEDGER_TABLE in relations else {}
-    statuses = []
-    for model in models:
-        built = ledger.get(("view", model.name))
-        if built is None:
-            state = "not built"
-        elif relations.get(model.name) != "view":
-            state = "view missing"
-        elif built[0] != model.version:
-            state = "outdated"
-        else:
-            state = "up to date"
-        statuses.append(
-            ModelStatus(model.name, model.layer, model.version, built[0] if built else None, built[2] if built else None, state)
-        )
-    return statuses
+def model_status(
+    pipeline: Any, *, sql_dir: str | Path | None = None, seeds_dir: str | Path | None = None
+) -> list[ModelStatus]:
+    """Each model with its version, built version, build time and state, parents first.
 
-
-def model_status(pipeline: Any, *, sql_dir: str | Path | None = None) -> list[ModelStatus]:
-    """Each model with its file version, built version, build time and state, in build order.
+    "outdated" means a build now would rebuild it: its SQL, a seed it reads or a setting changed.
 
     Example:
         >>> for status in model_status(pipeline):
         ...     print(status.name, status.file_version, status.built_version, status.state)
     """
-    with open_engine(pipeline) as engine:
-        return status_with_engine(engine, pipeline.dataset_name, sql_dir)
+    prepared = prepare(pipeline, sql_dir=sql_dir, seeds_dir=seeds_dir, require_data=False)
+    statuses = []
+    for node in prepared.nodes:
+        if node.kind != "model":
+            continue
+        entry = prepared.ledger.get((node.kind, node.name))
+        if entry is None:
+            state = "not built"
+        elif node.relation not in prepared.relations:
+            state = "missing"
+        elif entry.version != node.version or entry.checksum != node.fingerprint:
+            state = "outdated"
+        else:
+            state = "up to date"
+        statuses.append(ModelStatus(
+            node.name, node.layer, node.version, entry.version if entry else None, entry.built_at if entry else None,
+            state, node.materialized, entry.refreshed_at if entry else None,
+        ))
+    return statuses
+
+
+def model_names(sql_dir: str | Path | None = None) -> list[str]:
+    """The public names of the models (what `<dataset>_models` holds), from the project's files."""
+    project_dir = Path(sql_dir) if sql_dir else default_sql_dir()
+    names = []
+    for layer in LAYERS:
+        names += sorted(path.stem for path in (project_dir / "models" / layer).glob("*.sql"))
+    return names
+
+
+def check_models(pipeline: Any, *, sql_dir: str | Path | None = None) -> list[str]:
+    """dbt's tests of every model (the `data_tests` of each `.yml`); one line per failure, empty when all pass."""
+    prepared = prepare(pipeline, sql_dir=sql_dir)
+    result = prepared.project.invoke(["test", "--vars", _vars(prepared, pipeline, None)])
+    problems = []
+    for item in getattr(result.result, "results", None) or []:
+        if str(item.status) != "pass":
+            problems.append(f"{item.node.name}: {item.status}: {error_line(item.message)}")
+    if not result.success and not problems:
+        problems.append(failure_line(result))
+    return problems
 
 
 def model_time_zones(pipeline: Any) -> list[AccountTimeZone]:
@@ -341,13 +605,13 @@ def model_time_zones(pipeline: Any) -> list[AccountTimeZone]:
 
 
 def demo_lines(pipeline: Any) -> list[str]:
-    """A few lines from the views for `make demo`: off-hours, sensitive changes, role changes."""
+    """A few lines from the marts for `make demo`: off-hours, sensitive changes, role changes."""
     schema = models_schema_name(pipeline.dataset_name)
     with open_engine(pipeline) as engine:
         return lines_with_engine(engine, schema)
 
 
-def lines_with_engine(engine: Engine, schema: str) -> list[str]:
+def lines_with_engine(engine: Any, schema: str) -> list[str]:
     def view(name: str) -> str:
         return engine.relation(schema, name)
 
@@ -376,54 +640,3 @@ def lines_with_engine(engine: Engine, schema: str) -> list[str]:
     for changed_at, user, old, new, actor in rows:
         lines.append(f"  {changed_at:%Y-%m-%d %H:%M} {user}: {old} -> {new} (by {actor})")
     return lines
-
-
-def checks_with_engine(engine: Engine, dataset: str, sql_dir: str | Path | None = None) -> list[str]:
-    """Run the checks each model's `.yml` declares; one line per failure, empty when all pass.
-
-    Checks: the documented columns are the view's columns, in order; `unique_key` has no
-    duplicates; `not_null` and `accepted_values` column tests.
-    """
-    import yaml
-
-    schema = models_schema_name(dataset)
-    problems: list[str] = []
-    for model in discover_models(_sql_dir(sql_dir)):
-        spec_path = model.path.with_suffix(".yml")
-        if not spec_path.exists():
-            problems.append(f"{model.name}: no {spec_path.name} beside the model")
-            continue
-        spec = yaml.safe_load(spec_path.read_text(encoding="utf-8")) or {}
-        view = engine.relation(schema, model.name)
-        documented = [column["name"] for column in spec.get("columns", [])]
-        actual = engine.columns(schema, model.name)
-        if documented != actual:
-            problems.append(f"{model.name}: {spec_path.name} documents {documented}, the view has {actual}")
-        key = spec.get("unique_key")
-        if key:
-            columns = ", ".join(key)
-            duplicates = engine.query(
-                f"select count(*) from (select {columns} from {view} group by {columns} having count(*) > 1) as duplicates"
-            )[0][0]
-            if duplicates:
-                problems.append(f"{model.name}: {duplicates} duplicated values of ({columns})")
-        for column in spec.get("columns", []):
-            for test in column.get("tests", []) or []:
-                if test == "not_null":
-                    nulls = engine.query(f"select count(*) from {view} where {column['name']} is null")[0][0]
-                    if nulls:
-                        problems.append(f"{model.name}.{column['name']}: {nulls} nulls")
-                elif isinstance(test, dict) and "accepted_values" in test:
-                    allowed = ", ".join(f"'{value}'" for value in test["accepted_values"])
-                    bad = engine.query(
-                        f"select count(*) from {view} where {column['name']} is not null and {column['name']} not in ({allowed})"
-                    )[0][0]
-                    if bad:
-                        problems.append(f"{model.name}.{column['name']}: {bad} values outside {test['accepted_values']}")
-    return problems
-
-
-def check_models(pipeline: Any, *, sql_dir: str | Path | None = None) -> list[str]:
-    """The `.yml` checks of every model on the pipeline's destination (see `checks_with_engine`)."""
-    with open_engine(pipeline) as engine:
-        return checks_with_engine(engine, pipeline.dataset_name, sql_dir)

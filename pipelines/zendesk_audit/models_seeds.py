@@ -1,7 +1,9 @@
-"""Seed CSV files (`sql/seeds/*.csv`): what users edit, validated row by row, loaded as tables.
+"""Seed CSV files (`sql/seeds/*.csv`): what users edit, validated row by row before dbt loads them.
 
 A bad row fails the build with `file:line: reason`, before anything is written, so a typo in
-business hours can never silently turn every change into an off-hours change.
+business hours can never silently turn every change into an off-hours change. dbt then loads the
+checked copy (`write_checked_seeds`): weekdays, severities and times in one spelling, every
+column present, so the models need not guess.
 """
 from __future__ import annotations
 
@@ -11,15 +13,16 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from zendesk_audit.errors import ConfigurationError
+from zendesk_audit.settings import SQL_DIR
 from zendesk_audit.times import parse_utc
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-SEVERITIES = ("low", "medium", "high", "critical")
+SEVERITY_SEED = "severities"
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 
@@ -46,7 +49,8 @@ class SeedColumn:
 class SeedSpec:
     name: str
     columns: tuple[SeedColumn, ...]
-    unique: tuple[str, ...] = ()
+    # Each entry is a column, or a tuple of columns unique together (the first one names the error).
+    unique: tuple[str | tuple[str, ...], ...] = ()
     check: Callable[[dict[str, Any]], None] | None = None
 
 
@@ -108,10 +112,20 @@ def _int(text: str) -> int:
         raise _RowError(f"bad id {text!r} (use the numeric Zendesk id)") from None
 
 
+def read_severities(seeds_dir: Path | None = None) -> tuple[str, ...]:
+    """The severity scale, lowest first, from seed `severities` (its one definition)."""
+    path = Path(seeds_dir or SQL_DIR / "seeds") / f"{SEVERITY_SEED}.csv"
+    if not path.exists():
+        path = SQL_DIR / "seeds" / f"{SEVERITY_SEED}.csv"
+    seed = read_seed(path)
+    return tuple(str(name) for name, _ in sorted(seed.rows, key=lambda row: row[1]))
+
+
 def _severity(text: str) -> str:
     value = text.strip().lower()
-    if value not in SEVERITIES:
-        raise _RowError(f"unknown severity {text!r} (use {', '.join(SEVERITIES)})")
+    scale = SEVERITIES
+    if value not in scale:
+        raise _RowError(f"unknown severity {text!r} (use {', '.join(scale)})")
     return value
 
 
@@ -155,8 +169,14 @@ SEED_SPECS: dict[str, SeedSpec] = {
         ),
         SeedSpec(
             "approved_actors",
-            (SeedColumn("actor_id", "bigint", required=True, parse=_int), SeedColumn("actor_name"), SeedColumn("note")),
-            unique=("actor_id",),
+            (
+                SeedColumn("actor_id", "bigint", required=True, parse=_int),
+                SeedColumn("actor_name"),
+                SeedColumn("note"),
+                # Empty: approved in every account of the dataset.
+                SeedColumn("subdomain", parse=lambda text: text.strip().lower()),
+            ),
+            unique=(("actor_id", "subdomain"),),
         ),
         SeedSpec(
             "sensitive_rules",
@@ -171,6 +191,18 @@ SEED_SPECS: dict[str, SeedSpec] = {
             ),
             unique=("rule_id",),
             check=_check_rule,
+        ),
+        SeedSpec(
+            SEVERITY_SEED,
+            (SeedColumn("severity", required=True, parse=lambda text: text.strip().lower()),
+             SeedColumn("severity_rank", "integer", required=True, parse=_positive_int)),
+            unique=("severity", "severity_rank"),
+        ),
+        SeedSpec(
+            "source_types_by_label",
+            (SeedColumn("label_prefix", required=True, parse=lambda text: text.strip().lower()),
+             SeedColumn("source_type", required=True, parse=str.strip)),
+            unique=("label_prefix",),
         ),
     )
 }
@@ -199,7 +231,7 @@ def read_seed(path: Path, display: str | None = None) -> Seed:
         if column.required and column.name not in header:
             raise SeedError(f"{where}:1: missing column {column.name!r}")
     seed = Seed(spec.name, path, [(column.name, column.sql_type) for column in spec.columns])
-    seen: dict[str, dict[Any, int]] = {name: {} for name in spec.unique}
+    seen: dict[Any, dict[Any, int]] = {key: {} for key in spec.unique}
     line = reader.line_num
     for cells in reader:
         start, line = line + 1, reader.line_num
@@ -220,10 +252,13 @@ def read_seed(path: Path, display: str | None = None) -> Seed:
                     row[column.name] = column.parse(cell) if column.parse else cell
             if spec.check:
                 spec.check(row)
-            for name in spec.unique:
-                if row[name] in seen[name]:
-                    raise _RowError(f"{name} {row[name]} repeats line {seen[name][row[name]]}")
-                seen[name][row[name]] = start
+            for key in spec.unique:
+                names = (key,) if isinstance(key, str) else key
+                value = tuple(row[name] for name in names)
+                if value in seen[key]:
+                    scope = "".join(f" in {other}" for other in value[1:] if other is not None)
+                    raise _RowError(f"{names[0]} {value[0]}{scope} repeats line {seen[key][value]}")
+                seen[key][value] = start
         except _RowError as exc:
             raise SeedError(f"{where}:{start}: {exc}") from None
         seed.rows.append(tuple(row[column.name] for column in spec.columns))
@@ -251,7 +286,7 @@ def init_seeds(target: str | Path, source: Path, *, force: bool = False) -> list
         ConfigurationError: `target` is a file, or a seed file exists there and `force` is not set.
 
     Example:
-        >>> init_seeds("zendesk-seeds", default_sql_dir() / "seeds")
+        >>> init_seeds("zendesk-seeds", SQL_DIR / "seeds")
         [PosixPath('zendesk-seeds/approved_actors.csv'), ...]
     """
     folder = Path(target)
@@ -274,3 +309,38 @@ def init_seeds(target: str | Path, source: Path, *, force: bool = False) -> list
     except OSError as exc:
         raise ConfigurationError(f"cannot write the seed copies to {folder}: {exc.strerror or exc}") from None
     return [copy for _, copy in copies]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00:00")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def write_checked_seeds(seeds: list[Seed], folder: Path) -> None:
+    """Write each validated seed as the CSV dbt loads: one spelling per value, every column present.
+
+    Seeds no longer in `seeds` are removed from the folder, so dbt never loads a stale copy.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    names = {f"{seed.name}.csv" for seed in seeds}
+    for stale in folder.glob("*.csv"):
+        if stale.name not in names:
+            stale.unlink()
+    for seed in seeds:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow([name for name, _ in seed.columns])
+        for row in seed.rows:
+            writer.writerow([_cell(value) for value in row])
+        target = folder / f"{seed.name}.csv"
+        text = buffer.getvalue()
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+
+
+SEVERITIES: tuple[str, ...] = read_severities()

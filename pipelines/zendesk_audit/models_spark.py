@@ -1,101 +1,29 @@
-"""The same models on Spark SQL, over the Parquet files dlt's filesystem destination writes.
+"""The same dbt project on Spark (dbt-spark, session mode), over the Parquet files dlt's filesystem destination writes.
 
 For teams that outgrow one machine: load with `--destination filesystem`
 (`DESTINATION__FILESYSTEM__BUCKET_URL=s3://...` or `file:///...`), then in a Spark session:
 
     >>> from zendesk_audit.models_spark import build_models_spark, register_parquet_dataset
     >>> register_parquet_dataset(spark, "file:///data/lake", "zendesk_audit")
-    >>> print(build_models_spark(spark, "zendesk_audit").summary_line())
+    >>> build_models_spark(spark, "zendesk_audit", work_dir="/tmp/zendesk-audit-dbt")
 
-The models are transpiled from PostgreSQL's dialect to Spark SQL by sqlglot when the build runs,
-plus two rewrites sqlglot does not do: `extract(isodow ...)` becomes `extract(dayofweek_iso ...)`
-and `extract(epoch from ts)` becomes `unix_seconds(ts)`. Set the session time zone to UTC
-(`spark.sql.session.timeZone=UTC`) so timestamps read from Parquet stay in UTC. pyspark is an
-optional extra (`pip install 'zendesk-audit[spark]'`); nothing here imports it at module level.
+dbt-spark's session mode runs in this process on the active SparkSession (`getOrCreate`), so the
+tables registered here are the ones the models read. Spark over Parquet cannot delete rows, so the
+marts are tables rebuilt whole on every build (`sql/dbt_project.yml`); set the session time zone
+to UTC (`spark.sql.session.timeZone=UTC`) so timestamps read from Parquet stay in UTC. Needs
+`pip install 'zendesk-audit[spark]'` and Java 17+; nothing here imports pyspark at module level.
 """
 from __future__ import annotations
 
-import os
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from zendesk_audit.models import BuildResult, Project, build_with_engine, lines_with_engine, status_with_engine
-from zendesk_audit.models_engines import LEDGER_COLUMNS, LEDGER_TABLE, Engine, transpile
-from zendesk_audit.models_seeds import Seed
+from zendesk_audit.errors import ConfigurationError
+from zendesk_audit.models_dbt import DbtProfile, DbtProject, default_sql_dir, failure_line
+from zendesk_audit.models_seeds import read_seeds, write_checked_seeds
 
 SPARK_TABLES = ("audit_logs", "accounts")
-
-
-def to_spark_sql(sql: str, dialect: str = "spark") -> str:
-    """Model SQL (PostgreSQL dialect) as Spark SQL, with the rewrites sqlglot leaves out."""
-    return transpile(sql, dialect)
-
-
-class SparkEngine(Engine):
-    """A SparkSession: databases for schemas, persistent views, seeds and ledger as tables."""
-
-    name = "spark"
-    dialect = "spark"
-    transactional = False
-    _types = {"text": "string", "integer": "int", "bigint": "bigint", "date": "date", "timestamp": "timestamp"}
-
-    def __init__(self, spark: Any) -> None:
-        self.spark = spark
-
-    def execute(self, sql: str) -> None:
-        self.spark.sql(sql)
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in self.spark.sql(to_spark_sql(sql)).collect()]
-
-    def translate(self, sql: str) -> str:
-        return to_spark_sql(sql)
-
-    def replace_view(self, schema: str, name: str, body: str) -> bool:
-        self.spark.sql(to_spark_sql(f"create or replace view {self.relation(schema, name)} as\n{body}"))
-        return False
-
-    def relations(self, schema: str) -> dict[str, str]:
-        if not self.spark.catalog.databaseExists(schema):
-            return {}
-        return {
-            table.name: ("view" if (table.tableType or "").upper() == "VIEW" else "table")
-            for table in self.spark.catalog.listTables(schema)
-            if not table.isTemporary
-        }
-
-    def columns(self, schema: str, name: str) -> list[str]:
-        return [column.name for column in self.spark.catalog.listColumns(f"{schema}.{name}")]
-
-    def create_schema(self, schema: str) -> None:
-        self.spark.sql(f"create database if not exists `{schema}`")
-
-    def _write_table(self, schema: str, name: str, columns: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> None:
-        ddl = ", ".join(f"`{column}` {self._types.get(kind, 'string')}" for column, kind in columns)
-        frame = self.spark.createDataFrame(rows, schema=ddl)
-        frame.write.mode("overwrite").saveAsTable(f"`{schema}`.`{name}`")
-
-    def load_seed(self, schema: str, seed: Seed, exists: bool) -> bool:
-        self._write_table(schema, seed.name, seed.columns, seed.rows)
-        return False
-
-    def ensure_ledger(self, schema: str) -> None:
-        if LEDGER_TABLE not in self.relations(schema):
-            self._write_table(schema, LEDGER_TABLE, list(LEDGER_COLUMNS), [])
-
-    def write_ledger(self, schema: str, entries: list[tuple[str, str, int, str, datetime]]) -> None:
-        ledger = self.read_ledger(schema)
-        for kind, name, version, checksum, built_at in entries:
-            ledger[(kind, name)] = (version, checksum, built_at)
-        rows = [
-            (name, version, checksum, built_at, kind)
-            for (kind, name), (version, checksum, built_at) in sorted(ledger.items())
-        ]
-        # Spark cannot overwrite a table it is reading: materialise first (rows are plain tuples).
-        self._write_table(schema, LEDGER_TABLE, list(LEDGER_COLUMNS), rows)
-
 
 
 def local_path(bucket_url: str) -> str:
@@ -126,18 +54,40 @@ def build_models_spark(
     spark: Any,
     dataset: str,
     *,
+    work_dir: str | Path,
     time_zone: str | None = None,
-    sql_dir: str | os.PathLike[str] | None = None,
-    seeds_dir: str | os.PathLike[str] | None = None,
-) -> BuildResult:
-    """Build the models as Spark views in the database `<dataset>_models` (see `build_models`)."""
-    project = Project.load(sql_dir, seeds_dir)
-    return build_with_engine(SparkEngine(spark), dataset, time_zone=time_zone, project=project)
+    sql_dir: str | Path | None = None,
+    seeds_dir: str | Path | None = None,
+) -> list[str]:
+    """Seed and build every model in the Spark database `<dataset>_models`; the models built, in order.
 
+    Args:
+        spark: the active SparkSession (dbt-spark's session mode uses it).
+        dataset: the Spark database holding `audit_logs` (see `register_parquet_dataset`).
+        work_dir: where dbt writes its profile, target/ and logs.
 
-def model_status_spark(spark: Any, dataset: str) -> list[Any]:
-    return status_with_engine(SparkEngine(spark), dataset)
+    Raises:
+        SeedError: a seed row is invalid (`file:line: reason`), nothing was built.
+        ConfigurationError: a model or seed failed on Spark (its first error line).
+    """
+    import json
 
+    from zendesk_audit.models import resolve_time_zone
 
-def demo_lines_spark(spark: Any, dataset: str) -> list[str]:
-    return lines_with_engine(SparkEngine(spark), f"{dataset}_models")
+    project_dir = Path(sql_dir) if sql_dir else default_sql_dir()
+    seeds = read_seeds(Path(seeds_dir) if seeds_dir else project_dir / "seeds", project_dir.parent)
+    override = resolve_time_zone(time_zone)
+    work = Path(work_dir)
+    profile = DbtProfile("spark", {"type": "spark", "method": "session", "host": "NA",
+                                   "schema": f"{dataset}_models", "threads": 1})
+    project = DbtProject(project_dir, work, profile, work / "seeds")
+    write_checked_seeds(seeds, project.seeds_dir)
+    project.write_profile()
+    variables = json.dumps({"zendesk_audit_schema": dataset, "zendesk_audit_time_zone": override})
+    built: list[str] = []
+    for command in (["seed", "--full-refresh"], ["run"]):
+        result = project.invoke([*command, "--vars", variables])
+        if not result.success:
+            raise ConfigurationError(f"dbt {command[0]} failed on spark: {failure_line(result)}")
+        built += [item.node.name for item in result.result.results if item.node.resource_type == "model"]
+    return built

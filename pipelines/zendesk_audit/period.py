@@ -13,8 +13,8 @@ from datetime import datetime, time, timezone
 from typing import Any
 
 from zendesk_audit.errors import ConfigurationError
-from zendesk_audit.models_project import quote_identifier, sql_literal
 from zendesk_audit.times import parse_utc
+from zendesk_audit.warehouse import quote_identifier, sql_literal
 
 # Preferred first: the record's time, then the time of a role change, then a local activity date.
 TIME_COLUMNS = ("created_at", "changed_at", "activity_date")
@@ -115,7 +115,7 @@ def timestamp_literal(value: datetime) -> str:
 
 
 def fetch(engine: Any, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Column names and rows of a query on an open `models_engines` engine (a dlt SQL client)."""
+    """Column names and rows of a query on an open `warehouse` engine (a dlt SQL client)."""
     with engine.client.execute_query(sql) as cursor:
         columns = [str(item[0]) for item in (cursor.description or [])]
         rows = [tuple(row) for row in cursor.fetchall()]

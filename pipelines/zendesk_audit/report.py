@@ -618,7 +618,7 @@ def write_report(pipeline: Any, out: str | Path, period: Period, format: str | N
         >>> print(write_report(pipeline, "q3.pdf", Period.parse("2026-07-01", "2026-10-01")).summary_line())
     """
     from zendesk_audit.evidence import tool_version
-    from zendesk_audit.models_engines import open_engine
+    from zendesk_audit.warehouse import open_engine
 
     started = time.monotonic()
     chosen = report_format(out, format)

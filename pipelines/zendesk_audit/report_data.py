@@ -18,9 +18,10 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from zendesk_audit.models_project import sql_literal
+from zendesk_audit.models_seeds import SEVERITIES
 from zendesk_audit.period import Period, fetch
 from zendesk_audit.time_zones import AccountTimeZone, account_time_zones
+from zendesk_audit.warehouse import sql_literal
 
 TABLE_LIMIT = 25
 INCIDENT_CHANGES_LIMIT = 15
@@ -264,7 +265,7 @@ def _business_hours(rows: list[tuple[Any, ...]] | None) -> list[tuple[int, int, 
 
 
 def _rules(rows: list[tuple[Any, ...]] | None) -> list[tuple[str, str, str]]:
-    order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+    order = {name: position for position, name in enumerate(reversed(SEVERITIES))}  # the scale's seed, highest first
     found = [(str(severity), str(title or rule_id), str(rule_id)) for rule_id, severity, title in rows or []]
     return sorted(found, key=lambda rule: (order.get(rule[0], 9), rule[1]))
 

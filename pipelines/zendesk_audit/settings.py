@@ -1,6 +1,8 @@
 """Constants about Zendesk's audit-log API and our defaults. No logic."""
 from __future__ import annotations
 
+from pathlib import Path
+
 AUDIT_LOGS_PATH = "/api/v2/audit_logs"
 ACCOUNT_SETTINGS_PATH = "/api/v2/account/settings"
 OAUTH_TOKENS_PATH = "/oauth/tokens"
@@ -70,3 +72,9 @@ DEFAULT_RATE_LIMIT_SHARE = 0.5
 PARQUET_DESTINATIONS = frozenset(
     {"duckdb", "motherduck", "ducklake", "filesystem", "snowflake", "bigquery", "databricks", "athena"}
 )
+
+# The dbt project of the SQL models shipped with the package: `zendesk_audit/_sql` in an installed
+# wheel (pyproject maps the repository's `sql/` there), else the checkout's `sql/` beside
+# `pipelines/` (a checkout or an editable install: an edit there needs no reinstall).
+_PACKAGE_DIR = Path(__file__).resolve().parent
+SQL_DIR = _PACKAGE_DIR / "_sql" if (_PACKAGE_DIR / "_sql").is_dir() else _PACKAGE_DIR.parents[1] / "sql"

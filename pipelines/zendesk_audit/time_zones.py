@@ -29,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from zendesk_audit.errors import ConfigurationError, ScopeError, ZendeskAuditError
-from zendesk_audit.models_project import sql_literal
+from zendesk_audit.warehouse import sql_literal
 
 CONFIGURED = "configured"
 ACCOUNT_SETTINGS = "account_settings"

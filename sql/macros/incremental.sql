@@ -1,0 +1,106 @@
+{#- Incremental marts: a load of N records costs work in proportion to N.
+
+    A build after a load re-reads only the partitions the new loads touched: the (account, local
+    date) pairs of records whose `_dlt_load_id` is after the watermark (item_history: the items,
+    see its SQL). The pre-hook deletes those partitions from the mart, the model inserts them
+    again, computed from every record they hold. Re-reading a partition twice gives the same rows, so a
+    watermark that is a little behind costs time, never correctness; and a CSV row whose API twin
+    arrives later leaves the mart with its partition (the two share the second they happened in).
+
+    `zendesk-audit models build` passes the watermark it recorded (var `zendesk_audit_since_load_id`);
+    plain dbt re-reads the loads of the last `zendesk_audit_lookback_days` days. -#}
+
+{% macro since_load_id() -%}
+    {%- set since = var('zendesk_audit_since_load_id', none) -%}
+    {%- if since is none -%}
+        {%- set cutoff = modules.datetime.datetime.now().timestamp() - var('zendesk_audit_lookback_days', 3) | float * 86400 -%}
+        {%- set since = '%.6f' % cutoff -%}
+    {%- endif -%}
+    {{ return(since | string) }}
+{%- endmacro %}
+
+
+{#- [(subdomain, local date), ...] touched by loads after the watermark (run at execution only).
+    `zendesk-audit models build` asks once and passes them (var `zendesk_audit_changed_days`), so
+    each mart need not ask again. -#}
+{% macro changed_days() -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set given = var('zendesk_audit_changed_days', none) -%}
+    {%- if given is not none -%}
+        {%- set days = [] -%}
+        {%- for account, day in given -%}
+            {%- do days.append((account, day | string)) -%}
+        {%- endfor -%}
+        {{ return(days) }}
+    {%- endif -%}
+    {%- set query -%}
+        select subdomain, cast(created_at_local as date) as local_date
+        from {{ ref('int_audit_logs_deduplicated') }}
+        where _dlt_load_id > '{{ zendesk_audit.since_load_id() }}'
+        group by subdomain, cast(created_at_local as date)
+        order by 1, 2
+    {%- endset -%}
+    {%- set days = [] -%}
+    {%- for row in run_query(query).rows -%}
+        {%- do days.append((row[0], row[1] | string)) -%}
+    {%- endfor -%}
+    {{ return(days) }}
+{%- endmacro %}
+
+
+{#- A predicate true for the rows of the changed days: `local_date` is the expression for the local
+    date; `created_at` (optional) a UTC timestamp column that lets the engine skip untouched blocks. -#}
+{% macro in_changed_days(days, local_date, created_at=none, subdomain='subdomain') -%}
+    {%- if days | length == 0 -%}
+        1 = 0
+    {%- else -%}
+        {%- set dates = days | map(attribute=1) | sort -%}
+        {%- set first = modules.datetime.date.fromisoformat(dates[0]) - modules.datetime.timedelta(days=2) -%}
+        {%- set last = modules.datetime.date.fromisoformat(dates[-1]) + modules.datetime.timedelta(days=2) -%}
+        {%- set by_account = {} -%}
+        {%- for account, day in days -%}
+            {%- do by_account.setdefault(account, []).append(day) -%}
+        {%- endfor -%}
+        (
+        {%- if created_at %}
+            {{ created_at }} >= {{ zendesk_audit.utc_timestamp(first ~ ' 00:00:00+00:00') }}
+            and {{ created_at }} < {{ zendesk_audit.utc_timestamp(last ~ ' 00:00:00+00:00') }}
+            and
+        {%- endif %}
+            (
+            {%- for account, account_days in by_account.items() %}
+                ({{ subdomain }} = '{{ account | replace("'", "''") }}' and {{ local_date }} in (
+                    {%- for day in account_days -%}
+                        cast('{{ day }}' as date){{ ", " if not loop.last }}
+                    {%- endfor -%}
+                )){{ " or" if not loop.last }}
+            {%- endfor %}
+            )
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Pre-hook of the day-partitioned marts: delete the changed days before they are inserted again. -#}
+{% macro delete_changed_days(local_date, created_at=none) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ zendesk_audit.in_changed_days(zendesk_audit.changed_days(), local_date, created_at) }}
+    {%- else -%}
+        select 1 as nothing_to_delete
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The items that loads after the watermark changed, by source_id: item_history reads the items
+    with such an id (in any account or kind: a few too many, never one too few). A subquery, not a
+    list of constants: the engine joins it by hash (a list of thousands of ids is compared row by row). -#}
+{% macro in_changed_items(relation_alias) -%}
+    {{ (relation_alias ~ '.') if relation_alias else '' }}source_id in (
+        select changed.source_id
+        from {{ ref('int_audit_logs_deduplicated') }} as changed
+        where changed._dlt_load_id > '{{ zendesk_audit.since_load_id() }}'
+            and changed.source_id is not null
+    )
+{%- endmacro %}

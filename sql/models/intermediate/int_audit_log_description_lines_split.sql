@@ -1,0 +1,49 @@
+-- One row per non-empty line of a decoded description (up to 100 lines per record), with its
+-- 1-based line number and the record's columns. split_part over a generated line-number list is
+-- portable where unnest/explode are not.
+with audit_logs as (
+    select * from {{ ref('int_audit_logs_deduplicated') }}
+),
+
+digits as (
+    select digit from (
+        select 0 as digit union all select 1 union all select 2 union all select 3 union all select 4
+        union all select 5 union all select 6 union all select 7 union all select 8 union all select 9
+    ) as digit_values
+),
+
+line_numbers as (
+    select
+        tens.digit * 10 + ones.digit + 1 as line_number
+    from digits as tens
+    cross join digits as ones
+),
+
+described as (
+    select
+        audit_logs.*,
+        length(change_description_text) - length(replace(change_description_text, {{ zendesk_audit.newline() }}, '')) + 1 as line_count
+    from audit_logs
+    where change_description_text is not null
+        and change_description_text <> ''
+),
+
+split as (
+    select
+        described.*,
+        line_numbers.line_number,
+        trim(replace(
+            {{ zendesk_audit.nth_line('described.change_description_text', 'line_numbers.line_number') }},
+            {{ zendesk_audit.carriage_return() }}, ''
+        )) as line_text
+    from described
+    inner join line_numbers
+        on line_numbers.line_number <= described.line_count
+),
+
+final as (
+    select * from split
+    where line_text <> ''
+)
+
+select * from final
