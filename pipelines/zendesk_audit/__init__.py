@@ -1,24 +1,29 @@
-"""Load the Zendesk audit log into DuckDB or any dlt destination, exactly once."""
-import os
+"""Load the Zendesk audit log into DuckDB or any dlt destination, exactly once.
 
-# Before pyarrow starts: its default pool (jemalloc/mimalloc) keeps freed buffers, so a long load's
-# memory creeps up; the system allocator hands them back (measured: -55 MB at 100,000 records).
-os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+The names below are imported when first used, so that importing the package (the CLI does)
+starts neither dlt's pipeline machinery nor pyarrow before the command decides what it needs.
+"""
+from __future__ import annotations
 
-from zendesk_audit.client import RequestStats, ZendeskClient
-from zendesk_audit.credentials import ZendeskCredentials
-from zendesk_audit.errors import ZendeskAuditError
-from zendesk_audit.pipeline import LoadResult, create_pipeline, load_account, run_load
-from zendesk_audit.source import zendesk_audit_source
+import importlib
+from typing import Any
 
-__all__ = [
-    "LoadResult",
-    "RequestStats",
-    "ZendeskAuditError",
-    "ZendeskClient",
-    "ZendeskCredentials",
-    "create_pipeline",
-    "load_account",
-    "run_load",
-    "zendesk_audit_source",
-]
+_EXPORTS = {
+    "LoadResult": "zendesk_audit.pipeline",
+    "RequestStats": "zendesk_audit.client",
+    "ZendeskAuditError": "zendesk_audit.errors",
+    "ZendeskClient": "zendesk_audit.client",
+    "ZendeskCredentials": "zendesk_audit.credentials",
+    "create_pipeline": "zendesk_audit.pipeline",
+    "load_account": "zendesk_audit.pipeline",
+    "run_load": "zendesk_audit.pipeline",
+    "zendesk_audit_source": "zendesk_audit.source",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'zendesk_audit' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 from dlt.common.configuration.exceptions import ConfigurationException
 
+from zendesk_audit.dlt_settings import verbose_dlt
 from zendesk_audit.errors import ConfigurationError, ZendeskAuditError, config_problem
 from zendesk_audit.settings import DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH
 from zendesk_audit.text_safety import terminal_text
@@ -107,15 +108,12 @@ def _show_library_logs(ctx: click.Context, _param: click.Parameter, verbose: boo
     levels = (library.level, own.level)
     library.setLevel(logging.INFO)  # dlt's runtime may already be up
     own.setLevel(logging.INFO)
-    added = "RUNTIME__LOG_LEVEL" not in os.environ
-    if added:
-        os.environ["RUNTIME__LOG_LEVEL"] = "INFO"  # read when dlt's runtime starts later in this command
+    # For a runtime that starts later in this command, unless the user set a level (`dlt_settings`).
+    ctx.with_resource(verbose_dlt())
 
     def restore() -> None:
         library.setLevel(levels[0])
         own.setLevel(levels[1])
-        if added:
-            os.environ.pop("RUNTIME__LOG_LEVEL", None)
 
     ctx.call_on_close(restore)
 

@@ -31,6 +31,7 @@ from zendesk_audit.client import RequestStats
 from zendesk_audit.config import check_config_files
 from zendesk_audit.cursor import destination_arguments, format_time, repair_command, saved_cursor
 from zendesk_audit.destination_errors import destination_line, destination_problem
+from zendesk_audit.dlt_settings import bounded_memory, own_pipeline
 from zendesk_audit.errors import (
     AfterLoadError,
     ConfigurationError,
@@ -128,12 +129,9 @@ def create_pipeline(
     destination = with_bulk_path(destination) if isinstance(destination, Destination) else create_destination(
         destination, duckdb_path, read_only=read_only
     )
-    # Arrow tables skip dlt's row normalizer; keep the lineage columns that dict rows get. dlt adds
-    # the load id as it extracts; the row id comes with the table (batches.with_row_ids), because
-    # dlt adding it would rewrite every Parquet file in normalize.
-    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
-    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "false")
     name = state_pipeline_name(pipeline_name, destination, dataset_name)
+    # Arrow tables keep the lineage columns that dict rows get, for this pipeline only (`dlt_settings`).
+    own_pipeline(name)
     if pipelines_dir is None:
         pipelines_dir = get_dlt_pipelines_dir()
         adopt_legacy_folders(pipelines_dir)  # only dlt's own folder held the older layout
@@ -271,34 +269,6 @@ def current_cursor(pipeline: dlt.Pipeline) -> str | None:
     """The created_at the next incremental run starts from, if any run has set it."""
     value = saved_cursor(pipeline.state)
     return None if value is None else format_time(value)
-
-
-# What `bounded_memory` sets for the length of a load, unless the environment already says otherwise.
-LOAD_MEMORY_SETTINGS = {
-    "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG": '{"memory_limit": "64MB", "preserve_insertion_order": false}',
-    "LOAD__DELETE_COMPLETED_JOBS": "true",
-}
-
-
-@contextmanager
-def bounded_memory() -> Iterator[None]:
-    """Keep a load's memory flat, whatever the size of the backfill; only while it loads.
-
-    DuckDB's merge spills past 64 MB instead of caching the table, and may insert rows in any
-    order (nothing here reads them in insertion order), which lets it stream a chunk in instead
-    of buffering it: about 95 MB less at the peak than 256 MB in order (DuckDB alone merging
-    1,000,000 rows), and faster. What runs after the load in the same process (models, alerts,
-    a report from an orchestrator task) gets DuckDB's defaults back: the report's queries over a
-    million rows do not fit in 64 MB. `DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG` set by the
-    user wins. dlt deletes a package's load files once it is loaded, so the state folder does not
-    grow with the audit log. Arrow's side is set in the package's `__init__`, before pyarrow starts."""
-    added = [name for name in LOAD_MEMORY_SETTINGS if name not in os.environ]
-    os.environ.update({name: LOAD_MEMORY_SETTINGS[name] for name in added})
-    try:
-        yield
-    finally:
-        for name in added:
-            os.environ.pop(name, None)
 
 
 def peak_rss_mb() -> float:
@@ -484,7 +454,7 @@ def load_account(
     # The lock spans the models build too: a load that starts meanwhile waits or fails in one line.
     with write_lock(pipeline, wait_for_lock, keep_file_open=False):
         try:
-            with bounded_memory():
+            with bounded_memory(pipeline.pipeline_name):
                 result = run_load(pipeline, make_source, stats, wait_for_lock=wait_for_lock)
         except CursorAheadError as exc:
             exc.repair_command = repair_command(
