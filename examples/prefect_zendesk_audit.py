@@ -31,20 +31,17 @@ DUCKDB_PATH = os.environ.get("ZENDESK_AUDIT_DUCKDB_PATH", "zendesk.duckdb")
 @task(retries=2, retry_delay_seconds=300)
 def load_zendesk_audit() -> dict[str, Any]:
     """`zendesk-audit load`: one account, or every account of `sources.zendesk_audit.subdomains`."""
-    from zendesk_audit.accounts import choose_accounts, load_accounts
+    from zendesk_audit.accounts import load_all
     from zendesk_audit.errors import ZendeskAuditError
-    from zendesk_audit.pipeline import load_account
+    from zendesk_audit.load_runner import LoadOptions
 
-    accounts = choose_accounts([])
-    if len(accounts) > 1:
-        result = load_accounts(accounts, destination=DESTINATION, dataset_name=DATASET, duckdb_path=DUCKDB_PATH,
-                               progress="log", build_models=True)
-        if not result.ok:
-            raise ZendeskAuditError(result.summary_line())
-        return result.as_dict()
-    args = {"subdomain": accounts[0]} if accounts else {}
-    return load_account(args, destination=DESTINATION, dataset_name=DATASET, duckdb_path=DUCKDB_PATH,
-                        progress="log", build_models=True).as_dict()
+    options = LoadOptions(DESTINATION, DATASET, DUCKDB_PATH, progress="log", build_models=True)
+    outcome = load_all([], {}, options)  # the accounts as `zendesk-audit load` chooses them
+    if outcome.failure is not None:
+        raise outcome.failure  # the data is committed; the models after it failed
+    if outcome.failed_accounts:
+        raise ZendeskAuditError(f"accounts failed: {', '.join(outcome.failed_accounts)}")
+    return outcome.as_dict()
 
 
 @flow(name="zendesk-audit")

@@ -17,8 +17,8 @@ from typing import Any
 import duckdb  # noqa: E402
 import pytest  # noqa: E402
 
+from zendesk_audit.api_load import LoadResult, load_account  # noqa: E402
 from zendesk_audit.credentials import ZendeskCredentials  # noqa: E402
-from zendesk_audit.pipeline import LoadResult, load_account  # noqa: E402
 
 # The sandbox fixtures (`sandbox`, `sandbox_factory`), opted in as a user's conftest.py would: the
 # package registers no pytest plugin of its own.

@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from conftest import api_token_credentials, duckdb_ids, load_sandbox
-from zendesk_audit.client import RequestStats, ZendeskClient
+from zendesk_audit.api_load import load_account
+from zendesk_audit.client import ZendeskClient
 from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.errors import (
     AuthenticationError,
@@ -20,7 +21,7 @@ from zendesk_audit.errors import (
     ScopeError,
     SubdomainError,
 )
-from zendesk_audit.pipeline import load_account
+from zendesk_audit.stats import RequestStats
 
 TOKEN_PATH = "/oauth/tokens"
 

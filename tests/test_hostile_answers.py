@@ -17,9 +17,10 @@ import pytest
 from hostile_http import Answer, Seen, hostile_server
 from test_cli import run_cli
 
-from zendesk_audit.client import RequestStats, ZendeskClient
+from zendesk_audit.client import ZendeskClient
 from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.errors import ApiError
+from zendesk_audit.stats import RequestStats
 
 TOKEN = "hostile-test-token"
 CREDENTIALS = ZendeskCredentials(email="admin@acme.example", api_token=TOKEN)

@@ -17,7 +17,8 @@ import duckdb
 import pytest
 
 from conftest import duckdb_ids, load_sandbox, postgres_rows
-from zendesk_audit.pipeline import LoadResult, create_pipeline
+from zendesk_audit.api_load import LoadResult
+from zendesk_audit.pipeline import create_pipeline
 
 AT = datetime(2026, 1, 2, tzinfo=timezone.utc)
 HISTORY_END = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -9,14 +9,14 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "LoadResult": "zendesk_audit.pipeline",
-    "RequestStats": "zendesk_audit.client",
+    "LoadResult": "zendesk_audit.api_load",
+    "RequestStats": "zendesk_audit.stats",
     "ZendeskAuditError": "zendesk_audit.errors",
     "ZendeskClient": "zendesk_audit.client",
     "ZendeskCredentials": "zendesk_audit.credentials",
     "create_pipeline": "zendesk_audit.pipeline",
-    "load_account": "zendesk_audit.pipeline",
-    "run_load": "zendesk_audit.pipeline",
+    "load_account": "zendesk_audit.api_load",
+    "run_load": "zendesk_audit.api_load",
     "zendesk_audit_source": "zendesk_audit.source",
 }
 

@@ -27,20 +27,24 @@ the database and dataset (`state_layout`): `zendesk_audit_acme_duckdb_zendesk_au
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigurationException
 
+from zendesk_audit.api_load import LoadResult, load_one_account
 from zendesk_audit.config import check_config_files, check_start, check_subdomain, configured_options, settled_end
 from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.cursor import CursorReport, read_cursor, repair_command, repair_cursor
 from zendesk_audit.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
     AfterLoadError,
     ConfigurationError,
     CursorAheadError,
@@ -48,16 +52,18 @@ from zendesk_audit.errors import (
     config_problem,
     first_line,
 )
-from zendesk_audit.pipeline import after_load, create_destination, create_pipeline, load_account, models_command, write_lock
+from zendesk_audit.load_runner import LoadOptions, alerts_after_load, build_models_after
+from zendesk_audit.pipeline import create_destination, create_pipeline, write_lock
 from zendesk_audit.settings import (
-    DEFAULT_CHUNK_PAGES,
-    DEFAULT_CHUNK_SECONDS,
     DEFAULT_DATASET_NAME,
     DEFAULT_DUCKDB_PATH,
     DEFAULT_PIPELINE_NAME,
 )
 from zendesk_audit.state_layout import state_pipeline_name
 from zendesk_audit.time_zones import check_time_zone
+
+if TYPE_CHECKING:
+    from zendesk_audit.alerts import AlertsResult
 
 SUBDOMAINS_KEY = "sources.zendesk_audit.subdomains"
 ACCOUNTS_KEY = "sources.zendesk_audit.accounts"
@@ -156,11 +162,11 @@ class AccountOutcome:
     subdomain: str
     pipeline_name: str  # the dlt pipeline with the account's state, for `dlt pipeline <name> info`
     status: str  # "ok" or "failed"
-    result: Any = None  # LoadResult
+    result: LoadResult | None = None
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        data = {"subdomain": self.subdomain, "pipeline_name": self.pipeline_name, "status": self.status}
+        data: dict[str, Any] = {"subdomain": self.subdomain, "pipeline_name": self.pipeline_name, "status": self.status}
         if self.result is not None:
             data.update(self.result.as_dict())
         if self.error:
@@ -168,7 +174,7 @@ class AccountOutcome:
         return data
 
     def line(self) -> str:
-        if self.status == "ok":
+        if self.result is not None:
             return f"{self.subdomain}: {self.result.summary_line()}"
         return f"{self.subdomain}: failed: {self.error}"
 
@@ -185,8 +191,6 @@ class AccountsResult:
     # after the loads (models, alerts) failed; see `after_load_error`.
     status: str = "ok"
     after_load_error: str | None = None
-    # The error to end with (exit 4) when every account loaded and a step after them failed.
-    after_load_failure: AfterLoadError | None = field(default=None, repr=False)
 
     @property
     def failed(self) -> list[str]:
@@ -226,35 +230,32 @@ class AccountsResult:
 def load_accounts(
     subdomains: Sequence[str],
     source_args: dict[str, Any] | None = None,
-    destination: str | None = None,
-    dataset_name: str = DEFAULT_DATASET_NAME,
-    duckdb_path: str = DEFAULT_DUCKDB_PATH,
-    progress: str | None = None,
-    wait_for_lock: float = 0.0,
-    chunk_pages: int = DEFAULT_CHUNK_PAGES,
-    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-    build_models: bool = False,
-) -> AccountsResult:
+    options: LoadOptions | None = None,
+) -> tuple[AccountsResult, AfterLoadError | None]:
     """Load each account in turn into one dataset; a failing account is recorded, the rest still load.
 
     Args:
         subdomains: the accounts (validated subdomains).
         source_args: shared `zendesk_audit_source` arguments (start, end, filters, ...); per-account
             base_url and credentials come from `[sources.zendesk_audit.accounts.<subdomain>]`.
-        build_models: build the SQL models once, after the last account, when any account loaded;
-            a failed build is recorded (`models_error`, and `status` "models_failed" when every
-            account loaded), not raised: the loads are committed.
+        options: where and how; with `build_models`, the SQL models are built once, after the last
+            account, when any account loaded.
+
+    Returns:
+        The outcome of each account, and the failure of the models build after them (exit 4 when
+        every account loaded), recorded in the result too rather than raised: the loads are committed.
 
     Raises:
         ConfigurationError: a setting that would apply to every account wrongly (a shared base_url).
 
     Example:
-        >>> result = load_accounts(["acme", "beta"])
+        >>> result, failure = load_accounts(["acme", "beta"])
         >>> result.summary_line()
         '2 accounts: 2 loaded (acme, beta)'
     """
 
     check_config_files()
+    options = options or LoadOptions()
     shared = dict(source_args or {})
     if shared.get("base_url") or dlt.config.get("sources.zendesk_audit.base_url"):
         raise ConfigurationError(
@@ -273,26 +274,17 @@ def load_accounts(
                                 subdomain=subdomains[0] if subdomains else None)
     check_start(window.start, settled_end(window.lag_seconds, datetime.now(timezone.utc)))
     result = AccountsResult()
+    each = replace(options, build_models=False)  # once, after the last account
     for subdomain in subdomains:
         name = pipeline_name_for(subdomain)
         try:
-            loaded = load_account(
-                account_source_args(subdomain, shared),
-                destination,
-                dataset_name,
-                duckdb_path,
-                progress=progress,
-                wait_for_lock=wait_for_lock,
-                chunk_pages=chunk_pages,
-                chunk_seconds=chunk_seconds,
-                pipeline_name=name,
-            )
+            loaded = load_one_account(account_source_args(subdomain, shared), each, pipeline_name=name)
             result.accounts.append(AccountOutcome(subdomain, loaded.pipeline_name or name, "ok", result=loaded))
             continue
         except CursorAheadError as exc:
             # The repair must select the same accounts, hence the same pipelines, as this load.
             exc.repair_command = repair_command(
-                subdomains, destination, dataset_name, duckdb_path,
+                subdomains, options.destination, options.dataset_name, options.duckdb_path,
                 None if shared.get("end") else shared.get("start"), shared.get("lag_seconds"),
             )
             # One line already, and first_line's cut could drop the end of the command.
@@ -301,23 +293,124 @@ def load_accounts(
             error = first_line(exc)
         except ConfigurationException as exc:
             error = f"configuration: {config_problem(exc)}"
-        full_name = dlt_pipeline_name(name, destination, dataset_name, duckdb_path)
+        full_name = dlt_pipeline_name(name, options.destination, options.dataset_name, options.duckdb_path)
         result.accounts.append(AccountOutcome(subdomain, full_name, "failed", error=error))
-    first_loaded = next((outcome for outcome in result.accounts if outcome.status == "ok"), None)
-    if build_models and first_loaded is not None and first_loaded.result.destination != "filesystem":
-        from zendesk_audit.models import build_models as build
+    if not result.loaded:
+        return result, None
+    pipeline = create_pipeline(options.destination, options.dataset_name, options.duckdb_path,
+                               pipeline_name=pipeline_name_for(result.loaded[0]))
+    try:
+        build_models_after(pipeline, result, options)
+    except AfterLoadError as exc:
+        result.models_error = exc.problem
+        return result, exc
+    return result, None
 
-        base = pipeline_name_for(first_loaded.subdomain)
-        pipeline = create_pipeline(destination, dataset_name, duckdb_path, pipeline_name=base)
+
+@dataclass
+class AlertsRequest:
+    """`load --alerts`: report new sensitive changes after the load."""
+
+    min_severity: str = "low"
+    webhook: str | None = None
+
+
+@dataclass
+class LoadCommandResult:
+    """What `zendesk-audit load` did, one account or several: one JSON shape, its lines, its exit.
+
+    `--json` always has `status`, `accounts`, `loaded`, `failed`, `models`, `models_error` and
+    `after_load_error`; a run of one account also has that account's fields at the top level
+    (`records_loaded`, `cursor`, ...), as it always had.
+    """
+
+    run: LoadResult | AccountsResult
+    subdomains: list[str]
+    # The after-load failure (models, alerts) that ends the command with exit 4, after the summary.
+    failure: AfterLoadError | None = None
+    alerts: AlertsResult | None = None
+
+    @property
+    def failed_accounts(self) -> list[str]:
+        return self.run.failed if isinstance(self.run, AccountsResult) else []
+
+    @property
+    def exit_code(self) -> int:
+        """1 when an account failed (whatever came after), else the alerts' code (3 when found), else 0."""
+        if self.failed_accounts:
+            return EXIT_FAILED
+        return self.alerts.exit_code if self.alerts is not None else EXIT_OK
+
+    def as_dict(self) -> dict[str, Any]:
+        if isinstance(self.run, AccountsResult):
+            return self.run.as_dict()
+        subdomain = self.run.subdomain or (self.subdomains[0] if self.subdomains else "")
+        outcome = AccountOutcome(subdomain, self.run.pipeline_name or "", "ok", result=self.run)
+        return {
+            **self.run.as_dict(),
+            "accounts": [outcome.as_dict()],
+            "loaded": [subdomain],
+            "failed": [],
+            "models_error": self.failure.problem if self.failure is not None and self.failure.step == "models" else None,
+        }
+
+    def lines(self, as_json: bool) -> list[tuple[str, bool]]:
+        """(line, for stderr): the summary first, whatever follows; then the alerts."""
+        alerts = self.alerts.lines("json" if as_json else "text") if self.alerts is not None else []
+        if as_json:
+            return [(json.dumps(self.as_dict(), default=str), False), *((line, False) for line in alerts)]
+        if isinstance(self.run, LoadResult):
+            out = [(line, False) for line in self.run.lines()]
+        else:
+            out = [(f"error: {outcome.line()}" if outcome.status != "ok" else outcome.line(), outcome.status != "ok")
+                   for outcome in self.run.accounts]
+            if self.run.models_summary:
+                out.append((self.run.models_summary, False))
+            if self.run.models_error and self.run.failed:  # exit 1 then: the models line too; else exit 4 says it
+                out.append((f"error: models: {self.run.models_error}", True))
+            out.append((self.run.summary_line(), False))
+        if self.failed_accounts and self.failure is not None:  # exit 1: the alerts' failure as a line
+            out.append((f"error: {self.failure}", True))
+        return [*out, *((line, False) for line in alerts)]
+
+
+def load_all(
+    subdomains: Sequence[str],
+    source_args: dict[str, Any],
+    options: LoadOptions,
+    alerts: AlertsRequest | None = None,
+) -> LoadCommandResult:
+    """`zendesk-audit load`: choose the accounts (`--subdomain`, else the configured list), load
+    one or each, then the alerts when asked.
+
+    Raises:
+        ConfigurationError: a bad option (nothing written); `--alerts` without the models.
+        ZendeskAuditError: a single account's load failed (several: recorded, exit 1).
+    """
+    if alerts is not None and not options.build_models:
+        raise ConfigurationError("--alerts reads the models: leave out --no-models")
+    accounts = choose_accounts(subdomains)
+    args = dict(source_args)
+    failure: AfterLoadError | None = None
+    run: LoadResult | AccountsResult
+    if len(accounts) > 1:
+        run, failure = load_accounts(accounts, args, options)
+        if run.failed:  # exit 1 then, the models' failure a line of the summary
+            failure = None
+        committed = bool(run.loaded)
+    else:
+        if accounts:
+            args["subdomain"] = accounts[0]
         try:
-            with write_lock(pipeline, wait_for_lock, "models build"):
-                built = after_load(
-                    result, "models", lambda: build(pipeline), models_command(destination, dataset_name, duckdb_path)
-                )
-            result.models, result.models_summary = built.as_dict(), built.summary_line()
+            run = load_one_account(args, options)
         except AfterLoadError as exc:
-            result.models_error, result.after_load_failure = exc.problem, exc
-    return result
+            run, failure = exc.result, exc
+        committed = True
+    outcome = LoadCommandResult(run, accounts, failure)
+    if alerts is not None and committed and failure is None:
+        found = alerts_after_load(run, options, alerts.min_severity, alerts.webhook)
+        outcome.alerts, outcome.failure = found.alerts, found.failure
+    return outcome
 
 
 def account_cursors(

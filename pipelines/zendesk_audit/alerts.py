@@ -26,7 +26,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -38,6 +38,11 @@ from zendesk_audit.text_safety import json_text, terminal_text
 from zendesk_audit.time_zones import AccountTimeZone, account_time_zones, fallback_warnings
 from zendesk_audit.time_zones import summary as time_zone_summary
 from zendesk_audit.warehouse import sql_literal, value_literal
+
+if TYPE_CHECKING:
+    import dlt
+
+    from zendesk_audit.warehouse import DltSqlEngine
 
 LEDGER_TABLE = "alert_ledger"
 LEDGER_COLUMNS = [
@@ -304,7 +309,7 @@ def deliver(url: str, alerts: list[Alert], result: AlertsResult, dataset: str) -
 
 
 # ----------------------------------------------------------------------------- ledger
-def ensure_ledger(engine: Any, schema: str) -> str:
+def ensure_ledger(engine: DltSqlEngine, schema: str) -> str:
     from zendesk_audit.warehouse import sql_type_name
 
     table = engine.relation(schema, LEDGER_TABLE)
@@ -314,7 +319,7 @@ def ensure_ledger(engine: Any, schema: str) -> str:
     return table
 
 
-def _candidates(engine: Any, view: str, ledger: str, period: Period, rank: int, retry: bool) -> list[Alert]:
+def _candidates(engine: DltSqlEngine, view: str, ledger: str, period: Period, rank: int, retry: bool) -> list[Alert]:
     columns = ", ".join(f"sensitive_changes.{name}" for name in ALERT_COLUMNS)
     conditions = [f"sensitive_changes.severity_rank >= {rank}"] + period.conditions(ALERT_COLUMNS, "sensitive_changes")
     matches = (
@@ -333,7 +338,7 @@ def _candidates(engine: Any, view: str, ledger: str, period: Period, rank: int, 
     return [Alert(*row[:-1], retry=bool(row[-1])) for row in rows]
 
 
-def _record(engine: Any, ledger: str, result: AlertsResult, delivered: set[str], webhook: bool) -> None:
+def _record(engine: DltSqlEngine, ledger: str, result: AlertsResult, delivered: set[str], webhook: bool) -> None:
     now = datetime.now(timezone.utc)
     error = result.delivery_error
     for alert in result.retried:
@@ -364,7 +369,7 @@ def _as_period(from_: str | datetime | None, to: str | datetime | None, subdomai
 
 
 def run_alerts(
-    pipeline: Any,
+    pipeline: dlt.Pipeline,
     *,
     since_last: bool = True,
     from_: str | datetime | None = None,
@@ -425,7 +430,7 @@ def run_alerts(
     return result
 
 
-def ledger_rows(pipeline: Any) -> list[dict[str, Any]]:
+def ledger_rows(pipeline: dlt.Pipeline) -> list[dict[str, Any]]:
     """The ledger as dicts (for tests and `--format json` consumers that want history)."""
     from zendesk_audit.models import models_schema_name
     from zendesk_audit.warehouse import open_engine

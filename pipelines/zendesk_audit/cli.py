@@ -8,7 +8,6 @@ terminal unless `--verbose` or RUNTIME__LOG_LEVEL asks for them (`cli_options.qu
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import os
 import sys
@@ -21,11 +20,9 @@ from zendesk_audit.cli_options import (
     fails_in_one_line,
     filter_options,
     lock_option,
-    open_database,
     quiet_library_logs,
     verbose_option,
 )
-from zendesk_audit.errors import AfterLoadError, ConfigurationError
 from zendesk_audit.evidence_cli import alerts_command, evidence_group, report_command
 from zendesk_audit.import_cli import export_request_command, import_csv_command
 from zendesk_audit.models_cli import models_group
@@ -169,7 +166,7 @@ def load(
     alerts_webhook: str | None,
     subdomains: tuple[str, ...],
     **source_args: Any,
-) -> None:
+) -> int:
     """Load new audit-log records, exactly once, into the destination.
 
     Settings not given here come from .dlt/config.toml, .dlt/secrets.toml or SOURCES__ZENDESK_AUDIT__*
@@ -180,103 +177,30 @@ def load(
 
     Example: zendesk-audit load --subdomain acme --start 2024-01-01 --time-zone Europe/Paris
     """
-    from zendesk_audit.accounts import choose_accounts, load_accounts
-    from zendesk_audit.pipeline import load_account
+    from zendesk_audit.accounts import AlertsRequest, load_all
+    from zendesk_audit.load_runner import LoadOptions
 
-    if with_alerts and no_models:
-        raise ConfigurationError("--alerts reads the models: leave out --no-models")
-    run = {
-        "destination": destination,
-        "dataset_name": dataset,
-        "duckdb_path": duckdb_path,
-        "progress": _progress_mode(progress, as_json),
-        "wait_for_lock": wait_for_lock,
-        "chunk_pages": chunk_pages,
-        "chunk_seconds": chunk_seconds,
-        "build_models": not no_models,
-    }
-    args = {key: value for key, value in source_args.items() if value not in (None, ())}
-    accounts = choose_accounts(subdomains)
-    failure: AfterLoadError | None = None
-    if len(accounts) > 1:
-        result = load_accounts(accounts, args, **run)
-        failure = None if result.failed else result.after_load_failure
-        loaded = bool(result.loaded)
-    else:
-        if accounts:
-            args["subdomain"] = accounts[0]
-        try:
-            result = load_account(args, **run)
-        except AfterLoadError as exc:
-            result, failure = exc.result, exc
-        loaded = True
-    alerts = None
-    if with_alerts and loaded and failure is None:
-        alerts, failure = _run_alerts(
-            result, destination, dataset, duckdb_path, wait_for_lock, alerts_min_severity, alerts_webhook
-        )
-    _report(result, as_json)
-    if alerts is not None:
-        for line in alerts.lines("json" if as_json else "text"):
-            click.echo(line)
-    if len(accounts) > 1 and result.failed:  # a failed account: the run failed (exit 1), whatever came after
-        if failure is not None:
-            click.echo(f"error: {terminal_text(failure)}", err=True)
-        sys.exit(1)
-    if failure is not None:
-        raise failure  # one line, exit 4: the data is committed, the step after it is not
-    if alerts is not None and alerts.exit_code:
-        sys.exit(alerts.exit_code)
-
-
-def _report(result: Any, as_json: bool) -> None:
-    """The load's summary first, whatever follows: one JSON object with --json, else one
-    account's lines, or a line per account (failed ones on stderr) and a summary naming them."""
-    from zendesk_audit.accounts import AccountsResult
-
-    if as_json:
-        click.echo(json.dumps(result.as_dict(), default=str))
-        return
-    if not isinstance(result, AccountsResult):
-        click.echo(result.summary_line())
-        if result.models_summary:
-            click.echo(result.models_summary)
-        return
-    for outcome in result.accounts:
-        if outcome.status == "ok":
-            click.echo(outcome.line())
-        else:
-            click.echo(f"error: {outcome.line()}", err=True)
-    if result.models_summary:
-        click.echo(result.models_summary)
-    if result.models_error and result.failed:  # with a failed account (exit 1) this line too; else exit 4 says it
-        click.echo(f"error: models: {result.models_error}", err=True)
-    click.echo(result.summary_line())
-
-
-def _run_alerts(
-    result: Any, destination: str, dataset: str, duckdb_path: str, wait_for_lock: float, min_severity: str,
-    webhook: str | None,
-) -> tuple[Any, AfterLoadError | None]:
-    """`zendesk-audit alerts --since-last` after the load: (its result, the after-load failure if it
-    failed, webhook delivery included: exit 4 rather than the `alerts` command's 1)."""
-    from zendesk_audit.alerts import run_alerts
-    from zendesk_audit.cursor import destination_arguments
-    from zendesk_audit.pipeline import after_load, after_load_failure
-
-    rerun = " ".join(["zendesk-audit alerts", *destination_arguments(destination, dataset, duckdb_path),
-                      f"--min-severity {min_severity}", *(["--webhook URL"] if webhook else [])])
-
-    def alerts_step() -> Any:
-        with open_database(destination, dataset, duckdb_path, wait_for_lock, read_only=False) as pipeline:
-            return run_alerts(pipeline, min_severity=min_severity, webhook=webhook)
-
-    try:
-        alerts = after_load(result, "alerts", alerts_step, rerun)
-    except AfterLoadError as exc:
-        return None, exc
-    error = alerts.error_line()
-    return alerts, (after_load_failure(result, "alerts", error, rerun) if error else None)
+    options = LoadOptions(
+        destination=destination,
+        dataset_name=dataset,
+        duckdb_path=duckdb_path,
+        wait_for_lock=wait_for_lock,
+        progress=_progress_mode(progress, as_json),
+        chunk_pages=chunk_pages,
+        chunk_seconds=chunk_seconds,
+        build_models=not no_models,
+    )
+    outcome = load_all(
+        subdomains,
+        {key: value for key, value in source_args.items() if value not in (None, ())},
+        options,
+        AlertsRequest(alerts_min_severity, alerts_webhook) if with_alerts else None,
+    )
+    for line, to_stderr in outcome.lines(as_json):
+        click.echo(terminal_text(line) if to_stderr else line, err=to_stderr)
+    if outcome.failure is not None and not outcome.failed_accounts:
+        raise outcome.failure  # one line, exit 4: the data is committed, the step after it is not
+    return outcome.exit_code
 
 
 @cli.command()

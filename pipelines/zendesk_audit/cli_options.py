@@ -5,8 +5,7 @@ import functools
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
@@ -179,37 +178,3 @@ def lock_option(func: F) -> F:
         help="Seconds to wait when a load or import into the same database is running, or another process "
         "has the DuckDB file open (then fail in one line).",
     )(func)
-
-
-NO_SQL_ENGINE = "the filesystem destination has no SQL engine: load into DuckDB or a warehouse to use this command"
-
-
-@contextmanager
-def open_database(
-    destination: str,
-    dataset: str,
-    duckdb_path: str,
-    wait_for_lock: float = 0.0,
-    read_only: bool = True,
-    no_sql_engine: str = NO_SQL_ENGINE,
-) -> Iterator[Any]:
-    """The pipeline of a database loaded before, its DuckDB file held open for the whole command.
-
-    Readers (`read_only`) open the DuckDB file read-only, so several can read at once; a reader
-    or a writer (`alerts` writes its ledger, `models build` its views) waits for the file up to
-    `wait_for_lock` seconds, then fails in one line (`locking.duckdb_session`).
-
-    Raises:
-        ConfigurationError: no DuckDB file there, or a destination without SQL (filesystem).
-        DatabaseBusy: the DuckDB file stayed open in another process for the whole wait.
-    """
-    from zendesk_audit.locking import duckdb_database, duckdb_session
-    from zendesk_audit.pipeline import create_pipeline
-
-    if destination in ("", "duckdb") and not os.path.exists(duckdb_path):
-        raise ConfigurationError(f"no DuckDB file at {duckdb_path}: run `zendesk-audit load` first or pass --duckdb-path")
-    if destination == "filesystem":
-        raise ConfigurationError(no_sql_engine)
-    pipeline = create_pipeline(destination, dataset, duckdb_path, read_only=read_only)
-    with duckdb_session(duckdb_database(pipeline.destination), read_only=read_only, wait_seconds=wait_for_lock):
-        yield pipeline

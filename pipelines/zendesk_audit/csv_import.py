@@ -39,16 +39,18 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dlt
-from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources import DltResource
 
-from zendesk_audit.errors import ConfigurationError, CsvImportError, CsvImportStopped, ZendeskAuditError, find_cause
+from zendesk_audit.errors import ConfigurationError, CsvImportError, CsvImportStopped
 from zendesk_audit.settings import DEFAULT_DATASET_NAME, DEFAULT_DUCKDB_PATH
-from zendesk_audit.source import AUDIT_LOG_COLUMNS
+from zendesk_audit.source import AUDIT_LOG_COLUMNS, ChunkReport
 from zendesk_audit.times import parse_utc
+
+if TYPE_CHECKING:
+    from dlt.destinations.sql_client import SqlClientBase
 
 CSV_PIPELINE_NAME = "zendesk_audit_csv"
 CSV_SOURCE = "csv"
@@ -330,12 +332,13 @@ def _row(values: list[str], columns: list[str | None], path: str, line: int, tim
     return row
 
 
-def csv_audit_logs_resource(batches: Iterator[list[dict[str, Any]]], chunk_rows: int | None = None,
-                            done: list[bool] | None = None) -> DltResource:
+def csv_audit_logs_resource(
+    batches: Iterator[list[dict[str, Any]]], chunk_rows: int | None = None, report: ChunkReport | None = None
+) -> DltResource:
     """The resource `audit_logs` for CSV rows: same table, columns and key as the API's.
 
-    Takes batches from a shared iterator and stops after `chunk_rows` rows, so that a caller can
-    commit a large file chunk by chunk; sets `done[0]` once the iterator is exhausted.
+    Takes batches from a shared iterator and stops after `chunk_rows` rows, telling `report` that
+    more may remain, so that the load runner commits a large file chunk by chunk.
     """
 
     @dlt.resource(
@@ -350,9 +353,9 @@ def csv_audit_logs_resource(batches: Iterator[list[dict[str, Any]]], chunk_rows:
             yield batch
             taken += len(batch)
             if chunk_rows and taken >= chunk_rows:
+                if report is not None:
+                    report.more = True
                 return
-        if done is not None:
-            done[0] = True
 
     return audit_logs
 
@@ -366,8 +369,8 @@ def read_csv_files(
 
 
 @dlt.source(name="zendesk_audit_csv", section="zendesk_audit", max_table_nesting=0)
-def _csv_chunk_source(batches: Iterator[list[dict[str, Any]]], chunk_rows: int, done: list[bool]) -> DltResource:
-    return csv_audit_logs_resource(batches, chunk_rows, done)
+def _csv_chunk_source(batches: Iterator[list[dict[str, Any]]], chunk_rows: int, report: ChunkReport) -> DltResource:
+    return csv_audit_logs_resource(batches, chunk_rows, report)
 
 
 @dataclass
@@ -446,10 +449,17 @@ def _count_rows(pipeline: dlt.Pipeline, subdomain: str) -> int | None:
         return None
 
 
+@dataclass
+class RowsLeftOut:
+    """Rows of the files that the import leaves out, counted as the batches go by."""
+
+    from_api: int = 0
+
+
 def without_api_rows(
-    pipeline: dlt.Pipeline, subdomain: str, batches: Iterable[list[dict[str, Any]]], left_out: list[int]
+    pipeline: dlt.Pipeline, subdomain: str, batches: Iterable[list[dict[str, Any]]], left_out: RowsLeftOut
 ) -> Iterator[list[dict[str, Any]]]:
-    """The batches without the rows whose (subdomain, id) the API load wrote; counts them in `left_out[0]`.
+    """The batches without the rows whose (subdomain, id) the API load wrote; counts them in `left_out`.
 
     Only rows that carry an id of their own can meet an API row (content keys are negative, API ids
     positive). One query per batch keeps memory flat; the destination lock keeps a load from adding
@@ -465,13 +475,13 @@ def without_api_rows(
             ids = sorted({row["id"] for row in batch if row["id"] > 0})
             found = _api_ids(client, table, subdomain, ids) if client is not None and ids else set()
             if found:
-                left_out[0] += sum(1 for row in batch if row["id"] in found)
+                left_out.from_api += sum(1 for row in batch if row["id"] in found)
                 batch = [row for row in batch if row["id"] not in found]
             if batch:
                 yield batch
 
 
-def _api_ids(client: Any, table: str, subdomain: str, ids: list[int]) -> set[int]:
+def _api_ids(client: SqlClientBase[Any], table: str, subdomain: str, ids: list[int]) -> set[int]:
     from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
     try:
@@ -520,83 +530,68 @@ def import_csv(
         'imported 1,204 CSV rows from 1 file(s) for acme into duckdb dataset zendesk_audit in 1.2 s ...'
     """
     from zendesk_audit.config import check_config_files
-    from zendesk_audit.pipeline import after_load, create_destination, create_pipeline, models_command, write_lock
+    from zendesk_audit.load_runner import LoadOptions, build_models_after
+    from zendesk_audit.pipeline import create_destination, create_pipeline, write_lock
 
     check_config_files()
     if not paths:
         raise ConfigurationError("give at least one CSV file: zendesk-audit import-csv FILE... --subdomain S")
     account = resolve_subdomain(subdomain)
     files = check_files(paths)
+    options = LoadOptions(destination, dataset_name, duckdb_path, wait_for_lock, build_models=build_models)
     target = create_destination(destination, duckdb_path)
     pipeline = create_pipeline(target, dataset_name, duckdb_path, pipeline_name=CSV_PIPELINE_NAME)
     # The lock (without the open file) spans the models build too, as for `load`.
     with write_lock(pipeline, wait_for_lock, "import-csv", keep_file_open=False):
         result = _import_chunks(pipeline, files, account, time_format, wait_for_lock, chunk_rows)
         result.files = list(paths)
-        if build_models and result.destination != "filesystem":
-            from zendesk_audit.models import build_models as build
-
-            rerun = models_command(destination, dataset_name, duckdb_path)
-            with write_lock(pipeline, wait_for_lock, "models build"):
-                built = after_load(result, "models", lambda: build(pipeline), rerun, what="the import")
-            result.models, result.models_summary = built.as_dict(), built.summary_line()
+        build_models_after(pipeline, result, options, what="the import")
     return result
 
 
 def _import_chunks(
     pipeline: dlt.Pipeline, files: list[str], account: str, time_format: str | None, wait_for_lock: float, chunk_rows: int
 ) -> ImportResult:
-    """The files into `audit_logs`, one committed load per `chunk_rows` rows, under the write lock."""
-    from zendesk_audit.destination_errors import destination_line, destination_problem
-    from zendesk_audit.errors import LoadFailed
-    from zendesk_audit.pipeline import loader_file_format, write_lock
-    from zendesk_audit.private_files import owner_only
+    """The files into `audit_logs` through the load runner, one committed load per `chunk_rows` rows."""
+    from zendesk_audit.load_runner import Chunk, ChunkTotals, run_chunks
+    from zendesk_audit.pipeline import loader_file_format
 
     started = time.monotonic()
-    rows_read = 0
-    load_ids: list[str] = []
-    from_api = [0]
-    # The state folder holds run details (trace.pickle keeps each step's exception): owner-only.
-    with owner_only(pipeline.working_dir), write_lock(pipeline, wait_for_lock, "import-csv"), contextlib.closing(
-        without_api_rows(pipeline, account, read_csv_files(files, account, time_format, min(BATCH_ROWS, chunk_rows)), from_api)
-    ) as batches:
+    totals = ChunkTotals()
+    report = ChunkReport()
+    left_out = RowsLeftOut()
+    rows = read_csv_files(files, account, time_format, min(BATCH_ROWS, chunk_rows))
+    with contextlib.closing(without_api_rows(pipeline, account, rows, left_out)) as batches:
         before = _count_rows(pipeline, account)
-        done = [False]
-        while not done[0]:
-            try:
-                info = pipeline.run(_csv_chunk_source(batches, chunk_rows, done), loader_file_format=loader_file_format(pipeline))
-            except PipelineStepFailed as exc:
-                pipeline.abort_packages()
-                user_error = find_cause(exc, ZendeskAuditError)
-                if user_error is not None:
-                    if rows_read:
-                        raise CsvImportStopped(
-                            f"{user_error} ({rows_read:,} rows before it were imported; importing the fixed file "
-                            "again adds nothing twice)"
-                        ) from None
-                    raise user_error from None
-                unreachable = destination_problem(exc)
-                if unreachable is not None:
-                    raise unreachable from None
-                raise LoadFailed(
-                    f"the {exc.step} step into {pipeline.destination.destination_name} failed: "
-                    f"{destination_line(exc.__cause__ or exc)}; the chunk in flight was not committed"
+        file_format = loader_file_format(pipeline)
+        try:
+            run_chunks(
+                pipeline,
+                lambda _number: Chunk(_csv_chunk_source(batches, chunk_rows, report), file_format),
+                report,
+                totals,
+                wait_for_lock,
+                "import-csv",
+            )
+        except CsvImportError as exc:
+            if totals.rows("audit_logs"):
+                raise CsvImportStopped(
+                    f"{exc} ({totals.rows('audit_logs'):,} rows before it were imported; importing the fixed file "
+                    "again adds nothing twice)"
                 ) from None
-            trace = pipeline.last_trace
-            normalize = trace.last_normalize_info if trace else None
-            rows_read += int(normalize.row_counts.get("audit_logs", 0)) if normalize else 0
-            load_ids.extend(info.loads_ids if info else [])
+            raise
         after = _count_rows(pipeline, account)
+    rows_read = totals.rows("audit_logs")
     return ImportResult(
         files=files,
         subdomain=account,
-        rows_read=rows_read + from_api[0],
+        rows_read=rows_read + left_out.from_api,
         rows_new=(after - (before or 0)) if after is not None else rows_read,
         seconds=round(time.monotonic() - started, 3),
         destination=pipeline.destination.destination_name,
         dataset=pipeline.dataset_name,
-        load_ids=load_ids,
-        rows_from_api=from_api[0],
+        load_ids=totals.load_ids,
+        rows_from_api=left_out.from_api,
     )
 
 

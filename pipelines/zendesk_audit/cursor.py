@@ -96,7 +96,7 @@ def restore_state(pipeline: dlt.Pipeline) -> None:
     Raises:
         ZendeskAuditError: the destination cannot be read.
     """
-    from zendesk_audit.pipeline import step_failure
+    from zendesk_audit.load_runner import step_failure
 
     try:
         pipeline.sync_destination()
@@ -199,7 +199,7 @@ def repair_cursor(pipeline: dlt.Pipeline, subdomain: str, start: datetime, settl
     Raises:
         ZendeskAuditError: the destination cannot be read or written.
     """
-    from zendesk_audit.pipeline import load_pending
+    from zendesk_audit.load_runner import load_pending
 
     restore_state(pipeline)
     if pipeline.has_pending_data:  # a killed run's package: load it first, as the next load would

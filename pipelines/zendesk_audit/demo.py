@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import duckdb
 
+from zendesk_audit.api_load import load_account
 from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.models import demo_lines
-from zendesk_audit.pipeline import create_pipeline, load_account
+from zendesk_audit.pipeline import create_pipeline
 from zendesk_audit.settings import DEFAULT_DATASET_NAME
 from zendesk_sandbox import Sandbox
 

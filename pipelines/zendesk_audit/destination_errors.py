@@ -7,7 +7,7 @@ nothing catches it. The drivers' wording is matched here, in one place, because 
 gives these failures a type of their own. Anything not recognised keeps the caller's own message.
 
 `open_sql_client` is how every command that reads or writes the models (models build, alerts,
-report, evidence) opens the destination; the load maps its failed steps in `pipeline.step_failure`.
+report, evidence) opens the destination; the load maps its failed steps in `load_runner.step_failure`.
 "Another process holds the DuckDB file" has one wording, `locking.duckdb_busy`'s, used first here.
 """
 from __future__ import annotations
@@ -16,10 +16,14 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zendesk_audit.errors import DestinationError, ZendeskAuditError, causes, first_line
 from zendesk_audit.text_safety import terminal_text
+
+if TYPE_CHECKING:
+    import dlt
+    from dlt.destinations.sql_client import SqlClientBase
 
 # libpq: `connection to server at "127.0.0.1", port 5432 failed: FATAL:  database "x" does not exist`
 # (or `at "host" (1.2.3.4), port ...`, or `on socket "/run/postgresql/.s.PGSQL.5432" failed: ...`).
@@ -144,7 +148,7 @@ def destination_line(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def open_sql_client(pipeline: Any) -> Iterator[Any]:
+def open_sql_client(pipeline: dlt.Pipeline) -> Iterator[SqlClientBase[Any]]:
     """`with open_sql_client(pipeline) as client:` the destination's SQL client, opened.
 
     A failure to open it is one line (`DestinationError`); so is a failure inside the block that

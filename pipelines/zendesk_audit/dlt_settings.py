@@ -41,15 +41,10 @@ LOAD_MEMORY_SETTINGS: Settings = {
 VERBOSE_SETTINGS: Settings = {("runtime", "log_level"): "INFO"}
 
 
-class ZendeskAuditSettings(ConfigProvider):
-    """Answers the settings above for the pipelines that registered, and only those."""
+class _OwnProvider(ConfigProvider):
+    """A provider of ours: named, sectioned, never holding a secret."""
 
-    NAME: ClassVar[str] = "zendesk-audit defaults"
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pipelines: set[str] = set()
-        self._loading: dict[str, int] = {}
+    NAME: ClassVar[str]
 
     @property
     def name(self) -> str:
@@ -62,6 +57,17 @@ class ZendeskAuditSettings(ConfigProvider):
     @property
     def supports_sections(self) -> bool:
         return True
+
+
+class ZendeskAuditSettings(_OwnProvider):
+    """Answers the settings above for the pipelines that registered, and only those."""
+
+    NAME: ClassVar[str] = "zendesk-audit defaults"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pipelines: set[str] = set()
+        self._loading: dict[str, int] = {}
 
     def get_value(self, key: str, hint: type[Any], pipeline_name: str | None, *sections: str) -> tuple[Any, str]:
         full_key = get_key_name(key, "__", *sections)
@@ -94,25 +100,13 @@ class ZendeskAuditSettings(ConfigProvider):
                 self._loading[pipeline_name] -= 1
 
 
-class VerboseLogLevel(ConfigProvider):
+class VerboseLogLevel(_OwnProvider):
     """dlt's log level INFO while a `--verbose` command runs (asked right after the environment)."""
 
     NAME: ClassVar[str] = "zendesk-audit --verbose"
 
     def __init__(self) -> None:
         self.active = 0
-
-    @property
-    def name(self) -> str:
-        return self.NAME
-
-    @property
-    def supports_secrets(self) -> bool:
-        return False
-
-    @property
-    def supports_sections(self) -> bool:
-        return True
 
     def get_value(self, key: str, hint: type[Any], pipeline_name: str | None, *sections: str) -> tuple[Any, str]:
         full_key = get_key_name(key, "__", *sections)

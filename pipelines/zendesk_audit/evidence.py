@@ -30,12 +30,17 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zendesk_audit.csv_safety import write_csv
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.period import Period, fetch, iso, require_views
 from zendesk_audit.warehouse import quote_identifier
+
+if TYPE_CHECKING:
+    import dlt
+
+    from zendesk_audit.warehouse import DltSqlEngine
 
 MANIFEST_NAME = "manifest.json"
 SUMS_NAME = "SHA256SUMS"
@@ -143,14 +148,14 @@ def _write_relation(out_dir: Path, folder: str, name: str, relation: str, column
     return written
 
 
-def _select(engine: Any, schema: str, name: str, period: Period) -> str:
+def _select(engine: DltSqlEngine, schema: str, name: str, period: Period) -> str:
     columns = engine.columns(schema, name)
     listed = ", ".join(quote_identifier(column) for column in columns)
     order = ", ".join(str(position) for position in range(1, len(columns) + 1))
     return f"select {listed} from {engine.relation(schema, name)}{period.where(columns)} order by {order}"
 
 
-def _model_versions(engine: Any, schema: str, relations: dict[str, str]) -> dict[str, dict[str, Any]]:
+def _model_versions(engine: DltSqlEngine, schema: str, relations: dict[str, str]) -> dict[str, dict[str, Any]]:
     if "model_ledger" not in relations:
         return {}
     rows = engine.query(f"select kind, model, version, checksum, built_at from {engine.relation(schema, 'model_ledger')}")
@@ -161,7 +166,7 @@ def _model_versions(engine: Any, schema: str, relations: dict[str, str]) -> dict
     }
 
 
-def export_evidence(pipeline: Any, out_dir: str | Path, period: Period) -> EvidenceResult:
+def export_evidence(pipeline: dlt.Pipeline, out_dir: str | Path, period: Period) -> EvidenceResult:
     """Write the period's records, every model's rows, the seeds and the manifest to `out_dir`.
 
     Args:

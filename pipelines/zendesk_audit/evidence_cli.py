@@ -10,8 +10,9 @@ from typing import Any, TypeVar
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line, lock_option, open_database, verbose_option
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, lock_option, verbose_option
 from zendesk_audit.models_seeds import SEVERITIES
+from zendesk_audit.pipeline import open_database
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -86,7 +86,7 @@ def _waiting(what: str, wait_seconds: float, announced: list[bool]) -> None:
 
 # ----------------------------------------------------------------------------- writers
 # The locks this thread holds (lock file path, or PostgreSQL key) and how deep: a load holds its
-# lock through its models build, and `run_load` inside it takes the same lock again. Per thread:
+# lock through its models build, and `load_runner.run_chunks` inside it takes the same lock again. Per thread:
 # two loads in two threads of one process (an in-process orchestrator) must still meet the lock.
 _THREAD = threading.local()
 

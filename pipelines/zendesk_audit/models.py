@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zendesk_audit.errors import ConfigurationError, ZendeskAuditError
 from zendesk_audit.models_dbt import (
@@ -39,6 +39,11 @@ from zendesk_audit.models_dbt import (
 from zendesk_audit.models_seeds import Seed, SeedError, read_seeds, write_checked_seeds
 from zendesk_audit.time_zones import AccountTimeZone, account_time_zones, check_time_zone
 from zendesk_audit.warehouse import DltSqlEngine, open_engine, sql_literal, value_literal
+
+if TYPE_CHECKING:
+    import dlt
+
+    from zendesk_audit.warehouse import DltSqlEngine
 
 __all__ = [
     "BuildResult",
@@ -324,7 +329,7 @@ def _accounts_state(engine: DltSqlEngine, dataset: str, present: dict[str, str])
 
 
 def prepare(
-    pipeline: Any,
+    pipeline: dlt.Pipeline,
     *,
     time_zone: str | None = None,
     sql_dir: str | Path | None = None,
@@ -379,7 +384,7 @@ def _variables(dataset: str, time_zone: str | None, since: str | None, days: lis
     return json.dumps(values)
 
 
-def _vars(prepared: Prepared, pipeline: Any, since: str | None) -> str:
+def _vars(prepared: Prepared, pipeline: dlt.Pipeline, since: str | None) -> str:
     days = None
     if since is not None:
         # Asked once here rather than by every mart (macros/incremental.sql, changed_days). Read from
@@ -400,7 +405,7 @@ def _selector(node: Node) -> str:
     return node.name
 
 
-def _destination_failure(pipeline: Any, failure: Any) -> ZendeskAuditError | None:
+def _destination_failure(pipeline: dlt.Pipeline, failure: Any) -> ZendeskAuditError | None:
     """dbt's failure as `destination_errors` words it, when it is the destination's; else None."""
     if failure is None:
         return None
@@ -411,7 +416,7 @@ def _destination_failure(pipeline: Any, failure: Any) -> ZendeskAuditError | Non
     return destination_problem(exception, duckdb_database(pipeline.destination))
 
 
-def _run(prepared: Prepared, pipeline: Any, command: str, nodes: list[Node], *, full_refresh: bool,
+def _run(prepared: Prepared, pipeline: dlt.Pipeline, command: str, nodes: list[Node], *, full_refresh: bool,
          since: str | None) -> tuple[set[str], ZendeskAuditError | None]:
     """Run dbt on `nodes`: the unique ids that succeeded, and the first failure as an error (or None)."""
     if not nodes:
@@ -444,7 +449,7 @@ def _run(prepared: Prepared, pipeline: Any, command: str, nodes: list[Node], *, 
     )
 
 
-def build_prepared(prepared: Prepared, pipeline: Any, *, full_refresh: bool = False) -> BuildResult:
+def build_prepared(prepared: Prepared, pipeline: dlt.Pipeline, *, full_refresh: bool = False) -> BuildResult:
     """Seed, rebuild and refresh what the ledger says, then record it. See `build_models`."""
     started = time.monotonic()
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -513,7 +518,7 @@ def build_prepared(prepared: Prepared, pipeline: Any, *, full_refresh: bool = Fa
 
 
 def build_models(
-    pipeline: Any,
+    pipeline: dlt.Pipeline,
     *,
     time_zone: str | None = None,
     sql_dir: str | Path | None = None,
@@ -545,7 +550,7 @@ def build_models(
 
 
 def model_status(
-    pipeline: Any, *, sql_dir: str | Path | None = None, seeds_dir: str | Path | None = None
+    pipeline: dlt.Pipeline, *, sql_dir: str | Path | None = None, seeds_dir: str | Path | None = None
 ) -> list[ModelStatus]:
     """Each model with its version, built version, build time and state, parents first.
 
@@ -585,7 +590,7 @@ def model_names(sql_dir: str | Path | None = None) -> list[str]:
     return names
 
 
-def check_models(pipeline: Any, *, sql_dir: str | Path | None = None) -> list[str]:
+def check_models(pipeline: dlt.Pipeline, *, sql_dir: str | Path | None = None) -> list[str]:
     """dbt's tests of every model (the `data_tests` of each `.yml`); one line per failure, empty when all pass."""
     prepared = prepare(pipeline, sql_dir=sql_dir)
     result = prepared.project.invoke(["test", "--vars", _vars(prepared, pipeline, None)])
@@ -598,20 +603,20 @@ def check_models(pipeline: Any, *, sql_dir: str | Path | None = None) -> list[st
     return problems
 
 
-def model_time_zones(pipeline: Any) -> list[AccountTimeZone]:
+def model_time_zones(pipeline: dlt.Pipeline) -> list[AccountTimeZone]:
     """Each account's time zone as the built models use it, with its source and any fallback reason."""
     with open_engine(pipeline) as engine:
         return account_time_zones(engine, pipeline.dataset_name)
 
 
-def demo_lines(pipeline: Any) -> list[str]:
+def demo_lines(pipeline: dlt.Pipeline) -> list[str]:
     """A few lines from the marts for `make demo`: off-hours, sensitive changes, role changes."""
     schema = models_schema_name(pipeline.dataset_name)
     with open_engine(pipeline) as engine:
         return lines_with_engine(engine, schema)
 
 
-def lines_with_engine(engine: Any, schema: str) -> list[str]:
+def lines_with_engine(engine: DltSqlEngine, schema: str) -> list[str]:
     def view(name: str) -> str:
         return engine.relation(schema, name)
 

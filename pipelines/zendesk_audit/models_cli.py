@@ -11,7 +11,8 @@ import shlex
 
 import click
 
-from zendesk_audit.cli_options import destination_options, fails_in_one_line, lock_option, open_database, verbose_option
+from zendesk_audit.cli_options import destination_options, fails_in_one_line, lock_option, verbose_option
+from zendesk_audit.pipeline import open_database
 
 NO_SQL_MODELS = (
     "the filesystem destination has no SQL engine: run sql/ as a dbt project with dbt-spark "

@@ -17,10 +17,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.settings import SQL_DIR
+
+if TYPE_CHECKING:
+    import dlt
 
 PROFILE_NAME = "zendesk_audit"
 PROJECT_NAME = "zendesk_audit"
@@ -66,7 +69,7 @@ def _secret(value: Any) -> str:
     return f"{{{{ env_var('{PASSWORD_ENV}') }}}}" if value else ""
 
 
-def profile_for(pipeline: Any, schema: str) -> DbtProfile:
+def profile_for(pipeline: dlt.Pipeline, schema: str) -> DbtProfile:
     """The dbt target for the pipeline's destination, writing the models into `schema`.
 
     Raises:

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.times import parse_utc
 from zendesk_audit.warehouse import quote_identifier, sql_literal
+
+if TYPE_CHECKING:
+    from zendesk_audit.warehouse import DltSqlEngine
 
 # Preferred first: the record's time, then the time of a role change, then a local activity date.
 TIME_COLUMNS = ("created_at", "changed_at", "activity_date")
@@ -114,7 +117,7 @@ def timestamp_literal(value: datetime) -> str:
     return f"cast({sql_literal(text)} as timestamp with time zone)"
 
 
-def fetch(engine: Any, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+def fetch(engine: DltSqlEngine, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Column names and rows of a query on an open `warehouse` engine (a dlt SQL client)."""
     with engine.client.execute_query(sql) as cursor:
         columns = [str(item[0]) for item in (cursor.description or [])]
@@ -122,7 +125,7 @@ def fetch(engine: Any, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     return columns, rows
 
 
-def require_views(engine: Any, dataset: str, names: Sequence[str]) -> None:
+def require_views(engine: DltSqlEngine, dataset: str, names: Sequence[str]) -> None:
     """Fail in one line when the models are not built (the commands read the views, not raw rows).
 
     Raises:

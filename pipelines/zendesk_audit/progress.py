@@ -11,7 +11,7 @@ from typing import Literal, TextIO
 
 from dlt.common.runtime.collector_base import Collector
 
-from zendesk_audit.client import RequestStats
+from zendesk_audit.stats import RequestStats
 
 ProgressMode = Literal["line", "log"]
 

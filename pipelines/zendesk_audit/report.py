@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 from datetime import time as clock_time
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zendesk_audit import report_charts as charts
 from zendesk_audit.errors import ConfigurationError
@@ -52,6 +52,9 @@ from zendesk_audit.report_words import (
 from zendesk_audit.text_safety import html_text
 from zendesk_audit.time_zones import AccountTimeZone, fallback_warnings
 from zendesk_audit.time_zones import summary as time_zone_summary
+
+if TYPE_CHECKING:
+    import dlt
 
 SECTIONS = (
     "headline", "new-actors",
@@ -595,7 +598,7 @@ def render_report(data: ReportData, generated: datetime, version: str, paper: st
     return html, builder
 
 
-def write_report(pipeline: Any, out: str | Path, period: Period, format: str | None = None, paper: str | None = None,
+def write_report(pipeline: dlt.Pipeline, out: str | Path, period: Period, format: str | None = None, paper: str | None = None,
                  browser: str | None = None) -> ReportResult:
     """Write the period review for `period` from the models of the pipeline's destination, as HTML or PDF.
 

@@ -15,13 +15,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from zendesk_audit.models_seeds import SEVERITIES
 from zendesk_audit.period import Period, fetch
 from zendesk_audit.time_zones import AccountTimeZone, account_time_zones
 from zendesk_audit.warehouse import sql_literal
+
+if TYPE_CHECKING:
+    from zendesk_audit.warehouse import DltSqlEngine
 
 TABLE_LIMIT = 25
 INCIDENT_CHANGES_LIMIT = 15
@@ -149,7 +152,7 @@ class ReportData:
 class _Queries:
     """The report's SQL restricted to one period (and subdomain)."""
 
-    def __init__(self, engine: Any, schema: str, period: Period) -> None:
+    def __init__(self, engine: DltSqlEngine, schema: str, period: Period) -> None:
         self.engine, self.schema, self.period = engine, schema, period
         self._counts: dict[str, int] = {}  # a figure and its table's "N of M" ask the same count
 
@@ -247,7 +250,9 @@ def _comparison(q: _Queries, window: Window, with_unapproved: bool) -> tuple[Com
 
 
 # ----------------------------------------------------------------------------- what was decided with
-def _seed_rows(engine: Any, schema: str, present: dict[str, str], name: str, columns: str) -> list[tuple[Any, ...]] | None:
+def _seed_rows(
+    engine: DltSqlEngine, schema: str, present: dict[str, str], name: str, columns: str
+) -> list[tuple[Any, ...]] | None:
     if name not in present:
         return None
     return fetch(engine, f"select {columns} from {engine.relation(schema, name)}")[1]
@@ -271,7 +276,7 @@ def _rules(rows: list[tuple[Any, ...]] | None) -> list[tuple[str, str, str]]:
 
 
 # ----------------------------------------------------------------------------- freshness
-def _cursors(engine: Any, dataset: str, present: dict[str, str], accounts: Sequence[str]) -> dict[str, datetime]:
+def _cursors(engine: DltSqlEngine, dataset: str, present: dict[str, str], accounts: Sequence[str]) -> dict[str, datetime]:
     """Each account's cursor from the destination's copy of dlt's state (readable from any machine)."""
     from dlt.common.versioned_state import decompress_state
 
@@ -306,7 +311,7 @@ def _cursors(engine: Any, dataset: str, present: dict[str, str], accounts: Seque
     return cursors
 
 
-def _freshness(engine: Any, schema: str, dataset: str, subdomain: str | None) -> list[Freshness]:
+def _freshness(engine: DltSqlEngine, schema: str, dataset: str, subdomain: str | None) -> list[Freshness]:
     stg = engine.relation(schema, "stg_audit_logs")
     where = Period(subdomain=subdomain).where(["subdomain"])
     found = {
@@ -423,7 +428,7 @@ def _pairs(rows: list[tuple[Any, ...]]) -> list[tuple[str, int]]:
     return [(str(name), int(count or 0)) for name, count in rows]
 
 
-def read_report_data(engine: Any, dataset: str, period: Period) -> ReportData:
+def read_report_data(engine: DltSqlEngine, dataset: str, period: Period) -> ReportData:
     """Read everything the report shows for `period` from the built models of `dataset`."""
     from zendesk_audit.models import models_schema_name
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -34,7 +35,7 @@ from zendesk_audit.batches import (
     to_arrow,
     with_row_ids,
 )
-from zendesk_audit.client import RequestStats, ZendeskClient
+from zendesk_audit.client import ZendeskClient
 from zendesk_audit.config import SourceOptions, check_start, resolve_options, settled_end
 from zendesk_audit.credentials import API_TOKEN_WARNING, ZendeskCredentials
 from zendesk_audit.cursor import check_saved_cursor, saved_cursor
@@ -48,6 +49,7 @@ from zendesk_audit.settings import (
     SORT_OLDEST_FIRST,
     TIME_FORMAT,
 )
+from zendesk_audit.stats import RequestStats
 from zendesk_audit.time_zones import (
     CONFIGURED,
     UTC,
@@ -220,12 +222,27 @@ def list_params(options: SourceOptions, start: datetime, end: datetime) -> dict[
     return params
 
 
+@dataclass
+class ChunkReport:
+    """What one run of a source tells the load runner, which owns it (not a metric).
+
+    `more`: the run stopped at its chunk limit with more to fetch; the runner commits, then runs
+    the source again from the new cursor. `subdomain` and `time_zone`: the account, and the zone
+    chosen for its local times, when `accounts` ran.
+    """
+
+    more: bool = False
+    subdomain: str | None = None
+    time_zone: TimeZoneChoice | None = None
+
+
 def audit_logs_resource(
     client: ZendeskClient,
     options: SourceOptions,
     chunk_pages: int | None = None,
     chunk_seconds: float | None = None,
     clock: Clock = _utc_now,
+    report: ChunkReport | None = None,
 ) -> DltResource:
     """Build `audit_logs` for one account; the window's bounds come from dlt's incremental state.
 
@@ -295,9 +312,9 @@ def audit_logs_resource(
         if repeated:
             client.stats.add(duplicates=repeated, duplicates_in_package=repeated)
             _merge_keeps_latest(True)
-        if more_to_fetch():
+        if more_to_fetch() and report is not None:
             # Let this run commit; the load runs the next chunk from the new cursor.
-            client.stats.page_limit_reached = True
+            report.more = True
 
     # The variant copies the resource's hints as they are now: give it its own before the columns.
     audit_logs.apply_hints(
@@ -357,7 +374,7 @@ def accounts_resource(
     client: ZendeskClient,
     options: SourceOptions,
     clock: Clock = _utc_now,
-    on_time_zone: Callable[[TimeZoneChoice], None] | None = None,
+    report: ChunkReport | None = None,
 ) -> DltResource:
     """`accounts`: one row per account, written on every load, with the zone the models use and its source."""
 
@@ -366,8 +383,8 @@ def accounts_resource(
         choice = choose_time_zone(client, options)
         if choice.source == UTC_FALLBACK:
             logger.warning("local times for %s will be in UTC: %s", options.subdomain, choice.reason)
-        if on_time_zone is not None:
-            on_time_zone(choice)
+        if report is not None:
+            report.subdomain, report.time_zone = options.subdomain, choice
         yield {
             "subdomain": options.subdomain,
             "time_zone": choice.zendesk_name,
@@ -401,7 +418,7 @@ def zendesk_audit_source(
     chunk_pages: int | None = None,
     chunk_seconds: float | None = None,
     stats: RequestStats | None = None,
-    on_time_zone: Callable[[TimeZoneChoice], None] | None = None,
+    chunk_report: ChunkReport | None = None,
 ) -> list[DltResource]:
     """Zendesk's audit log for one account, loaded exactly once.
 
@@ -423,10 +440,10 @@ def zendesk_audit_source(
         actions, actor_ids, source_types, source_ids, ip_addresses: server-side filters.
         time_zone: IANA zone for local times, instead of the account settings' (see time_zones.py).
         chunk_pages, chunk_seconds: stop, at a window boundary, after about this many pages or this
-            many seconds and set `stats.page_limit_reached`, so that a long backfill commits as it
-            goes (`load_account` runs chunk after chunk); None: no limit.
+            many seconds and set `chunk_report.more`, so that a long backfill commits as it goes
+            (the load runner runs chunk after chunk); None: no limit.
         stats: filled with request, retry and page counts while the load runs.
-        on_time_zone: called with the time zone chosen for local times, when `accounts` runs.
+        chunk_report: told whether more remains after this run, and the time zone chosen.
 
     Example:
         >>> pipeline = dlt.pipeline("zendesk_audit", destination="duckdb", dataset_name="zendesk_audit")
@@ -460,6 +477,6 @@ def zendesk_audit_source(
     if client.auth_mode == "api_token" and client.stats.first_warning("api_token"):
         logger.warning(API_TOKEN_WARNING)
     return [
-        audit_logs_resource(client, options, chunk_pages, chunk_seconds),
-        accounts_resource(client, options, on_time_zone=on_time_zone),
+        audit_logs_resource(client, options, chunk_pages, chunk_seconds, report=chunk_report),
+        accounts_resource(client, options, report=chunk_report),
     ]

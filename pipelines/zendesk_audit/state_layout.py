@@ -231,7 +231,7 @@ def adopt_destination_state(pipelines_dir: str, name: str, base: str, destinatio
                 probe.sync_destination()
             except PipelineStepFailed as exc:
                 from zendesk_audit.errors import DatabaseBusy
-                from zendesk_audit.pipeline import step_failure
+                from zendesk_audit.load_runner import step_failure
 
                 failure = step_failure(probe, exc)
                 if isinstance(failure, DatabaseBusy):

@@ -25,11 +25,14 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from zendesk_audit.errors import ConfigurationError, ScopeError, ZendeskAuditError
 from zendesk_audit.warehouse import sql_literal
+
+if TYPE_CHECKING:
+    from zendesk_audit.warehouse import DltSqlEngine
 
 CONFIGURED = "configured"
 ACCOUNT_SETTINGS = "account_settings"
@@ -183,7 +186,7 @@ def from_settings(settings: dict[str, Any]) -> TimeZoneChoice:
     return TimeZoneChoice(iana, ACCOUNT_SETTINGS, None, zendesk_name)
 
 
-def account_time_zones(engine: Any, dataset: str, subdomain: str | None = None) -> list[AccountTimeZone]:
+def account_time_zones(engine: DltSqlEngine, dataset: str, subdomain: str | None = None) -> list[AccountTimeZone]:
     """Each account's zone as the built models use it (from `stg_audit_logs`), with the fallback reasons.
 
     Empty when the models are not built, or were built by a version without `time_zone_source`.

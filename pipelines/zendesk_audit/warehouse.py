@@ -10,7 +10,11 @@ import contextlib
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import dlt
+    from dlt.destinations.sql_client import SqlClientBase
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -53,7 +57,7 @@ TRANSACTIONAL_DESTINATIONS = frozenset({"duckdb", "postgres"})
 class DltSqlEngine:
     """A dlt destination's SQL client (open: inside `with open_sql_client(pipeline) as client`)."""
 
-    def __init__(self, client: Any, destination_name: str) -> None:
+    def __init__(self, client: SqlClientBase[Any], destination_name: str) -> None:
         self.client = client
         self.name = destination_name
         self.dialect = destination_name
@@ -103,11 +107,11 @@ class DltSqlEngine:
             self.execute(f"insert into {table} values\n{values}")
 
 
-def open_engine(pipeline: Any) -> contextlib.AbstractContextManager[DltSqlEngine]:
+def open_engine(pipeline: dlt.Pipeline) -> contextlib.AbstractContextManager[DltSqlEngine]:
     """`with open_engine(pipeline) as engine:` on the pipeline's destination.
 
     A DuckDB file that another process holds is one line (`locking.DatabaseBusy`), not dlt's
-    "check your credentials"; the CLI waits for it first (`cli_options.open_database`).
+    "check your credentials"; the commands wait for it first (`pipeline.open_database`).
 
     Raises:
         ZendeskAuditError: the destination cannot be opened (one line naming what to fix).

@@ -1,0 +1,130 @@
+"""One urllib3 pool per account, shared by the window workers, and what its failures mean.
+
+Not a `requests` session: a backfill sends thousands of pages, and `requests` spent twice
+urllib3's CPU per page (re-reading proxy settings from the environment, merging session settings,
+preparing hooks). What it did that matters here is done once, in `pool`: proxies and CA bundle
+from the environment. Answers are read bounded (a compression bomb costs no memory).
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
+
+import urllib3
+
+from zendesk_audit.errors import ApiError, ZendeskAuditError
+from zendesk_audit.settings import CONNECT_TIMEOUT_SECONDS, MAX_WORKERS, READ_TIMEOUT_SECONDS
+
+USER_AGENT = "zendesk-audit (+dlt)"
+TIMEOUT = urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS)
+
+# A refused connection on a remote host: a restarting proxy or load balancer comes back within a
+# few seconds; more attempts only delay the line that says what to check.
+REFUSED_ATTEMPTS = 3
+
+
+class Retry(Exception):
+    """A transient failure: wait `delay` (None: exponential backoff) and try again.
+
+    `attempts` caps the tries for this kind of failure below the client's `max_attempts`, and
+    `give_up` is then raised instead of the generic "kept failing" line.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        delay: float | None = None,
+        rate_limited: bool = False,
+        attempts: int | None = None,
+        give_up: ZendeskAuditError | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason, self.delay, self.rate_limited = reason, delay, rate_limited
+        self.attempts, self.give_up = attempts, give_up
+
+
+def read_answer(response: urllib3.BaseHTTPResponse, limit: int, path: str) -> bytes:
+    """The decoded body, read at most `limit` bytes far, so that a compression bomb costs no memory.
+
+    urllib3 (2.6 and later) inflates only as much as each read asks for.
+    """
+    try:
+        data = response.read(limit + 1, decode_content=True)
+    except urllib3.exceptions.HTTPError as exc:  # truncated, reset, or a body that does not decompress
+        response.close()
+        raise Retry(f"answer body unreadable: {type(exc).__name__}") from None
+    if len(data) > limit:
+        response.close()  # the rest is never read: the connection is dropped, not reused
+        raise ApiError(
+            f"Zendesk's answer at {path} is larger than {limit // (1024 * 1024)} MB once decompressed: "
+            "refused unread; check base_url and any proxy in between"
+        )
+    response.release_conn()
+    return data
+
+
+def is_name_resolution_failure(exc: BaseException) -> bool:
+    text = repr(exc)
+    return any(
+        marker in text
+        for marker in ("NameResolutionError", "Name or service not known", "nodename nor servname", "No address associated")
+    )
+
+
+def is_connection_refused(exc: BaseException) -> bool:
+    """The host answered that nothing listens on the port (not a timeout, not a reset)."""
+    if isinstance(exc, urllib3.exceptions.ProxyError):
+        return False  # the proxy's refusal, not Zendesk's: the generic retry line names the path
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        current = current.__cause__ or current.__context__
+    return "Connection refused" in str(exc)
+
+
+def address(base_url: str) -> str:
+    """`host:port` of a base URL, the port spelt out (443 for https, 80 for http)."""
+    split = urlsplit(base_url)
+    host = split.hostname or split.netloc
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = split.port
+    except ValueError:
+        port = None
+    return f"{host}:{port or (443 if split.scheme == 'https' else 80)}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def pool(base_url: str) -> urllib3.PoolManager:
+    """Keep-alive connections for every worker, through the proxy the environment names (as
+    `requests` would: HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and with its CA bundle
+    (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, else certifi's).
+
+    A loopback base URL (the sandbox, a local tunnel) never goes through a proxy, whatever NO_PROXY
+    says: the proxy would be handed the credentials of a request that was meant never to leave
+    the machine.
+    """
+    import certifi
+
+    split = urlsplit(base_url)
+    host = split.hostname or ""
+    ca_certs = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    options: dict[str, Any] = {"maxsize": MAX_WORKERS, "retries": False, "ca_certs": ca_certs}
+    proxy = getproxies().get(split.scheme)
+    if proxy and not is_loopback(host) and not proxy_bypass(host):
+        return urllib3.ProxyManager(proxy, **options)
+    return urllib3.PoolManager(**options)

@@ -1,0 +1,98 @@
+"""One load path for the API load and the CSV import (`load_runner`): the same signal handling, the
+same pending-package rule, the same after-load step, one JSON shape for `load`.
+
+Real processes, real HTTP (the sandbox), a real DuckDB file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+
+from zendesk_sandbox import Sandbox
+
+CSV_ROWS = 400_000
+
+
+def _env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SOURCES__")}
+    env.pop("RUNTIME__LOG_LEVEL", None)
+    env.update(DLT_DATA_DIR=str(workdir / "dlt"), **(extra or {}))
+    return env
+
+
+def _write_csv(path: Path, rows: int) -> None:
+    """An Admin Center export of `rows` distinct rows, one a second."""
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("Time,Actor,IP address,Item,Activity type,Activity\n")
+        for number in range(rows):
+            moment = (start + timedelta(seconds=number)).strftime("%Y-%m-%d %H:%M:%S UTC")
+            handle.write(f"{moment},Agent {number % 97},10.0.0.{number % 250},Trigger: rule {number},Updated,"
+                         f"Changed condition {number}\n")
+
+
+def _import(workdir: Path, path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "zendesk_audit", "import-csv", str(path), "--subdomain", "acme", "--no-models"],
+        cwd=workdir, env=_env(workdir), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _csv_rows(workdir: Path) -> int:
+    with duckdb.connect(str(workdir / "zendesk.duckdb"), read_only=True) as con:
+        return int(con.sql("select count(*) from zendesk_audit.audit_logs where _source = 'csv'").fetchone()[0])
+
+
+def test_sigterm_during_a_csv_import_stops_in_one_line_and_the_next_import_completes(tmp_path: Path) -> None:
+    """The CSV import runs through the same runner as the API load: SIGTERM ends it in one line
+    with exit 1, the chunk in flight uncommitted; the next import commits every row once."""
+    path = tmp_path / "audit-log.csv"
+    _write_csv(path, CSV_ROWS)
+    child = _import(tmp_path, path)
+    # Under way: the state folder exists once the pipeline is created, well before 400,000 rows are in.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and child.poll() is None and not (tmp_path / "dlt").exists():
+        time.sleep(0.05)
+    time.sleep(1.5)
+    assert child.poll() is None, "the import ended before the signal: make the file larger"
+    child.send_signal(signal.SIGTERM)
+    stdout, stderr = child.communicate(timeout=120)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert child.returncode == 1, (child.returncode, stdout, stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: stopped by signal 15"), stderr
+    assert "Traceback" not in stderr
+
+    again = _import(tmp_path, path)
+    stdout, stderr = again.communicate(timeout=600)
+    assert again.returncode == 0, stderr
+    assert _csv_rows(tmp_path) == CSV_ROWS
+
+
+def test_load_json_has_the_same_keys_for_one_account_as_for_several(tmp_path: Path) -> None:
+    """Scripts read `status`, `accounts`, `loaded`, `failed` whatever the number of accounts; one
+    account's fields stay at the top level too."""
+    with Sandbox(records=120, seed=171) as sandbox:
+        env = _env(tmp_path, {
+            "SOURCES__ZENDESK_AUDIT__BASE_URL": sandbox.base_url,
+            "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": sandbox.config.subdomain,
+            "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID": sandbox.config.client_id,
+            "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET": sandbox.config.client_secret,
+        })
+        done = subprocess.run([sys.executable, "-m", "zendesk_audit", "load", "--json", "--no-models"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "ok" and summary["records_loaded"] == 120
+    assert summary["loaded"] == [sandbox.config.subdomain] and summary["failed"] == []
+    assert [account["subdomain"] for account in summary["accounts"]] == [sandbox.config.subdomain]
+    assert summary["accounts"][0]["records_loaded"] == 120
+    assert {"models", "models_error", "after_load_error"} <= set(summary)
