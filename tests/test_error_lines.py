@@ -29,7 +29,8 @@ import pytest
 from test_cli import run_cli
 
 from conftest import POSTGRES_URL, _postgres_reachable, load_sandbox
-from zendesk_audit.csv_import import import_csv, write_admin_center_csv
+from zendesk_audit.csv_import import import_csv
+from zendesk_audit.csv_source import write_admin_center_csv
 from zendesk_audit.errors import CsvImportStopped
 from zendesk_audit.locking import duckdb_busy
 from zendesk_audit.models import build_models

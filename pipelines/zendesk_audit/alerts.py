@@ -31,12 +31,12 @@ from urllib.parse import urlsplit
 
 import requests
 
+from zendesk_audit.account_zones import AccountTimeZone, account_time_zones, fallback_warnings
+from zendesk_audit.account_zones import summary as time_zone_summary
 from zendesk_audit.errors import EXIT_ALERTS, EXIT_FAILED, EXIT_OK, ConfigurationError
 from zendesk_audit.models_seeds import SEVERITIES
 from zendesk_audit.period import Period, fetch, iso, require_views
 from zendesk_audit.text_safety import json_text, terminal_text
-from zendesk_audit.time_zones import AccountTimeZone, account_time_zones, fallback_warnings
-from zendesk_audit.time_zones import summary as time_zone_summary
 from zendesk_audit.warehouse import sql_literal, value_literal
 
 if TYPE_CHECKING:

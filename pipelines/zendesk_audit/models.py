@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zendesk_audit.account_zones import AccountTimeZone, account_time_zones
 from zendesk_audit.errors import ConfigurationError, ZendeskAuditError
 from zendesk_audit.models_dbt import (
     PROJECT_NAME,
@@ -37,7 +38,7 @@ from zendesk_audit.models_dbt import (
     profile_for,
 )
 from zendesk_audit.models_seeds import Seed, SeedError, read_seeds, write_checked_seeds
-from zendesk_audit.time_zones import AccountTimeZone, account_time_zones, check_time_zone
+from zendesk_audit.time_zones import check_time_zone
 from zendesk_audit.warehouse import DltSqlEngine, open_engine, sql_literal, value_literal
 
 if TYPE_CHECKING:

@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zendesk_audit import report_charts as charts
+from zendesk_audit.account_zones import AccountTimeZone, fallback_warnings
+from zendesk_audit.account_zones import summary as time_zone_summary
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.period import Period, require_views
 from zendesk_audit.report_data import VIEWS, ReportData, Rows, Window, hour_zones, read_report_data
@@ -50,8 +52,6 @@ from zendesk_audit.report_words import (
     zone_words,
 )
 from zendesk_audit.text_safety import html_text
-from zendesk_audit.time_zones import AccountTimeZone, fallback_warnings
-from zendesk_audit.time_zones import summary as time_zone_summary
 
 if TYPE_CHECKING:
     import dlt

@@ -18,9 +18,9 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from zendesk_audit.account_zones import AccountTimeZone, account_time_zones
 from zendesk_audit.models_seeds import SEVERITIES
 from zendesk_audit.period import Period, fetch
-from zendesk_audit.time_zones import AccountTimeZone, account_time_zones
 from zendesk_audit.warehouse import sql_literal
 
 if TYPE_CHECKING:

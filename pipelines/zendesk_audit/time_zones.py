@@ -24,15 +24,11 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from zendesk_audit.errors import ConfigurationError, ScopeError, ZendeskAuditError
-from zendesk_audit.warehouse import sql_literal
-
-if TYPE_CHECKING:
-    from zendesk_audit.warehouse import DltSqlEngine
 
 CONFIGURED = "configured"
 ACCOUNT_SETTINGS = "account_settings"
@@ -63,24 +59,6 @@ class TimeZoneChoice:
     def label(self) -> str:
         """`Europe/Paris (account_settings)`."""
         return f"{self.time_zone} ({self.source})"
-
-
-@dataclass(frozen=True)
-class AccountTimeZone:
-    """What the built models use for one account, as `models status`, alerts and the report show it."""
-
-    subdomain: str
-    time_zone: str
-    time_zone_source: str
-    time_zone_reason: str | None = None
-
-    def line(self) -> str:
-        """`acme: local times in UTC (utc_fallback): <why>; fix: <two ways>`."""
-        text = f"{self.subdomain}: local times in {self.time_zone} ({self.time_zone_source})"
-        return text + (f": {self.time_zone_reason}" if self.time_zone_reason else "")
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @functools.lru_cache(maxsize=1)
@@ -184,50 +162,3 @@ def from_settings(settings: dict[str, Any]) -> TimeZoneChoice:
         reason = f"the account settings name the time zone {iana!r} and {problem}; fix: {SET_TIME_ZONE}"
         return TimeZoneChoice(UTC, UTC_FALLBACK, reason, zendesk_name)
     return TimeZoneChoice(iana, ACCOUNT_SETTINGS, None, zendesk_name)
-
-
-def account_time_zones(engine: DltSqlEngine, dataset: str, subdomain: str | None = None) -> list[AccountTimeZone]:
-    """Each account's zone as the built models use it (from `stg_audit_logs`), with the fallback reasons.
-
-    Empty when the models are not built, or were built by a version without `time_zone_source`.
-    """
-    from zendesk_audit.models import models_schema_name
-
-    schema = models_schema_name(dataset)
-    if "time_zone_source" not in engine.columns(schema, "stg_audit_logs"):
-        return []
-    view = engine.relation(schema, "stg_audit_logs")
-    where = f" where subdomain = {sql_literal(subdomain)}" if subdomain else ""
-    rows = engine.query(
-        f"select subdomain, time_zone, time_zone_source from {view}{where} group by subdomain, time_zone, "
-        "time_zone_source order by subdomain"
-    )
-    reasons: dict[str, str] = {}
-    if any(source == UTC_FALLBACK for _, _, source in rows) and "time_zone_reason" in engine.columns(dataset, "accounts"):
-        reasons = {
-            str(name): str(reason)
-            for name, reason in engine.query(f"select subdomain, time_zone_reason from {engine.relation(dataset, 'accounts')}")
-            if reason
-        }
-    return [
-        AccountTimeZone(
-            str(name), str(zone), str(source), (reasons.get(str(name)) or NO_ACCOUNT_ROW) if source == UTC_FALLBACK else None
-        )
-        for name, zone, source in rows
-    ]
-
-
-def summary(zones: list[AccountTimeZone]) -> str:
-    """`local times: acme Europe/Paris (account_settings), beta UTC (utc_fallback)`, or '' for none."""
-    if not zones:
-        return ""
-    return "local times: " + ", ".join(f"{zone.subdomain} {zone.time_zone} ({zone.time_zone_source})" for zone in zones)
-
-
-def fallback_warnings(zones: list[AccountTimeZone]) -> list[str]:
-    """One line per account whose local times fell back to UTC, with why and how to fix it."""
-    return [
-        f"local times for {zone.subdomain} are in UTC, not the account's time zone: {zone.time_zone_reason}"
-        for zone in zones
-        if zone.time_zone_source == UTC_FALLBACK
-    ]
