@@ -165,8 +165,8 @@ def append_new_records(path: Path, count: int) -> None:
 
 
 def bench(records: int, row: Row, baseline: bool) -> None:
-    from zendesk_audit.models import build_models
-    from zendesk_audit.pipeline import create_pipeline
+    from zendesk_audit.load.pipeline import create_pipeline
+    from zendesk_audit.models.build import build_models
 
     folder = Path(tempfile.mkdtemp(prefix="zendesk-audit-models-bench-"))
     path = folder / "bench.duckdb"

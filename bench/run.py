@@ -121,8 +121,8 @@ def throughput(records: int, baseline_records: int) -> None:
 
 
 def models(folder: Path) -> None:
-    from zendesk_audit.models import build_models
-    from zendesk_audit.pipeline import create_pipeline
+    from zendesk_audit.load.pipeline import create_pipeline
+    from zendesk_audit.models.build import build_models
 
     os.environ["DLT_DATA_DIR"] = str(folder / "dlt")
     pipeline = create_pipeline("duckdb", "zendesk_audit", duckdb_path=str(folder / "zendesk.duckdb"))

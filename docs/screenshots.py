@@ -18,11 +18,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from zendesk_audit.demo import run_demo
-from zendesk_audit.period import Period
-from zendesk_audit.pipeline import create_pipeline
-from zendesk_audit.report import write_report
-from zendesk_audit.report_pdf import find_browser
+from zendesk_audit.audit.period import Period
+from zendesk_audit.audit.report import write_report
+from zendesk_audit.audit.report_pdf import find_browser
+from zendesk_audit.cli.demo import run_demo
+from zendesk_audit.load.pipeline import create_pipeline
 
 DOCS = Path(__file__).resolve().parent
 PERIOD = ("2026-07-01", "2026-10-01")

@@ -39,8 +39,8 @@ DUCKDB_PATH = os.environ.get("ZENDESK_AUDIT_DUCKDB_PATH", "zendesk.duckdb")
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
 )
 def zendesk_audit_dag() -> None:
-    from zendesk_audit.pipeline import create_pipeline
-    from zendesk_audit.source import zendesk_audit_source
+    from zendesk_audit.extract.source import zendesk_audit_source
+    from zendesk_audit.load.pipeline import create_pipeline
 
     tasks = PipelineTasksGroup("zendesk_audit_load", use_data_folder=False, wipe_local_data=True)
     pipeline = create_pipeline(DESTINATION, DATASET, duckdb_path=DUCKDB_PATH)
@@ -49,7 +49,7 @@ def zendesk_audit_dag() -> None:
 
     @task
     def build_models() -> dict[str, Any]:
-        from zendesk_audit.models import build_models as build
+        from zendesk_audit.models.build import build_models as build
 
         return build(create_pipeline(DESTINATION, DATASET, duckdb_path=DUCKDB_PATH)).as_dict()
 

@@ -26,9 +26,9 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
-from zendesk_audit.models import build_models
-from zendesk_audit.pipeline import create_pipeline, loader_file_format
-from zendesk_audit.source import zendesk_audit_source
+from zendesk_audit.extract.source import zendesk_audit_source
+from zendesk_audit.load.pipeline import create_pipeline, loader_file_format
+from zendesk_audit.models.build import build_models
 
 DESTINATION = os.environ.get("ZENDESK_AUDIT_DESTINATION", "duckdb")
 DUCKDB_PATH = os.environ.get("ZENDESK_AUDIT_DUCKDB_PATH", "zendesk.duckdb")

@@ -33,7 +33,7 @@ def load_zendesk_audit() -> dict[str, Any]:
     """`zendesk-audit load`: one account, or every account of `sources.zendesk_audit.subdomains`."""
     from zendesk_audit.accounts import load_all
     from zendesk_audit.errors import ZendeskAuditError
-    from zendesk_audit.load_runner import LoadOptions
+    from zendesk_audit.load.runner import LoadOptions
 
     options = LoadOptions(DESTINATION, DATASET, DUCKDB_PATH, progress="log", build_models=True)
     outcome = load_all([], {}, options)  # the accounts as `zendesk-audit load` chooses them

@@ -17,8 +17,8 @@ from typing import Any
 import duckdb  # noqa: E402
 import pytest  # noqa: E402
 
-from zendesk_audit.api_load import LoadResult, load_account  # noqa: E402
-from zendesk_audit.credentials import ZendeskCredentials  # noqa: E402
+from zendesk_audit.load.api_load import LoadResult, load_account  # noqa: E402
+from zendesk_audit.zendesk_api.credentials import ZendeskCredentials  # noqa: E402
 
 # The sandbox fixtures (`sandbox`, `sandbox_factory`), opted in as a user's conftest.py would: the
 # package registers no pytest plugin of its own.
@@ -59,7 +59,7 @@ def duckdb_ids(path: Path, dataset: str = "zendesk_audit") -> list[int]:
 @pytest.fixture(autouse=True)
 def _forget_which_accounts_answer_count() -> Iterator[None]:
     """Sandboxes reuse loopback ports: a port's last sandbox must not decide whether the next is asked for `count`."""
-    from zendesk_audit.client import _COUNT_ANSWERED
+    from zendesk_audit.zendesk_api.client import _COUNT_ANSWERED
 
     _COUNT_ANSWERED.clear()
     yield

@@ -45,6 +45,6 @@ def _pause_once(original: Any) -> Any:
 
 if __name__ == "__main__":
     Load.start_new_jobs = _pause_once(Load.start_new_jobs)  # type: ignore[method-assign]
-    from zendesk_audit.cli import main
+    from zendesk_audit.cli.commands import main
 
     main(sys.argv[1:])

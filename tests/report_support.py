@@ -22,9 +22,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import load_sandbox
-from zendesk_audit.evidence_cli import report_command
-from zendesk_audit.models import build_models
-from zendesk_audit.pipeline import create_pipeline
+from zendesk_audit.cli.evidence import report_command
+from zendesk_audit.load.pipeline import create_pipeline
+from zendesk_audit.models.build import build_models
 from zendesk_audit.settings import SQL_DIR
 from zendesk_sandbox import Sandbox
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from zendesk_audit.accounts import account_credentials, choose_accounts, pipeline_name_for
-from zendesk_audit.cli import cli
-from zendesk_audit.pipeline import create_pipeline, current_cursor
+from zendesk_audit.cli.commands import cli
+from zendesk_audit.load.pipeline import create_pipeline, current_cursor
 
 
 def account_env(sandbox: Any, api_token: str | None = None) -> dict[str, str]:

@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import load_sandbox
-from zendesk_audit import alerts
-from zendesk_audit.alerts import ledger_rows, run_alerts
-from zendesk_audit.evidence_cli import alerts_command
-from zendesk_audit.models import build_models
-from zendesk_audit.pipeline import create_pipeline
+from zendesk_audit.audit import alerts
+from zendesk_audit.audit.alerts import ledger_rows, run_alerts
+from zendesk_audit.cli.evidence import alerts_command
+from zendesk_audit.load.pipeline import create_pipeline
+from zendesk_audit.models.build import build_models
 
 RECORDS = 2_000
 

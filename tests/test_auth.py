@@ -10,9 +10,6 @@ import pytest
 import requests
 
 from conftest import api_token_credentials, duckdb_ids, load_sandbox
-from zendesk_audit.api_load import load_account
-from zendesk_audit.client import ZendeskClient
-from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -21,7 +18,10 @@ from zendesk_audit.errors import (
     ScopeError,
     SubdomainError,
 )
-from zendesk_audit.stats import RequestStats
+from zendesk_audit.load.api_load import load_account
+from zendesk_audit.zendesk_api.client import ZendeskClient
+from zendesk_audit.zendesk_api.credentials import ZendeskCredentials
+from zendesk_audit.zendesk_api.stats import RequestStats
 
 TOKEN_PATH = "/oauth/tokens"
 

@@ -16,7 +16,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from zendesk_audit.cli import cli
+from zendesk_audit.cli.commands import cli
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

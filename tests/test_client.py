@@ -5,12 +5,12 @@ from typing import Any
 
 import pytest
 
-from zendesk_audit.client import ZendeskClient
-from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.errors import ApiError, SubdomainError
-from zendesk_audit.pacing import parse_retry_after
 from zendesk_audit.settings import MAX_WORKERS
-from zendesk_audit.stats import RequestStats
+from zendesk_audit.zendesk_api.client import ZendeskClient
+from zendesk_audit.zendesk_api.credentials import ZendeskCredentials
+from zendesk_audit.zendesk_api.pacing import parse_retry_after
+from zendesk_audit.zendesk_api.stats import RequestStats
 from zendesk_sandbox.config import LAST_PAGE_CURSORS
 
 PARAMS = {"page[size]": 100, "sort": "created_at"}

@@ -16,12 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import load_sandbox, postgres_rows
-from zendesk_audit.cli import cli
-from zendesk_audit.csv_import import import_csv
-from zendesk_audit.csv_source import content_key, map_headers, parse_csv_time, write_admin_center_csv
+from zendesk_audit.cli.commands import cli
 from zendesk_audit.errors import CsvImportError
-from zendesk_audit.models import check_models
-from zendesk_audit.pipeline import create_pipeline
+from zendesk_audit.extract.csv_source import content_key, map_headers, parse_csv_time, write_admin_center_csv
+from zendesk_audit.load.csv_import import import_csv
+from zendesk_audit.load.pipeline import create_pipeline
+from zendesk_audit.models.build import check_models
 
 UI_COLUMNS = ["Time", "Actor", "IP address", "Item", "Activity type", "Activity"]
 
@@ -201,7 +201,7 @@ def test_a_large_file_streams_in_bounded_memory(tmp_path: Path) -> None:
                              "Updated", "Role changed from Agent to Administrator"])
     script = textwrap.dedent(f"""
         import resource, time
-        from zendesk_audit.csv_source import read_csv_rows
+        from zendesk_audit.extract.csv_source import read_csv_rows
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.monotonic()
         rows = sum(len(batch) for batch in read_csv_rows({str(path)!r}, "acme"))

@@ -20,16 +20,16 @@ from click.testing import CliRunner
 from dlt.pipeline.exceptions import PipelineStepFailed
 from test_cli import _sandbox_env, run_cli
 
-import zendesk_audit.source as source_module
+import zendesk_audit.extract.source as source_module
 from conftest import api_token_credentials, duckdb_ids, load_sandbox
 from zendesk_audit.accounts import pipeline_name_for
-from zendesk_audit.cli import cli
-from zendesk_audit.client import ZendeskClient
-from zendesk_audit.config import resolve_options, settled_end
-from zendesk_audit.cursor import saved_cursor
+from zendesk_audit.cli.commands import cli
 from zendesk_audit.errors import ConfigurationError, CursorAheadError, find_cause
-from zendesk_audit.pipeline import create_pipeline, current_cursor
-from zendesk_audit.source import audit_logs_resource
+from zendesk_audit.extract.cursor import saved_cursor
+from zendesk_audit.extract.options import resolve_options, settled_end
+from zendesk_audit.extract.source import audit_logs_resource
+from zendesk_audit.load.pipeline import create_pipeline, current_cursor
+from zendesk_audit.zendesk_api.client import ZendeskClient
 
 UTC = timezone.utc
 SECOND = timedelta(seconds=1)

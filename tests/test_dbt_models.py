@@ -26,12 +26,12 @@ from test_sql_models import (
 
 from conftest import POSTGRES_URL, api_token_credentials
 from zendesk_audit.accounts import pipeline_name_for
-from zendesk_audit.api_load import load_account
-from zendesk_audit.csv_import import import_csv
-from zendesk_audit.csv_source import write_admin_center_csv
-from zendesk_audit.models import build_models, model_names, model_status
-from zendesk_audit.models_dbt import DbtProject, profile_for
-from zendesk_audit.pipeline import create_pipeline
+from zendesk_audit.extract.csv_source import write_admin_center_csv
+from zendesk_audit.load.api_load import load_account
+from zendesk_audit.load.csv_import import import_csv
+from zendesk_audit.load.pipeline import create_pipeline
+from zendesk_audit.models.build import build_models, model_names, model_status
+from zendesk_audit.models.dbt_project import DbtProject, profile_for
 from zendesk_audit.settings import SQL_DIR
 from zendesk_sandbox import Sandbox
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from conftest import load_sandbox
-from zendesk_audit.models_dbt import OFFLINE_ENV
+from zendesk_audit.models.dbt_project import OFFLINE_ENV
 from zendesk_audit.settings import SQL_DIR
 
 CONSUMER = Path(__file__).resolve().parent / "dbt_consumer"
@@ -52,7 +52,7 @@ def test_a_dbt_project_installs_the_models_as_a_package_and_builds_on_a_mart(
         built = run_dbt(project, "build")
         assert built.success, [str(result.message) for result in built.result.results if str(result.status) != "success"]
     finally:
-        from zendesk_audit.models_dbt import _release_duckdb
+        from zendesk_audit.models.dbt_project import _release_duckdb
 
         _release_duckdb()
     names = {result.node.name for result in built.result.results}

@@ -86,7 +86,7 @@ def test_each_database_keeps_its_own_cursor(sandbox_factory: Any, tmp_path: Path
 
 
 def test_duckdb_loads_parquet_files_not_inserts(sandbox: Any, duckdb_path: Path) -> None:
-    from zendesk_audit.pipeline import create_pipeline
+    from zendesk_audit.load.pipeline import create_pipeline
 
     load_sandbox(sandbox, duckdb_path)
     pipeline = create_pipeline("duckdb", "zendesk_audit", duckdb_path=str(duckdb_path))
@@ -96,7 +96,7 @@ def test_duckdb_loads_parquet_files_not_inserts(sandbox: Any, duckdb_path: Path)
 
 
 def test_state_key_is_stable_per_database_and_holds_no_password(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from zendesk_audit.pipeline import create_destination, destination_fingerprint
+    from zendesk_audit.load.pipeline import create_destination, destination_fingerprint
 
     monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", (tmp_path / "a").as_uri())
     lake_a = destination_fingerprint(create_destination("filesystem"), "zendesk_audit")
@@ -137,7 +137,7 @@ def test_postgres_copy_keeps_null_empty_text_quoting_and_int64_as_duckdb_and_dro
     loaded = load_sandbox(sandbox, destination="postgres", dataset=postgres)
     assert loaded.records_loaded == 304
 
-    from zendesk_audit.pipeline import create_pipeline
+    from zendesk_audit.load.pipeline import create_pipeline
 
     package = create_pipeline("postgres", postgres).last_trace.last_load_info.load_packages[0]
     formats = {(job.job_file_info.table_name, job.job_file_info.file_format) for job in package.jobs["completed_jobs"]}

@@ -16,10 +16,10 @@ import pytest
 from test_cli import _sandbox_env, run_cli
 
 from conftest import api_token_credentials, duckdb_ids, load_sandbox, postgres_rows
-from zendesk_audit.api_load import LoadResult, run_load
-from zendesk_audit.pipeline import create_destination, destination_fingerprint
-from zendesk_audit.source import zendesk_audit_source
-from zendesk_audit.stats import RequestStats
+from zendesk_audit.extract.source import zendesk_audit_source
+from zendesk_audit.load.api_load import LoadResult, run_load
+from zendesk_audit.load.pipeline import create_destination, destination_fingerprint
+from zendesk_audit.zendesk_api.stats import RequestStats
 
 DUCKDB_NAME_PREFIX = "zendesk_audit_duckdb_zendesk_audit_"
 

@@ -15,7 +15,7 @@ from dlt.common.configuration.container import Container
 from dlt.common.configuration.specs.config_section_context import ConfigSectionContext
 
 from conftest import load_sandbox
-from zendesk_audit.dlt_settings import bounded_memory, own_pipeline, verbose_dlt
+from zendesk_audit.load.dlt_settings import bounded_memory, own_pipeline, verbose_dlt
 
 ADD_DLT_ID = "normalize.parquet_normalizer.add_dlt_id"
 GLOBAL_CONFIG = "destination.duckdb.credentials.global_config"

@@ -29,12 +29,12 @@ import pytest
 from test_cli import run_cli
 
 from conftest import POSTGRES_URL, _postgres_reachable, load_sandbox
-from zendesk_audit.csv_import import import_csv
-from zendesk_audit.csv_source import write_admin_center_csv
 from zendesk_audit.errors import CsvImportStopped
-from zendesk_audit.locking import duckdb_busy
-from zendesk_audit.models import build_models
-from zendesk_audit.pipeline import create_pipeline
+from zendesk_audit.extract.csv_source import write_admin_center_csv
+from zendesk_audit.load.csv_import import import_csv
+from zendesk_audit.load.locking import duckdb_busy
+from zendesk_audit.load.pipeline import create_pipeline
+from zendesk_audit.models.build import build_models
 from zendesk_sandbox.handle import Sandbox
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
@@ -526,7 +526,7 @@ def test_the_cli_leaves_logging_as_it_found_it(tmp_path: Path) -> None:
 
     from click.testing import CliRunner
 
-    from zendesk_audit.cli import cli
+    from zendesk_audit.cli.commands import cli
 
     library = logging.getLogger("dlt")
     before = (list(library.filters), library.level, os.environ.get("RUNTIME__LOG_LEVEL"))

@@ -20,10 +20,10 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import load_sandbox
-from zendesk_audit.csv_safety import csv_cell, neutralise, write_csv
-from zendesk_audit.evidence_cli import evidence_group
-from zendesk_audit.models import build_models
-from zendesk_audit.pipeline import create_pipeline
+from zendesk_audit.audit.csv_safety import csv_cell, neutralise, write_csv
+from zendesk_audit.cli.evidence import evidence_group
+from zendesk_audit.load.pipeline import create_pipeline
+from zendesk_audit.models.build import build_models
 from zendesk_sandbox import Sandbox
 
 PERIOD = ["--from", "2026-03-01", "--to", "2026-06-01T00:00:00Z"]

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from zendesk_audit.cli import cli
+from zendesk_audit.cli.commands import cli
 from zendesk_audit.errors import ExportRateLimited
-from zendesk_audit.export_request import export_retry_seconds, request_export
+from zendesk_audit.extract.export_request import export_retry_seconds, request_export
 
 
 def _env(sandbox: Any) -> dict[str, str]:

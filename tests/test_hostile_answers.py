@@ -17,10 +17,10 @@ import pytest
 from hostile_http import Answer, Seen, hostile_server
 from test_cli import run_cli
 
-from zendesk_audit.client import ZendeskClient
-from zendesk_audit.credentials import ZendeskCredentials
 from zendesk_audit.errors import ApiError
-from zendesk_audit.stats import RequestStats
+from zendesk_audit.zendesk_api.client import ZendeskClient
+from zendesk_audit.zendesk_api.credentials import ZendeskCredentials
+from zendesk_audit.zendesk_api.stats import RequestStats
 
 TOKEN = "hostile-test-token"
 CREDENTIALS = ZendeskCredentials(email="admin@acme.example", api_token=TOKEN)
@@ -160,7 +160,7 @@ def test_an_absurd_offset_count_costs_a_bounded_number_of_planning_requests() ->
     from datetime import datetime, timezone
     from urllib.parse import parse_qs, urlsplit
 
-    from zendesk_audit.windows import fetch_windows
+    from zendesk_audit.extract.windows import fetch_windows
 
     records = [{"id": 1000 + n, "created_at": f"2026-0{1 + n}-01T00:00:00Z"} for n in range(6)]
 

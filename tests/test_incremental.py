@@ -15,9 +15,9 @@ import duckdb
 import pytest
 
 from conftest import duckdb_ids, load_sandbox
-from zendesk_audit.client import ZendeskClient
 from zendesk_audit.errors import ApiError
-from zendesk_audit.stats import RequestStats
+from zendesk_audit.zendesk_api.client import ZendeskClient
+from zendesk_audit.zendesk_api.stats import RequestStats
 
 LIST_PATH = "/api/v2/audit_logs"
 LAG = 5
@@ -201,7 +201,7 @@ def test_bad_records_are_rejected_whole_not_lost_and_the_run_goes_on(sandbox_fac
 
 
 def test_a_long_backfill_commits_window_by_window_in_chunks(sandbox_factory: Any, duckdb_path: Path) -> None:
-    from zendesk_audit.api_load import load_account
+    from zendesk_audit.load.api_load import load_account
 
     sandbox = sandbox_factory(records=1_500, seed=12)
     args = {"subdomain": sandbox.config.subdomain, "base_url": sandbox.base_url, "window_records": 300,
@@ -261,7 +261,7 @@ def test_duckdb_memory_is_bounded_while_loading_and_given_back_after(
     sandbox: Any, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The 64 MB merge limit must not outlive the load: a report over a million rows needs more."""
-    import zendesk_audit.api_load as pipeline_module
+    import zendesk_audit.load.api_load as pipeline_module
 
     monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG", raising=False)
     limits: dict[str, str] = {}

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from zendesk_audit.cli import cli
-from zendesk_audit.models import read_project_seeds
+from zendesk_audit.cli.commands import cli
+from zendesk_audit.models.build import read_project_seeds
 from zendesk_audit.settings import SQL_DIR
 
 SHIPPED = SQL_DIR / "seeds"

@@ -221,7 +221,9 @@ def test_installed_wheel_loads_models_alerts_report_evidence_and_seeds_from_anot
     work = tmp_path / "work"
     work.mkdir()
 
-    where = installed.run([installed.python, "-c", "import zendesk_audit.models_dbt as m; print(m.default_sql_dir())"], work)
+    where = installed.run(
+        [installed.python, "-c", "import zendesk_audit.models.dbt_project as m; print(m.default_sql_dir())"], work
+    )
     assert where.returncode == 0, where.stderr
     shipped = Path(where.stdout.strip())
     assert shipped.is_relative_to(installed.venv) and (shipped / "dbt_project.yml").is_file(), shipped

@@ -17,8 +17,8 @@ import duckdb
 import pytest
 
 from conftest import duckdb_ids, load_sandbox, postgres_rows
-from zendesk_audit.api_load import LoadResult
-from zendesk_audit.pipeline import create_pipeline
+from zendesk_audit.load.api_load import LoadResult
+from zendesk_audit.load.pipeline import create_pipeline
 
 AT = datetime(2026, 1, 2, tzinfo=timezone.utc)
 HISTORY_END = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -241,8 +241,8 @@ def test_the_same_id_in_two_windows_is_one_row_the_latest_on_postgres_too(sandbo
 
 @pytest.mark.parametrize("text", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
 def test_a_time_that_leaves_the_calendar_in_utc_is_a_value_error_not_a_crash(text: str) -> None:
-    from zendesk_audit.config import resolve_options
     from zendesk_audit.errors import ConfigurationError
+    from zendesk_audit.extract.options import resolve_options
     from zendesk_audit.times import parse_utc
 
     with pytest.raises(ValueError, match="outside the years"):

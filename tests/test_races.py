@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from conftest import api_token_credentials, duckdb_ids, postgres_rows
-from zendesk_audit.api_load import load_account
 from zendesk_audit.errors import LoadInProgress
-from zendesk_audit.pipeline import create_pipeline, write_lock
+from zendesk_audit.load.api_load import load_account
+from zendesk_audit.load.pipeline import create_pipeline, write_lock
 from zendesk_sandbox import Sandbox
 
 PAUSED_RUN = str(Path(__file__).with_name("paused_run.py"))

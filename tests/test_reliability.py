@@ -11,8 +11,8 @@ import chaos
 import pytest
 
 from conftest import duckdb_ids, load_sandbox
-from zendesk_audit.client import ZendeskClient
 from zendesk_audit.errors import ApiError
+from zendesk_audit.zendesk_api.client import ZendeskClient
 from zendesk_sandbox.config import BAD_ANSWER_KINDS
 
 

@@ -27,15 +27,15 @@ from report_support import (
 )
 
 from conftest import configure_accounts, load_sandbox
-from zendesk_audit.cli import cli
-from zendesk_audit.models import build_models
-from zendesk_audit.period import Period
-from zendesk_audit.pipeline import create_pipeline
-from zendesk_audit.report import PARTS, SECTIONS, period_words, report_format
-from zendesk_audit.report_charts import bar_chart
-from zendesk_audit.report_data import Window, hour_zones
-from zendesk_audit.report_html import breakable, css_string, shorten
-from zendesk_audit.report_words import business_hours_words, long_date, moment
+from zendesk_audit.audit.period import Period
+from zendesk_audit.audit.report import PARTS, SECTIONS, period_words, report_format
+from zendesk_audit.audit.report_charts import bar_chart
+from zendesk_audit.audit.report_data import Window, hour_zones
+from zendesk_audit.audit.report_html import breakable, css_string, shorten
+from zendesk_audit.audit.report_words import business_hours_words, long_date, moment
+from zendesk_audit.cli.commands import cli
+from zendesk_audit.load.pipeline import create_pipeline
+from zendesk_audit.models.build import build_models
 from zendesk_sandbox import Sandbox
 
 # Anything a browser could follow out of the page; in-page links (href="#...") stay in the page.

@@ -35,8 +35,8 @@ from report_support import (
     run_report,
 )
 
+from zendesk_audit.audit.report_pdf import BROWSER_ENV, find_browser, print_pdf
 from zendesk_audit.errors import ReportPrintError
-from zendesk_audit.report_pdf import BROWSER_ENV, find_browser, print_pdf
 
 Q3 = ("--from", "2026-07-01", "--to", "2026-10-01")
 HEADINGS = (

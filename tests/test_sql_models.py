@@ -28,8 +28,10 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import POSTGRES_URL, load_sandbox
+from zendesk_audit.cli.models import models_group
 from zendesk_audit.errors import ConfigurationError
-from zendesk_audit.models import (
+from zendesk_audit.load.pipeline import create_pipeline
+from zendesk_audit.models.build import (
     ModelBuildError,
     SeedError,
     build_models,
@@ -38,10 +40,8 @@ from zendesk_audit.models import (
     model_names,
     model_status,
 )
-from zendesk_audit.models_cli import models_group
-from zendesk_audit.pipeline import create_pipeline
+from zendesk_audit.models.warehouse import open_engine
 from zendesk_audit.settings import SQL_DIR
-from zendesk_audit.warehouse import open_engine
 from zendesk_sandbox import Sandbox
 
 UTC = timezone.utc
@@ -668,7 +668,7 @@ def test_spark_gives_the_same_known_answers(
         pytest.skip(reason)
     from pyspark.sql import SparkSession
 
-    from zendesk_audit.models_spark import build_models_spark, register_parquet_dataset
+    from zendesk_audit.models.spark import build_models_spark, register_parquet_dataset
 
     bucket = tmp_path / "lake"
     monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", bucket.as_uri())

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import zendesk_audit
-from zendesk_audit.cli import InertFormatter
+from zendesk_audit.cli.commands import InertFormatter
 from zendesk_audit.errors import first_line
 from zendesk_audit.text_safety import (
     INVISIBLE_CHARACTERS,

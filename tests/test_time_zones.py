@@ -18,14 +18,14 @@ from click.testing import CliRunner
 from test_cli import _sandbox_env, run_cli
 
 from conftest import configure_accounts, load_sandbox, postgres_rows
-from zendesk_audit.alerts import run_alerts
-from zendesk_audit.cli import cli
-from zendesk_audit.credentials import ZendeskCredentials
+from zendesk_audit.audit.alerts import run_alerts
+from zendesk_audit.audit.period import Period
+from zendesk_audit.audit.report import write_report
+from zendesk_audit.cli.commands import cli
 from zendesk_audit.errors import ConfigurationError
-from zendesk_audit.models import build_models, model_time_zones
-from zendesk_audit.period import Period
-from zendesk_audit.pipeline import create_pipeline
-from zendesk_audit.report import write_report
+from zendesk_audit.load.pipeline import create_pipeline
+from zendesk_audit.models.build import build_models, model_time_zones
+from zendesk_audit.models.warehouse import open_engine
 from zendesk_audit.time_zones import (
     NO_ACCOUNT_ROW,
     check_time_zone,
@@ -33,7 +33,7 @@ from zendesk_audit.time_zones import (
     known_time_zones,
     time_zone_problem,
 )
-from zendesk_audit.warehouse import open_engine
+from zendesk_audit.zendesk_api.credentials import ZendeskCredentials
 
 SETTINGS = "/api/v2/account/settings"
 FIX_BY_CONFIG = "zendesk-audit load --time-zone"

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from conftest import api_token_credentials, duckdb_ids
-from zendesk_audit.client import ZendeskClient
-from zendesk_audit.stats import RequestStats
-from zendesk_audit.windows import Window, WindowPlan, fetch_windows
+from zendesk_audit.extract.windows import Window, WindowPlan, fetch_windows
+from zendesk_audit.zendesk_api.client import ZendeskClient
+from zendesk_audit.zendesk_api.stats import RequestStats
 from zendesk_sandbox.config import CREATED_AT_BOUNDS
 
 START = datetime(2007, 1, 1, tzinfo=timezone.utc)
@@ -102,7 +102,7 @@ def test_windows_and_chunks_lose_and_repeat_nothing_at_their_edges(
 def test_a_chunked_parallel_load_loses_and_repeats_nothing_whatever_the_bounds(
     sandbox_factory: Any, duckdb_path: Path, bounds: str, offset_count: bool
 ) -> None:
-    from zendesk_audit.api_load import load_account
+    from zendesk_audit.load.api_load import load_account
 
     # Bursts only: every chunk of the load ends on one (a chunk may only end at its newest window).
     sandbox = _bursty_sandbox(sandbox_factory, seconds=200, per_second=3, history=0, created_at_bounds=bounds,

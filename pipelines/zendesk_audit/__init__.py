@@ -9,15 +9,15 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "LoadResult": "zendesk_audit.api_load",
-    "RequestStats": "zendesk_audit.stats",
+    "LoadResult": "zendesk_audit.load.api_load",
+    "RequestStats": "zendesk_audit.zendesk_api.stats",
     "ZendeskAuditError": "zendesk_audit.errors",
-    "ZendeskClient": "zendesk_audit.client",
-    "ZendeskCredentials": "zendesk_audit.credentials",
-    "create_pipeline": "zendesk_audit.pipeline",
-    "load_account": "zendesk_audit.api_load",
-    "run_load": "zendesk_audit.api_load",
-    "zendesk_audit_source": "zendesk_audit.source",
+    "ZendeskClient": "zendesk_audit.zendesk_api.client",
+    "ZendeskCredentials": "zendesk_audit.zendesk_api.credentials",
+    "create_pipeline": "zendesk_audit.load.pipeline",
+    "load_account": "zendesk_audit.load.api_load",
+    "run_load": "zendesk_audit.load.api_load",
+    "zendesk_audit_source": "zendesk_audit.extract.source",
 }
 
 __all__ = sorted(_EXPORTS)

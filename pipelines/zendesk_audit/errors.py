@@ -1,6 +1,6 @@
 """Every failure a user can meet, each rendered as one line that says what to do, with its exit code.
 
-The CLI's one error handler (`cli_options.fails_in_one_line`) prints `error: <str(error)>` (through
+The CLI's one error handler (`cli.options.fails_in_one_line`) prints `error: <str(error)>` (through
 `text_safety.terminal_text`) and exits with the error's `exit_code`; dlt's configuration errors
 become `ConfigurationError` there. Nothing here may carry a secret.
 

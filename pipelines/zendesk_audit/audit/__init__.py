@@ -1,0 +1,1 @@
+"""What auditors read: the period, alerts, the evidence export, the report."""

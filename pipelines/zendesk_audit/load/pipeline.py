@@ -1,0 +1,225 @@
+"""The dlt pipeline of a database: DuckDB file by default, Parquet load files, any destination by name;
+its write lock, and opening it again for the commands that read it.
+
+dlt state is kept per destination and dataset: dlt keys it by pipeline name only, so two loads
+named `zendesk_audit` into two databases would otherwise share one cursor and the second database
+would silently miss everything before it. Each database and dataset gets its own pipeline name
+instead, in dlt's own pipelines folder (see `state_layout`), where dlt's CLI finds it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import dlt
+from dlt.common.destination.exceptions import DestinationException
+from dlt.common.destination.reference import Destination
+from dlt.common.exceptions import MissingDependencyException
+from dlt.common.pipeline import get_dlt_pipelines_dir
+
+from zendesk_audit.errors import (
+    ConfigurationError,
+)
+from zendesk_audit.extract.cursor import format_time, saved_cursor
+from zendesk_audit.load.dlt_settings import own_pipeline
+from zendesk_audit.load.locking import destination_lock, duckdb_database, duckdb_session
+from zendesk_audit.load.postgres_copy import uses_bulk_path, with_bulk_path
+from zendesk_audit.load.state_layout import (
+    adopt_destination_state,
+    adopt_legacy_folders,
+    destination_fingerprint,  # noqa: F401 - re-exported: part of this module's interface
+    state_pipeline_name,
+)
+from zendesk_audit.settings import (
+    DEFAULT_DATASET_NAME,
+    DEFAULT_DUCKDB_PATH,
+    DEFAULT_PIPELINE_NAME,
+    PARQUET_DESTINATIONS,
+)
+
+if TYPE_CHECKING:
+    from zendesk_audit.load.progress import LoadProgress
+
+def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKDB_PATH, read_only: bool = False) -> Destination:
+    """`duckdb` (a file, by default `./zendesk.duckdb`) or any dlt destination by name.
+
+    `read_only` opens the DuckDB file for reading only: several readers at once, none while a load
+    writes. PostgreSQL comes with the bulk path for Arrow tables (`postgres_copy`).
+
+    Raises:
+        ConfigurationError: an unknown destination, a missing driver, or a DuckDB path that is a folder.
+    """
+    if not name or name == "duckdb":
+        if os.path.isdir(duckdb_path):
+            raise ConfigurationError(
+                f"--duckdb-path {duckdb_path} is a folder, not a DuckDB file: pass a file, "
+                f"e.g. {os.path.join(duckdb_path, 'zendesk.duckdb')}"
+            )
+        if read_only:
+            from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+            return dlt.destinations.duckdb(credentials=DuckDbCredentials(os.path.abspath(duckdb_path), read_only=True))
+        return dlt.destinations.duckdb(credentials=os.path.abspath(duckdb_path))
+    try:
+        return with_bulk_path(Destination.from_reference(name))
+    except MissingDependencyException:
+        raise ConfigurationError(f"destination {name!r} needs its driver: pip install 'zendesk-audit[{name}]'") from None
+    except DestinationException:
+        raise ConfigurationError(
+            f"unknown destination {name!r}: use duckdb, postgres, snowflake, bigquery, databricks, "
+            "filesystem or another dlt destination name"
+        ) from None
+
+
+def create_pipeline(
+    destination: str | Destination | None = None,
+    dataset_name: str = DEFAULT_DATASET_NAME,
+    duckdb_path: str = DEFAULT_DUCKDB_PATH,
+    pipeline_name: str = DEFAULT_PIPELINE_NAME,
+    pipelines_dir: str | None = None,
+    progress: LoadProgress | None = None,
+    read_only: bool = False,
+) -> dlt.Pipeline:
+    """The dlt pipeline of `pipeline_name` for this database and dataset, with its state.
+
+    Its dlt name is `<pipeline_name>_<destination>_<dataset>_<key>` (`state_layout`), so that each
+    database keeps its own cursor. State of the older layout is adopted on the way: the local
+    folders, or else the destination's saved state when this name has none locally.
+
+    Args:
+        destination: a name (`duckdb`, `postgres`, `filesystem`, ...) or a dlt Destination.
+        dataset_name: the schema (or folder) that gets the tables.
+        duckdb_path: the DuckDB file when the destination is DuckDB.
+        pipeline_name: the account's base name: `zendesk_audit`, `zendesk_audit_<subdomain>` or
+            `zendesk_audit_csv`.
+        pipelines_dir: where local state lives; default: dlt's pipelines folder (`$DLT_DATA_DIR/pipelines`).
+        read_only: open a DuckDB file read-only (`report`, `evidence`, `models status`).
+
+    Raises:
+        ZendeskAuditError: the destination's saved state is needed and cannot be read.
+    """
+    destination = with_bulk_path(destination) if isinstance(destination, Destination) else create_destination(
+        destination, duckdb_path, read_only=read_only
+    )
+    name = state_pipeline_name(pipeline_name, destination, dataset_name)
+    # Arrow tables keep the lineage columns that dict rows get, for this pipeline only (`dlt_settings`).
+    own_pipeline(name)
+    if pipelines_dir is None:
+        pipelines_dir = get_dlt_pipelines_dir()
+        adopt_legacy_folders(pipelines_dir)  # only dlt's own folder held the older layout
+    adopt_destination_state(pipelines_dir, name, pipeline_name, destination, dataset_name)
+    pipeline = dlt.pipeline(
+        pipeline_name=name,
+        destination=destination,
+        dataset_name=dataset_name,
+        pipelines_dir=pipelines_dir,
+        progress=progress,
+    )
+    _remember_duckdb_file(pipeline, destination)
+    return pipeline
+
+
+def _remember_duckdb_file(pipeline: dlt.Pipeline, destination: Destination) -> None:
+    """Keep the DuckDB file's path in the local state, where `dlt pipeline <name> drop|sync` look
+    for it (dlt's `duckdb_database` key): without it dlt would open `<name>.duckdb` in the
+    current folder instead."""
+    credentials = destination.config_params.get("credentials")
+    if destination.destination_type != "dlt.destinations.duckdb" or not isinstance(credentials, str):
+        return
+    try:
+        known = pipeline.get_local_state_val("duckdb_database")
+    except KeyError:
+        known = None
+    if known != credentials:
+        pipeline.set_local_state_val("duckdb_database", credentials)
+
+
+def loader_file_format(pipeline: dlt.Pipeline) -> str | None:
+    """Parquet where the destination loads it natively (tens of times faster than inserts).
+
+    Elsewhere SQL inserts for rows given as dicts: dlt's CSV writer cannot tell None from "" in a
+    dict. Arrow tables take `arrow_file_format`.
+    """
+    destination = pipeline.destination
+    if destination is None:
+        return None
+    if destination.destination_name in PARQUET_DESTINATIONS:
+        return "parquet"
+    if "insert_values" in destination.capabilities().supported_loader_file_formats:
+        return "insert_values"
+    return None
+
+
+def arrow_file_format(pipeline: dlt.Pipeline) -> str | None:
+    """The format of the Arrow tables of `audit_logs`: CSV loaded with COPY on PostgreSQL
+    (`postgres_copy`: NULL and "" kept apart), else what `loader_file_format` chose."""
+    if uses_bulk_path(pipeline.destination):
+        return "csv"
+    return loader_file_format(pipeline)
+
+
+@contextmanager
+def write_lock(
+    pipeline: dlt.Pipeline, wait_for_lock: float = 0.0, command: str = "load", keep_file_open: bool = True
+) -> Iterator[None]:
+    """The destination's write lock, shared by `load` and `import-csv` (see `locking`).
+
+    It follows the database, not the state folder: two workers, two DLT_DATA_DIR or a symlinked
+    DuckDB path all meet at it. With `keep_file_open` a DuckDB file also stays open for the block,
+    so no reader gets in between two chunks; without, only the lock (a load holds it through
+    its models build, which opens the file afresh: the load's memory settings stay with the load).
+
+    Raises:
+        LoadInProgress: another load or import holds the lock after the wait.
+        DatabaseBusy: another process keeps the DuckDB file open after the wait.
+    """
+    with destination_lock(
+        pipeline.destination,
+        pipeline.dataset_name,
+        destination_fingerprint(pipeline.destination, pipeline.dataset_name),
+        wait_for_lock,
+        command,
+    ):
+        database = duckdb_database(pipeline.destination) if keep_file_open else None
+        with duckdb_session(database, read_only=False, wait_seconds=wait_for_lock):
+            yield
+
+
+def current_cursor(pipeline: dlt.Pipeline) -> str | None:
+    """The created_at the next incremental run starts from, if any run has set it."""
+    value = saved_cursor(pipeline.state)
+    return None if value is None else format_time(value)
+
+
+NO_SQL_ENGINE = "the filesystem destination has no SQL engine: load into DuckDB or a warehouse to use this command"
+
+
+@contextmanager
+def open_database(
+    destination: str,
+    dataset: str,
+    duckdb_path: str,
+    wait_for_lock: float = 0.0,
+    read_only: bool = True,
+    no_sql_engine: str = NO_SQL_ENGINE,
+) -> Iterator[dlt.Pipeline]:
+    """The pipeline of a database loaded before, its DuckDB file held open for the whole block.
+
+    Readers (`read_only`) open the DuckDB file read-only, so several can read at once; a reader
+    or a writer (`alerts` writes its ledger, `models build` its tables) waits for the file up to
+    `wait_for_lock` seconds, then fails in one line (`locking.duckdb_session`).
+
+    Raises:
+        ConfigurationError: no DuckDB file there, or a destination without SQL (filesystem).
+        DatabaseBusy: the DuckDB file stayed open in another process for the whole wait.
+    """
+    if destination in ("", "duckdb") and not os.path.exists(duckdb_path):
+        raise ConfigurationError(f"no DuckDB file at {duckdb_path}: run `zendesk-audit load` first or pass --duckdb-path")
+    if destination == "filesystem":
+        raise ConfigurationError(no_sql_engine)
+    pipeline = create_pipeline(destination, dataset, duckdb_path, read_only=read_only)
+    with duckdb_session(duckdb_database(pipeline.destination), read_only=read_only, wait_seconds=wait_for_lock):
+        yield pipeline

@@ -1,0 +1,260 @@
+"""dbt runs the SQL models: a profile made from the dlt destination, `dbtRunner` in-process, offline.
+
+Users configure one destination (dlt's); this module writes the dbt profile from its credentials
+into the pipeline's working folder, with any secret passed through `env_var()` and the process
+environment, never written to disk. Everything dbt writes (target/, logs/, the checked seeds) goes
+to that folder too, so `sql/` may be read-only (inside an installed wheel).
+
+Offline by construction: no `dbt deps` (the project has no packages), no DuckDB extension in the
+profile (dlt's own dbt runner writes one that loads `httpfs`, which DuckDB would try to download),
+no anonymous usage statistics (`DO_NOT_TRACK=1`, `send_anonymous_usage_stats: false`), no version check.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zendesk_audit.errors import ConfigurationError
+from zendesk_audit.settings import SQL_DIR
+
+if TYPE_CHECKING:
+    import dlt
+
+PROFILE_NAME = "zendesk_audit"
+PROJECT_NAME = "zendesk_audit"
+PASSWORD_ENV = "ZENDESK_AUDIT_DBT_SECRET"
+SEEDS_DIR_ENV = "ZENDESK_AUDIT_SEEDS_DIR"
+# dlt destination -> the dbt adapter package that runs the models there.
+ADAPTER_PACKAGES = {
+    "duckdb": "dbt-duckdb",
+    "postgres": "dbt-postgres",
+    "snowflake": "dbt-snowflake",
+    "bigquery": "dbt-bigquery",
+    "databricks": "dbt-databricks",
+}
+OFFLINE_ENV = {"DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_VERSION_CHECK": "false"}
+_INVOKE_LOCK = threading.Lock()
+
+
+def default_sql_dir() -> Path:
+    """The dbt project: config `models.sql_dir` (env `MODELS__SQL_DIR`), else the one shipped with the
+    package (`settings.SQL_DIR`: `sql/` of a checkout, `zendesk_audit/_sql` of an installed wheel)."""
+    import dlt
+
+    configured = dlt.config.get("models.sql_dir", str)
+    return Path(configured) if configured else SQL_DIR
+
+
+@dataclass
+class DbtProfile:
+    """One dbt target, and the secrets its `env_var()` calls read."""
+
+    adapter: str
+    target: dict[str, Any]
+    secrets: dict[str, str] = field(default_factory=dict)
+
+    def as_yaml(self) -> str:
+        import yaml
+
+        document = {PROFILE_NAME: {"target": "zendesk_audit", "outputs": {"zendesk_audit": self.target}}}
+        return yaml.safe_dump(document, sort_keys=False)
+
+
+def _secret(value: Any) -> str:
+    return f"{{{{ env_var('{PASSWORD_ENV}') }}}}" if value else ""
+
+
+def profile_for(pipeline: dlt.Pipeline, schema: str) -> DbtProfile:
+    """The dbt target for the pipeline's destination, writing the models into `schema`.
+
+    Raises:
+        ConfigurationError: a destination the models do not run on, or whose dbt adapter is missing.
+    """
+    name = pipeline.destination.destination_name
+    if name not in ADAPTER_PACKAGES:
+        raise ConfigurationError(
+            f"the SQL models run with dbt on {', '.join(ADAPTER_PACKAGES)}; {name} has none here: "
+            "load into one of those, or run sql/ as a dbt project with your own profile (see the README)"
+        )
+    credentials = pipeline.destination_client().config.credentials
+    if name == "duckdb":
+        # No `extensions`: DuckDB's built-in ICU covers the time zones, and nothing is downloaded.
+        target = {"type": "duckdb", "path": str(credentials.database), "schema": schema, "threads": 1}
+        return DbtProfile(name, target)
+    if name == "postgres":
+        target = {
+            "type": "postgres",
+            "host": credentials.host,
+            "port": int(credentials.port or 5432),
+            "user": credentials.username,
+            "password": _secret(credentials.password),
+            "dbname": credentials.database,
+            "schema": schema,
+            "threads": 1,
+        }
+        sslmode = (getattr(credentials, "query", None) or {}).get("sslmode")
+        if sslmode:
+            target["sslmode"] = sslmode
+        return DbtProfile(name, target, {PASSWORD_ENV: str(credentials.password or "")})
+    if name == "snowflake":
+        target = {
+            "type": "snowflake",
+            "account": credentials.host,
+            "user": credentials.username,
+            "password": _secret(credentials.password),
+            "database": credentials.database,
+            "warehouse": getattr(credentials, "warehouse", None),
+            "role": getattr(credentials, "role", None),
+            "schema": schema,
+            "threads": 1,
+        }
+        target = {key: value for key, value in target.items() if value is not None}
+        return DbtProfile(name, target, {PASSWORD_ENV: str(credentials.password or "")})
+    if name == "bigquery":
+        target = {
+            "type": "bigquery",
+            "method": "service-account-json",
+            "project": credentials.project_id,
+            "dataset": schema,
+            "location": getattr(pipeline.destination_client().config, "location", None) or "US",
+            "threads": 1,
+            "keyfile_json": {
+                "type": "service_account",
+                "project_id": credentials.project_id,
+                "client_email": credentials.client_email,
+                "private_key": _secret(credentials.private_key),
+                "token_uri": getattr(credentials, "token_uri", None) or "https://oauth2.googleapis.com/token",
+            },
+        }
+        return DbtProfile(name, target, {PASSWORD_ENV: str(credentials.private_key or "")})
+    target = {
+        "type": "databricks",
+        "host": credentials.server_hostname,
+        "http_path": credentials.http_path,
+        "token": _secret(credentials.access_token),
+        "catalog": credentials.catalog,
+        "schema": schema,
+        "threads": 1,
+    }
+    return DbtProfile(name, target, {PASSWORD_ENV: str(credentials.access_token or "")})
+
+
+def check_adapter(adapter: str) -> None:
+    """Raises ConfigurationError when the dbt adapter for `adapter` is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec(f"dbt.adapters.{adapter}") is None:
+        # Only the postgres extra brings its adapter; the warehouses' adapters are the user's to add.
+        package = ADAPTER_PACKAGES[adapter]
+        install = "pip install 'zendesk-audit[postgres]'" if adapter == "postgres" else f"pip install {package}"
+        raise ConfigurationError(
+            f"the SQL models on {adapter} need {package}: {install}, or load with --no-models"
+        )
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its database open in a class attribute: close it, so the file is free."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:
+        return
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            with contextlib.suppress(Exception):
+                DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
+
+
+@dataclass
+class DbtProject:
+    """The dbt project and the folder dbt works in, for one pipeline."""
+
+    project_dir: Path
+    work_dir: Path
+    profile: DbtProfile
+    seeds_dir: Path
+    manifest: Any = None
+
+    @property
+    def target_path(self) -> Path:
+        return self.work_dir / "target"
+
+    def write_profile(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        path = self.work_dir / "profiles.yml"
+        text = self.profile.as_yaml()
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+
+    def invoke(self, args: list[str]) -> Any:
+        """One dbt command in-process; returns dbt's `dbtRunnerResult`."""
+        from dbt.cli.main import dbtRunner
+
+        common = [
+            "--project-dir", str(self.project_dir),
+            "--profiles-dir", str(self.work_dir),
+            "--target-path", str(self.target_path),
+            "--log-path", str(self.work_dir / "logs"),
+            "--log-level", "none",
+            "--log-level-file", "info",
+            "--no-send-anonymous-usage-stats",
+            "--no-version-check",
+            "--no-use-colors",
+        ]
+        environment = {**OFFLINE_ENV, SEEDS_DIR_ENV: str(self.seeds_dir), **self.profile.secrets}
+        with _INVOKE_LOCK, _environment(environment):
+            try:
+                return dbtRunner(manifest=self.manifest).invoke([*args, *common])
+            finally:
+                _release_duckdb()
+
+    def parse(self, variables: str) -> Any:
+        """The project's manifest (dbt's `parse`); kept for the next invocations, which then skip parsing.
+
+        `variables` (JSON) are the ones parsing renders (the source schema, the time zone): the
+        later invocations must pass the same, plus any that only execution reads.
+        """
+        result = self.invoke(["parse", "--vars", variables])
+        if not result.success or result.result is None:
+            raise ConfigurationError(f"the dbt project in {self.project_dir} does not parse: {failure_line(result)}")
+        self.manifest = result.result
+        return self.manifest
+
+
+def error_line(message: Any) -> str:
+    """dbt's message as one line: the database's words, not dbt's `Runtime Error in model ...` heading."""
+    from zendesk_audit.models.warehouse import first_error_line
+
+    lines = [line.strip() for line in str(message or "").splitlines() if line.strip()]
+    while len(lines) > 1 and " Error in " in lines[0]:
+        lines.pop(0)
+    return first_error_line("\n".join(lines) or "no message")
+
+
+def failure_line(result: Any) -> str:
+    """The first error of a dbt result as one line."""
+    if result.exception is not None:
+        return error_line(result.exception)
+    for node_result in getattr(result.result, "results", None) or []:
+        if str(node_result.status) in ("error", "fail", "runtime error"):
+            return error_line(node_result.message or node_result.status)
+    return "dbt failed without a message (see its log in the pipeline's working folder)"
