@@ -31,8 +31,8 @@ DUCKDB_PATH = os.environ.get("ZENDESK_AUDIT_DUCKDB_PATH", "zendesk.duckdb")
 @task(retries=2, retry_delay_seconds=300)
 def load_zendesk_audit() -> dict[str, Any]:
     """`zendesk-audit load`: one account, or every account of `sources.zendesk_audit.subdomains`."""
-    from zendesk_audit.accounts import load_all
     from zendesk_audit.errors import ZendeskAuditError
+    from zendesk_audit.load.accounts import load_all
     from zendesk_audit.load.runner import LoadOptions
 
     options = LoadOptions(DESTINATION, DATASET, DUCKDB_PATH, progress="log", build_models=True)

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from zendesk_audit.accounts import account_credentials, choose_accounts, pipeline_name_for
 from zendesk_audit.cli.commands import cli
+from zendesk_audit.load.accounts import account_credentials, choose_accounts, pipeline_name_for
 from zendesk_audit.load.pipeline import create_pipeline, current_cursor
 
 

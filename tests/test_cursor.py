@@ -22,12 +22,12 @@ from test_cli import _sandbox_env, run_cli
 
 import zendesk_audit.extract.source as source_module
 from conftest import api_token_credentials, duckdb_ids, load_sandbox
-from zendesk_audit.accounts import pipeline_name_for
 from zendesk_audit.cli.commands import cli
 from zendesk_audit.errors import ConfigurationError, CursorAheadError, find_cause
 from zendesk_audit.extract.cursor import saved_cursor
 from zendesk_audit.extract.options import resolve_options, settled_end
 from zendesk_audit.extract.source import audit_logs_resource
+from zendesk_audit.load.accounts import pipeline_name_for
 from zendesk_audit.load.pipeline import create_pipeline, current_cursor
 from zendesk_audit.zendesk_api.client import ZendeskClient
 

@@ -25,8 +25,8 @@ from test_sql_models import (
 )
 
 from conftest import POSTGRES_URL, api_token_credentials
-from zendesk_audit.accounts import pipeline_name_for
 from zendesk_audit.extract.csv_source import write_admin_center_csv
+from zendesk_audit.load.accounts import pipeline_name_for
 from zendesk_audit.load.api_load import load_account
 from zendesk_audit.load.csv_import import import_csv
 from zendesk_audit.load.pipeline import create_pipeline

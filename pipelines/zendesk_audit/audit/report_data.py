@@ -280,8 +280,8 @@ def _cursors(engine: DltSqlEngine, dataset: str, present: dict[str, str], accoun
     """Each account's cursor from the destination's copy of dlt's state (readable from any machine)."""
     from dlt.common.versioned_state import decompress_state
 
-    from zendesk_audit.accounts import pipeline_name_for
     from zendesk_audit.extract.cursor import saved_cursor
+    from zendesk_audit.load.accounts import pipeline_name_for
     from zendesk_audit.load.state_layout import names_of
     from zendesk_audit.settings import DEFAULT_PIPELINE_NAME
 

@@ -177,7 +177,7 @@ def load(
 
     Example: zendesk-audit load --subdomain acme --start 2024-01-01 --time-zone Europe/Paris
     """
-    from zendesk_audit.accounts import AlertsRequest, load_all
+    from zendesk_audit.load.accounts import AlertsRequest, load_all
     from zendesk_audit.load.runner import LoadOptions
 
     options = LoadOptions(

@@ -50,8 +50,8 @@ def status_command(
 
     Example: zendesk-audit status --subdomain acme
     """
-    from zendesk_audit.accounts import account_cursors
     from zendesk_audit.errors import EXIT_OK, EXIT_USAGE
+    from zendesk_audit.load.accounts import account_cursors
 
     reports = account_cursors(subdomains, destination, dataset, duckdb_path, lag_seconds=lag_seconds,
                               wait_for_lock=wait_for_lock)
@@ -81,7 +81,7 @@ def repair_cursor_command(
 
     Example: zendesk-audit repair-cursor --subdomain acme
     """
-    from zendesk_audit.accounts import account_cursors
+    from zendesk_audit.load.accounts import account_cursors
 
     reports = account_cursors(subdomains, destination, dataset, duckdb_path, start=start, lag_seconds=lag_seconds,
                               repair=True, wait_for_lock=wait_for_lock)

@@ -132,11 +132,11 @@ def request_export(
     Example:
         >>> request_export(subdomain="acme", start="2024-01-01", actions=["update"]).summary_line()
     """
-    from zendesk_audit.accounts import account_credentials, configured_subdomains
+    from zendesk_audit.load.accounts import account_credentials, configured_subdomains
     from zendesk_audit.zendesk_api.client import ZendeskClient
 
     if subdomain and (subdomain in configured_subdomains() or account_credentials(subdomain) is not None):
-        from zendesk_audit.accounts import account_source_args
+        from zendesk_audit.load.accounts import account_source_args
 
         per_account = account_source_args(subdomain, {})
         base_url = base_url or per_account["base_url"]
