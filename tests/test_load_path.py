@@ -7,18 +7,27 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
+import pytest
 
+from conftest import api_token_credentials, duckdb_ids
+from zendesk_audit.errors import EXIT_AFTER_LOAD, AfterLoadError
+from zendesk_audit.load.accounts import load_all
+from zendesk_audit.load.pipeline import current_cursor, open_database
+from zendesk_audit.load.runner import LoadOptions
+from zendesk_audit.settings import SQL_DIR
 from zendesk_sandbox import Sandbox
 
-CSV_ROWS = 400_000
+CSV_ROWS = 250_000
 
 
 def _env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -58,7 +67,7 @@ def test_sigterm_during_a_csv_import_stops_in_one_line_and_the_next_import_compl
     path = tmp_path / "audit-log.csv"
     _write_csv(path, CSV_ROWS)
     child = _import(tmp_path, path)
-    # Under way: the state folder exists once the pipeline is created, well before 400,000 rows are in.
+    # Under way: the state folder exists once the pipeline is created, well before 250,000 rows are in.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and child.poll() is None and not (tmp_path / "dlt").exists():
         time.sleep(0.05)
@@ -96,3 +105,32 @@ def test_load_json_has_the_same_keys_for_one_account_as_for_several(tmp_path: Pa
     assert [account["subdomain"] for account in summary["accounts"]] == [sandbox.config.subdomain]
     assert summary["accounts"][0]["records_loaded"] == 120
     assert {"models", "models_error", "after_load_error"} <= set(summary)
+
+
+def test_a_models_failure_after_a_committed_load_keeps_the_rows_and_the_cursor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The after-load step (`load.runner.build_models_after`) fails after the commit: the library
+    says so (exit 4 for the CLI), and the rows and the cursor stay; the next load adds nothing twice."""
+    seeds = tmp_path / "bad-seeds"
+    shutil.copytree(SQL_DIR / "seeds", seeds)
+    hours = seeds / "business_hours.csv"
+    lines = hours.read_text().splitlines()
+    lines[1] = lines[1].split(",")[0] + ",25:00,18:00"
+    hours.write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("MODELS__SEEDS_DIR", str(seeds))
+    database = tmp_path / "zendesk.duckdb"
+    options = LoadOptions(duckdb_path=str(database), build_models=True)
+    with Sandbox(records=150, seed=172) as sandbox:
+        args = {"base_url": sandbox.base_url, "credentials": api_token_credentials(sandbox)}
+        outcome = load_all([sandbox.config.subdomain], args, options)
+        assert isinstance(outcome.failure, AfterLoadError) and outcome.failure.step == "models"
+        assert outcome.failure.exit_code == outcome.exit_code == EXIT_AFTER_LOAD
+        assert outcome.as_dict()["status"] == "models_failed" and outcome.as_dict()["records_loaded"] == 150
+        assert "business_hours.csv:2" in outcome.as_dict()["models_error"]
+        assert sorted(duckdb_ids(database)) == sorted(sandbox.ids())
+        with open_database("duckdb", "zendesk_audit", str(database)) as pipeline:
+            assert current_cursor(pipeline) is not None
+        again = load_all([sandbox.config.subdomain], args, replace(options, build_models=False))
+    assert again.failure is None and again.as_dict()["records_loaded"] == 0
+    assert len(duckdb_ids(database)) == 150

@@ -39,6 +39,7 @@ import dlt
 from dlt.common.configuration.exceptions import ConfigurationException
 
 from zendesk_audit.errors import (
+    EXIT_AFTER_LOAD,
     EXIT_FAILED,
     EXIT_OK,
     AfterLoadError,
@@ -336,9 +337,12 @@ class LoadCommandResult:
 
     @property
     def exit_code(self) -> int:
-        """1 when an account failed (whatever came after), else the alerts' code (3 when found), else 0."""
+        """1 when an account failed (whatever came after), 4 when a step after the committed load
+        failed, else the alerts' code (3 when found), else 0."""
         if self.failed_accounts:
             return EXIT_FAILED
+        if self.failure is not None:
+            return EXIT_AFTER_LOAD
         return self.alerts.exit_code if self.alerts is not None else EXIT_OK
 
     def as_dict(self) -> dict[str, Any]:
