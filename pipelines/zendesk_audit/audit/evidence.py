@@ -39,6 +39,7 @@ from zendesk_audit.models.warehouse import quote_identifier
 
 if TYPE_CHECKING:
     import dlt
+    import pyarrow as pa
 
     from zendesk_audit.models.warehouse import DltSqlEngine
 
@@ -46,8 +47,6 @@ MANIFEST_NAME = "manifest.json"
 SUMS_NAME = "SHA256SUMS"
 MANIFEST_FORMAT = 1
 RECORD_TABLES = ("audit_logs", "accounts")
-# Internal bookkeeping of the models runner and the alerts, not evidence of what happened.
-NOT_EVIDENCE = frozenset({"model_ledger", "alert_ledger"})
 
 __all__ = ["EvidenceResult", "ExportedFile", "export_evidence", "manifest_sha256", "tool_version", "verify_evidence"]
 
@@ -117,7 +116,7 @@ def _arrow_value(value: Any) -> Any:
     return value
 
 
-def _arrow_table(columns: list[str], rows: list[tuple[Any, ...]]) -> Any:
+def _arrow_table(columns: list[str], rows: list[tuple[Any, ...]]) -> pa.Table:
     """Rows as a pyarrow table; a column pyarrow cannot type (mixed values) is written as text."""
     import pyarrow as pa
 

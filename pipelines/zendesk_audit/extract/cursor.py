@@ -77,8 +77,8 @@ def repair_command(
     destination: str | None = None,
     dataset_name: str = DEFAULT_DATASET_NAME,
     duckdb_path: str = DEFAULT_DUCKDB_PATH,
-    start: Any = None,
-    lag_seconds: Any = None,
+    start: str | datetime | None = None,
+    lag_seconds: int | str | None = None,
 ) -> str:
     """`zendesk-audit repair-cursor` with the options that point it at the load's own state."""
     parts = ["zendesk-audit repair-cursor", *(f"--subdomain {subdomain}" for subdomain in subdomains)]

@@ -17,10 +17,15 @@ the byte stream (in UTF-8 the byte 0x00 is NUL and nothing else), so a row loads
 from __future__ import annotations
 
 import functools
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from dlt.common.destination.reference import Destination
 from dlt.destinations import postgres
+
+if TYPE_CHECKING:
+    from dlt.common.destination.client import LoadJob
+    from dlt.common.destination.typing import PreparedTableSchema
+    from dlt.destinations.impl.postgres.postgres import PostgresClient
 
 POSTGRES_TYPE = "dlt.destinations.postgres"
 # Bytes per read handed to COPY: fewer round trips than dlt's 8 KiB.
@@ -35,7 +40,7 @@ class bulk_postgres(postgres):  # noqa: N801 - dlt names destination factories i
         return POSTGRES_TYPE
 
     @property
-    def client_class(self) -> Any:
+    def client_class(self) -> type[PostgresClient]:
         return _client_class()
 
 
@@ -64,7 +69,7 @@ class _WithoutNul:
 
 
 @functools.cache
-def _client_class() -> type:
+def _client_class() -> type[PostgresClient]:
     """Built on first use: dlt's postgres client imports psycopg2, which only the postgres extra installs."""
     from dlt.common.destination.configuration import CsvFormatConfiguration
     from dlt.common.storages.file_storage import FileStorage
@@ -95,7 +100,9 @@ def _client_class() -> type:
                     cursor.copy_expert(copy_sql, source, size=COPY_BUFFER_BYTES)
 
     class BulkPostgresClient(PostgresClient):
-        def create_load_job(self, table: Any, file_path: str, load_id: str, restore: bool = False) -> Any:
+        def create_load_job(
+            self, table: PreparedTableSchema, file_path: str, load_id: str, restore: bool = False
+        ) -> LoadJob:
             if ParsedLoadJobFileName.parse(file_path).file_format == "csv":
                 return ExactCsvCopyJob(file_path)
             return super().create_load_job(table, file_path, load_id, restore)

@@ -38,11 +38,12 @@ from zendesk_audit.models.dbt_project import (
     profile_for,
 )
 from zendesk_audit.models.seeds import Seed, SeedError, read_seeds, write_checked_seeds
-from zendesk_audit.models.warehouse import DltSqlEngine, open_engine, sql_literal, value_literal
+from zendesk_audit.models.warehouse import open_engine, sql_literal, value_literal
 from zendesk_audit.time_zones import check_time_zone
 
 if TYPE_CHECKING:
     import dlt
+    from dbt.contracts.graph.manifest import Manifest
 
     from zendesk_audit.models.warehouse import DltSqlEngine
 
@@ -200,11 +201,11 @@ class Node:
         return self.kind == "model" and self.materialized in ("incremental", "table")
 
 
-def _digest(*parts: Any) -> str:
+def _digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
-def project_nodes(manifest: Any, seeds: list[Seed], settings: dict[str, Any]) -> list[Node]:
+def project_nodes(manifest: Manifest, seeds: list[Seed], settings: dict[str, Any]) -> list[Node]:
     """Every model and seed of the project, parents first, each with its fingerprint."""
     checksums = {seed.name: seed.checksum for seed in seeds}
     macros = _digest(sorted(
@@ -319,7 +320,7 @@ class Prepared:
     last_load_id: str | None
 
 
-def _accounts_state(engine: DltSqlEngine, dataset: str, present: dict[str, str]) -> list[Any]:
+def _accounts_state(engine: DltSqlEngine, dataset: str, present: dict[str, str]) -> list[object]:
     """The accounts table's columns and each account's zone: a change in either changes every local time."""
     if "accounts" not in present:
         return []
@@ -406,7 +407,7 @@ def _selector(node: Node) -> str:
     return node.name
 
 
-def _destination_failure(pipeline: dlt.Pipeline, failure: Any) -> ZendeskAuditError | None:
+def _destination_failure(pipeline: dlt.Pipeline, failure: BaseException | str | None) -> ZendeskAuditError | None:
     """dbt's failure as `destination_errors` words it, when it is the destination's; else None."""
     if failure is None:
         return None

@@ -17,13 +17,15 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.settings import SQL_DIR
 
 if TYPE_CHECKING:
     import dlt
+    from dbt.cli.main import dbtRunnerResult
+    from dbt.contracts.graph.manifest import Manifest
 
 PROFILE_NAME = "zendesk_audit"
 PROJECT_NAME = "zendesk_audit"
@@ -65,7 +67,7 @@ class DbtProfile:
         return yaml.safe_dump(document, sort_keys=False)
 
 
-def _secret(value: Any) -> str:
+def _secret(value: object) -> str:
     return f"{{{{ env_var('{PASSWORD_ENV}') }}}}" if value else ""
 
 
@@ -192,7 +194,7 @@ class DbtProject:
     work_dir: Path
     profile: DbtProfile
     seeds_dir: Path
-    manifest: Any = None
+    manifest: Manifest | None = None
 
     @property
     def target_path(self) -> Path:
@@ -205,7 +207,7 @@ class DbtProject:
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
 
-    def invoke(self, args: list[str]) -> Any:
+    def invoke(self, args: list[str]) -> dbtRunnerResult:
         """One dbt command in-process; returns dbt's `dbtRunnerResult`."""
         from dbt.cli.main import dbtRunner
 
@@ -227,7 +229,7 @@ class DbtProject:
             finally:
                 _release_duckdb()
 
-    def parse(self, variables: str) -> Any:
+    def parse(self, variables: str) -> Manifest:
         """The project's manifest (dbt's `parse`); kept for the next invocations, which then skip parsing.
 
         `variables` (JSON) are the ones parsing renders (the source schema, the time zone): the
@@ -236,11 +238,13 @@ class DbtProject:
         result = self.invoke(["parse", "--vars", variables])
         if not result.success or result.result is None:
             raise ConfigurationError(f"the dbt project in {self.project_dir} does not parse: {failure_line(result)}")
-        self.manifest = result.result
-        return self.manifest
+        # `parse` answers with the manifest (dbtRunnerResult.result is a union over the commands).
+        manifest = cast("Manifest", result.result)
+        self.manifest = manifest
+        return manifest
 
 
-def error_line(message: Any) -> str:
+def error_line(message: BaseException | str | None) -> str:
     """dbt's message as one line: the database's words, not dbt's `Runtime Error in model ...` heading."""
     from zendesk_audit.models.warehouse import first_error_line
 
@@ -250,7 +254,7 @@ def error_line(message: Any) -> str:
     return first_error_line("\n".join(lines) or "no message")
 
 
-def failure_line(result: Any) -> str:
+def failure_line(result: dbtRunnerResult) -> str:
     """The first error of a dbt result as one line."""
     if result.exception is not None:
         return error_line(result.exception)

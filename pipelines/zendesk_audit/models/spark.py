@@ -16,12 +16,15 @@ to UTC (`spark.sql.session.timeZone=UTC`) so timestamps read from Parquet stay i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.models.dbt_project import DbtProfile, DbtProject, default_sql_dir, failure_line
 from zendesk_audit.models.seeds import read_seeds, write_checked_seeds
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 SPARK_TABLES = ("audit_logs", "accounts")
 
@@ -32,7 +35,7 @@ def local_path(bucket_url: str) -> str:
     return parsed.path if parsed.scheme == "file" else bucket_url
 
 
-def register_parquet_dataset(spark: Any, bucket_url: str, dataset: str) -> list[str]:
+def register_parquet_dataset(spark: SparkSession, bucket_url: str, dataset: str) -> list[str]:
     """Expose `<bucket>/<dataset>/<table>/*.parquet` (dlt's filesystem layout) as Spark tables.
 
     Returns the tables registered; `accounts` is optional (the models then use UTC or the config).
@@ -51,7 +54,7 @@ def register_parquet_dataset(spark: Any, bucket_url: str, dataset: str) -> list[
 
 
 def build_models_spark(
-    spark: Any,
+    spark: SparkSession,
     dataset: str,
     *,
     work_dir: str | Path,
