@@ -107,18 +107,102 @@ def test_load_json_has_the_same_keys_for_one_account_as_for_several(tmp_path: Pa
     assert {"models", "models_error", "after_load_error"} <= set(summary)
 
 
-def test_a_models_failure_after_a_committed_load_keeps_the_rows_and_the_cursor(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The after-load step (`load.runner.build_models_after`) fails after the commit: the library
-    says so (exit 4 for the CLI), and the rows and the cursor stay; the next load adds nothing twice."""
-    seeds = tmp_path / "bad-seeds"
+# ------------------------------------------------------------------ a models failure after the commit
+def _bad_seeds(folder: Path) -> Path:
+    """A copy of the seeds with one bad row: the models build fails, after the load committed."""
+    seeds = folder / "bad-seeds"
     shutil.copytree(SQL_DIR / "seeds", seeds)
     hours = seeds / "business_hours.csv"
     lines = hours.read_text().splitlines()
     lines[1] = lines[1].split(",")[0] + ",25:00,18:00"
     hours.write_text("\n".join(lines) + "\n")
-    monkeypatch.setenv("MODELS__SEEDS_DIR", str(seeds))
+    return seeds
+
+
+def _account_env(sandbox: Sandbox) -> dict[str, str]:
+    prefix = f"SOURCES__ZENDESK_AUDIT__ACCOUNTS__{sandbox.config.subdomain.upper()}__"
+    return {
+        prefix + "BASE_URL": sandbox.base_url,
+        prefix + "CREDENTIALS__CLIENT_ID": sandbox.config.client_id,
+        prefix + "CREDENTIALS__CLIENT_SECRET": sandbox.config.client_secret,
+        prefix + "CREDENTIALS__SCOPE": "auditlogs:read read",
+    }
+
+
+def _cli(workdir: Path, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "zendesk_audit", *args], cwd=workdir, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+
+
+def _only_error_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    return lines[0]
+
+
+def _counts_and_cursors(workdir: Path, env: dict[str, str], subdomains: list[str]) -> tuple[dict[str, int], dict[str, str]]:
+    """Rows per account in the database, and each account's cursor as `status` reads it from there."""
+    with duckdb.connect(str(workdir / "zendesk.duckdb"), read_only=True) as con:
+        counts = dict(con.sql("select subdomain, count(*) from zendesk_audit.audit_logs group by 1").fetchall())
+    status = _cli(workdir, ["status", "--json", *[arg for s in subdomains for arg in ("--subdomain", s)]], env)
+    assert status.returncode == 0, status.stderr
+    cursors = {item["subdomain"]: item["cursor"] for item in map(json.loads, status.stdout.splitlines())}
+    return counts, cursors
+
+
+def test_a_models_failure_after_one_accounts_load_prints_the_summary_then_one_line_exit_4(tmp_path: Path) -> None:
+    """The data is committed and the cursor moved: the summary first (stdout), then the one error
+    line (stderr), exit 4; the next load finds nothing new and adds nothing twice."""
+    with Sandbox(records=90, seed=181) as sandbox:
+        env = _env(tmp_path, {
+            "SOURCES__ZENDESK_AUDIT__BASE_URL": sandbox.base_url,
+            "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": sandbox.config.subdomain,
+            "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID": sandbox.config.client_id,
+            "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET": sandbox.config.client_secret,
+            "SOURCES__ZENDESK_AUDIT__CREDENTIALS__SCOPE": "auditlogs:read read",
+            "MODELS__SEEDS_DIR": str(_bad_seeds(tmp_path)),
+        })
+        done = _cli(tmp_path, ["load"], env)
+        assert done.returncode == 4, (done.stdout, done.stderr)
+        assert done.stdout.startswith("loaded 90 audit log records"), done.stdout
+        error = _only_error_line(done)
+        assert "models failed after the load committed its data" in error and "business_hours.csv:2" in error
+        counts, cursors = _counts_and_cursors(tmp_path, env, [sandbox.config.subdomain])
+        assert counts == {sandbox.config.subdomain: 90}
+        assert cursors == {sandbox.config.subdomain: max(record["created_at"] for record in sandbox.records())}
+
+        again = _cli(tmp_path, ["load", "--json"], env)
+    assert again.returncode == 4, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["status"] == "models_failed" and summary["records_loaded"] == 0
+    assert "business_hours.csv:2" in summary["models_error"] and summary["loaded"] == [sandbox.config.subdomain]
+    _only_error_line(again)
+    assert _counts_and_cursors(tmp_path, env, [sandbox.config.subdomain])[0] == {sandbox.config.subdomain: 90}
+
+
+def test_a_models_failure_after_several_accounts_load_prints_the_summary_then_one_line_exit_4(tmp_path: Path) -> None:
+    """As for one account: every account's rows and cursor committed, the summary, one line, exit 4."""
+    with Sandbox(records=60, seed=182) as acme, Sandbox(records=40, seed=183, subdomain="beta") as beta:
+        env = _env(tmp_path, {**_account_env(acme), **_account_env(beta), "MODELS__SEEDS_DIR": str(_bad_seeds(tmp_path))})
+        done = _cli(tmp_path, ["load", "--subdomain", "acme", "--subdomain", "beta"], env)
+        assert done.returncode == 4, (done.stdout, done.stderr)
+        out = done.stdout.splitlines()
+        assert out[-1].startswith("2 accounts: 2 loaded (acme, beta)"), done.stdout
+        error = _only_error_line(done)
+        assert "models failed after the load committed its data" in error and "business_hours.csv:2" in error
+        counts, cursors = _counts_and_cursors(tmp_path, env, ["acme", "beta"])
+        assert counts == {"acme": 60, "beta": 40}
+        assert cursors == {sandbox.config.subdomain: max(record["created_at"] for record in sandbox.records())
+                           for sandbox in (acme, beta)}
+
+
+def test_a_models_failure_after_a_committed_load_keeps_the_rows_and_the_cursor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The after-load step (`load.runner.build_models_after`) fails after the commit: the library
+    says so (exit 4 for the CLI), and the rows and the cursor stay; the next load adds nothing twice."""
+    monkeypatch.setenv("MODELS__SEEDS_DIR", str(_bad_seeds(tmp_path)))
     database = tmp_path / "zendesk.duckdb"
     options = LoadOptions(duckdb_path=str(database), build_models=True)
     with Sandbox(records=150, seed=172) as sandbox:

@@ -23,6 +23,7 @@ from zendesk_audit.settings import (
 )
 from zendesk_audit.time_zones import check_time_zone
 from zendesk_audit.times import parse_utc
+from zendesk_audit.zendesk_api.transport import is_loopback
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 _SOURCE_TYPE = re.compile(r"^[a-z0-9_][a-z0-9_/.-]*$", re.IGNORECASE)
@@ -94,15 +95,6 @@ def check_start(start: datetime, settled: datetime) -> None:
         )
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_base_url(base_url: str) -> str:
     """A base URL we may send credentials to: https anywhere, plain http only on this machine."""
     parts = urlsplit(base_url.strip())
@@ -110,7 +102,7 @@ def check_base_url(base_url: str) -> str:
         raise ConfigurationError(f"base_url {base_url!r} is not an http(s) URL: use e.g. https://acme.zendesk.com")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ConfigurationError("base_url must not hold credentials, a query or a fragment: put secrets in .dlt/secrets.toml")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
         raise ConfigurationError(
             f"base_url {parts.scheme}://{parts.netloc} is plain http to a remote host: use https "
             "(http is only allowed to a loopback address such as the sandbox)"
