@@ -161,6 +161,12 @@ def check_adapter(adapter: str) -> None:
 
 @contextlib.contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
+    """The environment one dbt invocation needs, restored after it (the caller holds `_INVOKE_LOCK`).
+
+    The one place the package writes `os.environ`, and only for the invocation: dbt reads the
+    profile's secret (`env_var`) and its offline flags from the environment alone, and the
+    alternative, the password written into profiles.yml, would put a secret on disk.
+    """
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
