@@ -8,6 +8,7 @@ import tempfile
 os.environ.setdefault("DLT_DATA_DIR", tempfile.mkdtemp(prefix="zendesk-audit-dlt-"))
 os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
 
+import shutil  # noqa: E402
 import socket  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -18,6 +19,7 @@ import duckdb  # noqa: E402
 import pytest  # noqa: E402
 
 from zendesk_audit.load.api_load import LoadResult, load_account  # noqa: E402
+from zendesk_audit.settings import SQL_DIR  # noqa: E402
 from zendesk_audit.zendesk_api.credentials import ZendeskCredentials  # noqa: E402
 
 # The sandbox fixtures (`sandbox`, `sandbox_factory`), opted in as a user's conftest.py would: the
@@ -119,3 +121,15 @@ def configure_accounts(monkeypatch: pytest.MonkeyPatch, folder: Path, *sandboxes
         else:
             monkeypatch.setenv(prefix + "CREDENTIALS__EMAIL", sandbox.config.email)
             monkeypatch.setenv(prefix + "CREDENTIALS__API_TOKEN", sandbox.config.api_token)
+
+
+def bad_seeds_copy(folder: Path) -> Path:
+    """A copy of the seeds with one bad row (business hours 25:00): the models build fails before it
+    changes anything, after a load has committed its data."""
+    seeds = folder / "bad-seeds"
+    shutil.copytree(SQL_DIR / "seeds", seeds)
+    hours = seeds / "business_hours.csv"
+    lines = hours.read_text().splitlines()
+    lines[1] = lines[1].split(",")[0] + ",25:00,18:00"
+    hours.write_text("\n".join(lines) + "\n")
+    return seeds

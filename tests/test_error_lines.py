@@ -28,7 +28,7 @@ import duckdb
 import pytest
 from test_cli import run_cli
 
-from conftest import POSTGRES_URL, _postgres_reachable, load_sandbox
+from conftest import POSTGRES_URL, _postgres_reachable, bad_seeds_copy, load_sandbox
 from zendesk_audit.errors import CsvImportStopped
 from zendesk_audit.extract.csv_source import write_admin_center_csv
 from zendesk_audit.load.csv_import import import_csv
@@ -400,13 +400,7 @@ def test_a_misspelt_host_names_the_host(tmp_path: Path) -> None:
 @pytest.fixture
 def bad_seeds(tmp_path: Path) -> Path:
     """A copy of the seeds with one bad row: the models build fails before it changes anything."""
-    folder = tmp_path / "bad-seeds"
-    shutil.copytree(SQL_DIR / "seeds", folder)
-    hours = folder / "business_hours.csv"
-    lines = hours.read_text().splitlines()
-    lines[1] = lines[1].split(",")[0] + ",25:00,18:00"
-    hours.write_text("\n".join(lines) + "\n")
-    return folder
+    return bad_seeds_copy(tmp_path)
 
 
 def audit_log_count(path: Path) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,12 +18,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import api_token_credentials, duckdb_ids
+from conftest import api_token_credentials, bad_seeds_copy, duckdb_ids
 from zendesk_audit.errors import EXIT_AFTER_LOAD, AfterLoadError
 from zendesk_audit.load.accounts import load_all
 from zendesk_audit.load.pipeline import current_cursor, open_database
 from zendesk_audit.load.runner import LoadOptions
-from zendesk_audit.settings import SQL_DIR
 from zendesk_sandbox import Sandbox
 
 CSV_ROWS = 250_000
@@ -35,6 +33,18 @@ def _env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env.pop("RUNTIME__LOG_LEVEL", None)
     env.update(DLT_DATA_DIR=str(workdir / "dlt"), **(extra or {}))
     return env
+
+
+def _sandbox_env(workdir: Path, sandbox: Sandbox, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a `zendesk-audit` process that loads `sandbox` with OAuth client credentials."""
+    return _env(workdir, {
+        "SOURCES__ZENDESK_AUDIT__BASE_URL": sandbox.base_url,
+        "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": sandbox.config.subdomain,
+        "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID": sandbox.config.client_id,
+        "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET": sandbox.config.client_secret,
+        "SOURCES__ZENDESK_AUDIT__CREDENTIALS__SCOPE": "auditlogs:read read",
+        **(extra or {}),
+    })
 
 
 def _write_csv(path: Path, rows: int) -> None:
@@ -90,12 +100,7 @@ def test_load_json_has_the_same_keys_for_one_account_as_for_several(tmp_path: Pa
     """Scripts read `status`, `accounts`, `loaded`, `failed` whatever the number of accounts; one
     account's fields stay at the top level too."""
     with Sandbox(records=120, seed=171) as sandbox:
-        env = _env(tmp_path, {
-            "SOURCES__ZENDESK_AUDIT__BASE_URL": sandbox.base_url,
-            "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": sandbox.config.subdomain,
-            "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID": sandbox.config.client_id,
-            "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET": sandbox.config.client_secret,
-        })
+        env = _sandbox_env(tmp_path, sandbox)
         done = subprocess.run([sys.executable, "-m", "zendesk_audit", "load", "--json", "--no-models"],
                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -108,17 +113,6 @@ def test_load_json_has_the_same_keys_for_one_account_as_for_several(tmp_path: Pa
 
 
 # ------------------------------------------------------------------ a models failure after the commit
-def _bad_seeds(folder: Path) -> Path:
-    """A copy of the seeds with one bad row: the models build fails, after the load committed."""
-    seeds = folder / "bad-seeds"
-    shutil.copytree(SQL_DIR / "seeds", seeds)
-    hours = seeds / "business_hours.csv"
-    lines = hours.read_text().splitlines()
-    lines[1] = lines[1].split(",")[0] + ",25:00,18:00"
-    hours.write_text("\n".join(lines) + "\n")
-    return seeds
-
-
 def _account_env(sandbox: Sandbox) -> dict[str, str]:
     prefix = f"SOURCES__ZENDESK_AUDIT__ACCOUNTS__{sandbox.config.subdomain.upper()}__"
     return {
@@ -155,14 +149,7 @@ def test_a_models_failure_after_one_accounts_load_prints_the_summary_then_one_li
     """The data is committed and the cursor moved: the summary first (stdout), then the one error
     line (stderr), exit 4; the next load finds nothing new and adds nothing twice."""
     with Sandbox(records=90, seed=181) as sandbox:
-        env = _env(tmp_path, {
-            "SOURCES__ZENDESK_AUDIT__BASE_URL": sandbox.base_url,
-            "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": sandbox.config.subdomain,
-            "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID": sandbox.config.client_id,
-            "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET": sandbox.config.client_secret,
-            "SOURCES__ZENDESK_AUDIT__CREDENTIALS__SCOPE": "auditlogs:read read",
-            "MODELS__SEEDS_DIR": str(_bad_seeds(tmp_path)),
-        })
+        env = _sandbox_env(tmp_path, sandbox, {"MODELS__SEEDS_DIR": str(bad_seeds_copy(tmp_path))})
         done = _cli(tmp_path, ["load"], env)
         assert done.returncode == 4, (done.stdout, done.stderr)
         assert done.stdout.startswith("loaded 90 audit log records"), done.stdout
@@ -184,7 +171,7 @@ def test_a_models_failure_after_one_accounts_load_prints_the_summary_then_one_li
 def test_a_models_failure_after_several_accounts_load_prints_the_summary_then_one_line_exit_4(tmp_path: Path) -> None:
     """As for one account: every account's rows and cursor committed, the summary, one line, exit 4."""
     with Sandbox(records=60, seed=182) as acme, Sandbox(records=40, seed=183, subdomain="beta") as beta:
-        env = _env(tmp_path, {**_account_env(acme), **_account_env(beta), "MODELS__SEEDS_DIR": str(_bad_seeds(tmp_path))})
+        env = _env(tmp_path, {**_account_env(acme), **_account_env(beta), "MODELS__SEEDS_DIR": str(bad_seeds_copy(tmp_path))})
         done = _cli(tmp_path, ["load", "--subdomain", "acme", "--subdomain", "beta"], env)
         assert done.returncode == 4, (done.stdout, done.stderr)
         out = done.stdout.splitlines()
@@ -202,7 +189,7 @@ def test_a_models_failure_after_a_committed_load_keeps_the_rows_and_the_cursor(
 ) -> None:
     """The after-load step (`load.runner.build_models_after`) fails after the commit: the library
     says so (exit 4 for the CLI), and the rows and the cursor stay; the next load adds nothing twice."""
-    monkeypatch.setenv("MODELS__SEEDS_DIR", str(_bad_seeds(tmp_path)))
+    monkeypatch.setenv("MODELS__SEEDS_DIR", str(bad_seeds_copy(tmp_path)))
     database = tmp_path / "zendesk.duckdb"
     options = LoadOptions(duckdb_path=str(database), build_models=True)
     with Sandbox(records=150, seed=172) as sandbox:
