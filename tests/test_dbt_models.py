@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ from zendesk_audit.load.csv_import import import_csv
 from zendesk_audit.load.pipeline import create_pipeline
 from zendesk_audit.models.build import build_models, model_names, model_status
 from zendesk_audit.models.dbt_project import DbtProject, profile_for
+from zendesk_audit.models.warehouse import open_engine
 from zendesk_audit.settings import SQL_DIR
 from zendesk_sandbox import Sandbox
 
@@ -133,6 +135,51 @@ def test_a_load_refreshes_the_marts_to_the_answers_of_a_full_build(target: dict[
         full = build_models(pipeline, seeds_dir=seeds, full_refresh=True)
         assert set(full.built) == set(model_names()) and len(full.seeds_loaded) == len(list(seeds.glob("*.csv")))
         assert mart_rows(pipeline) == incremental
+
+
+def test_an_item_with_a_late_record_or_a_record_loaded_again_is_numbered_again_as_a_full_build_would(
+    target: dict[str, Any], seeds: Path
+) -> None:
+    """item_history numbers such items again from its own rows and the new records (not from every
+    record): a record older than the item's last change becomes its change 1, a record loaded again
+    replaces its row, and every mart equals a full build."""
+    with Sandbox(records=300, seed=23) as sandbox:
+        load(sandbox, target)
+    pipeline = pipeline_of(target)
+    build_models(pipeline, seeds_dir=seeds)
+    table = f"{target['dataset']}.audit_logs"
+    history = f"{target['dataset']}_models.item_history"
+    load_id = f"{time.time():.6f}"  # a load after the build's watermark
+    with open_engine(pipeline) as engine:
+        (late_type, late_item, late_count), (again_type, again_item, _) = engine.query(
+            f"select source_type, source_id, count(*) from {history} group by source_type, source_id "
+            "order by count(*) desc, source_id limit 2")
+        assert late_count >= 3
+        new_id = engine.query(f"select max(id) + 1 from {table}")[0][0]
+        changed = {"id": str(new_id), "created_at": "created_at - interval '1 hour'",
+                   "_dlt_load_id": f"'{load_id}'", "_dlt_id": "_dlt_id || ':late'"}
+        columns = engine.columns(target["dataset"], "audit_logs")
+        engine.execute(
+            f"insert into {table} ({', '.join(columns)}) "
+            f"select {', '.join(changed.get(column, column) for column in columns)} from {table} "
+            f"where source_type = '{late_type}' and source_id = {late_item} order by created_at, id limit 1")
+        again_id = engine.query(
+            f"select audit_log_id from {history} where source_type = '{again_type}' and source_id = {again_item} "
+            "and change_number = 2")[0][0]
+        engine.execute(f"update {table} set _dlt_load_id = '{load_id}', actor_name = 'Loaded Again' where id = {again_id}")
+    refreshed = build_models(pipeline, seeds_dir=seeds)
+    assert refreshed.built == [] and "item_history" in refreshed.refreshed
+    incremental = mart_rows(pipeline)
+    with open_engine(pipeline) as engine:
+        late = engine.query(f"select audit_log_id, change_number from {history} "
+                            f"where source_type = '{late_type}' and source_id = {late_item} order by change_number")
+        again = engine.query(f"select change_number, actor_name, previous_actor_name from {history} "
+                             f"where source_type = '{again_type}' and source_id = {again_item} order by change_number")
+    assert late[0][0] == new_id and [number for _, number in late] == list(range(1, late_count + 2))
+    assert again[1][1] == "Loaded Again" and again[2][2] == "Loaded Again"
+    assert [row[0] for row in again] == list(range(1, len(again) + 1))
+    build_models(pipeline, seeds_dir=seeds, full_refresh=True)
+    assert mart_rows(pipeline) == incremental
 
 
 def test_a_changed_seed_rebuilds_only_what_reads_it(target: dict[str, Any], seeds: Path, tmp_path: Path) -> None:

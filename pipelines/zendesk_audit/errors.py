@@ -27,6 +27,7 @@ the command to the same handler, which exits with them; the alerts' code is `Ale
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TypeVar
@@ -52,6 +53,14 @@ class ConfigurationError(ZendeskAuditError):
     """Bad option, config value or missing setting: nothing was requested or written."""
 
     exit_code = EXIT_USAGE
+
+
+class SeedError(ConfigurationError):
+    """A seed CSV row is invalid; the message is `file:line: reason`."""
+
+
+class ModelBuildError(ZendeskAuditError):
+    """A model failed to build; it and what depends on it keep their previous rows."""
 
 
 class ReportPrintError(ZendeskAuditError):
@@ -115,6 +124,18 @@ class ApiError(ZendeskAuditError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class WaitTooLong(ApiError):
+    """The server asked for a wait beyond `max_wait_seconds`: fail now, naming the header."""
+
+    def __init__(self, header: str, seconds: float, limit: float, path: str = "") -> None:
+        asked = f"{seconds:,.0f} s" if math.isfinite(seconds) else "forever"
+        where = f" at {path}" if path else ""
+        super().__init__(
+            f"Zendesk's {header} header{where} asks to wait {asked}, more than the {limit:,.0f} s a load waits "
+            "(max_wait_seconds): try again later, or raise max_wait_seconds if the wait is real"
+        )
 
 
 # ----------------------------------------------------------------------------- loads and imports

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zendesk_audit.errors import ConfigurationError, ZendeskAuditError
+from zendesk_audit.errors import ConfigurationError, ModelBuildError, SeedError, ZendeskAuditError
 from zendesk_audit.models.account_zones import AccountTimeZone, account_time_zones
 from zendesk_audit.models.dbt_project import (
     PROJECT_NAME,
@@ -37,7 +37,7 @@ from zendesk_audit.models.dbt_project import (
     failure_line,
     profile_for,
 )
-from zendesk_audit.models.seeds import Seed, SeedError, read_seeds, write_checked_seeds
+from zendesk_audit.models.seeds import Seed, read_seeds, write_checked_seeds
 from zendesk_audit.models.warehouse import open_engine, sql_literal, value_literal
 from zendesk_audit.time_zones import check_time_zone
 
@@ -72,10 +72,6 @@ LEDGER_COLUMNS = (
     ("load_id", "text"),
 )
 LAYERS = ("staging", "intermediate", "marts")
-
-
-class ModelBuildError(ZendeskAuditError):
-    """A model failed to build; it and what depends on it keep their previous rows."""
 
 
 def models_schema_name(dataset: str) -> str:

@@ -227,6 +227,9 @@ class DbtProject:
             "--no-send-anonymous-usage-stats",
             "--no-version-check",
             "--no-use-colors",
+            # No manifest.json or run_results.json: nothing reads them, and writing them costs about
+            # a second per build (the partial-parse file and dbt's log are still written).
+            "--no-write-json",
         ]
         environment = {**OFFLINE_ENV, SEEDS_DIR_ENV: str(self.seeds_dir), **self.profile.secrets}
         with _INVOKE_LOCK, _environment(environment):

@@ -17,17 +17,13 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from zendesk_audit.errors import ConfigurationError
+from zendesk_audit.errors import ConfigurationError, SeedError
 from zendesk_audit.settings import SQL_DIR
 from zendesk_audit.times import parse_utc
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SEVERITY_SEED = "severities"
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
-
-
-class SeedError(ConfigurationError):
-    """A seed CSV row is invalid; the message is `file:line: reason`."""
 
 
 class _RowError(ValueError):

@@ -17,23 +17,11 @@ from contextlib import contextmanager
 
 from dlt.common.runtime import signals
 
-from zendesk_audit.errors import ApiError
+from zendesk_audit.errors import WaitTooLong
 from zendesk_audit.settings import MAX_WORKERS
 from zendesk_audit.zendesk_api.stats import RequestStats
 
 FAST_ANSWER_SECONDS = 0.05
-
-
-class WaitTooLong(ApiError):
-    """The server asked for a wait beyond `max_wait_seconds`: fail now, naming the header."""
-
-    def __init__(self, header: str, seconds: float, limit: float, path: str = "") -> None:
-        asked = f"{seconds:,.0f} s" if math.isfinite(seconds) else "forever"
-        where = f" at {path}" if path else ""
-        super().__init__(
-            f"Zendesk's {header} header{where} asks to wait {asked}, more than the {limit:,.0f} s a load waits "
-            "(max_wait_seconds): try again later, or raise max_wait_seconds if the wait is real"
-        )
 
 
 def parse_retry_after(value: str | None) -> float | None:

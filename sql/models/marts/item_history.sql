@@ -3,26 +3,16 @@
 -- exports are not changes to an item and are left out.
 -- Incremental: an item whose new records all come after its last stored change is numbered on
 -- from that change (work in proportion to the new records); an item that got a late record, or a
--- record stored already, has its whole history numbered again. Rows are replaced by their key
--- (subdomain, audit_log_id): a record never leaves this mart once in it (CSV rows, which could be
--- superseded by their API twin, have no source_id and never enter).
+-- record stored already, has its whole history numbered again from its stored rows and its new
+-- records (never from all records: the mart holds every change of an item, so its stored rows are
+-- that history). Rows are replaced by their key (subdomain, audit_log_id): a record never leaves
+-- this mart once in it (CSV rows, which could be superseded by their API twin, have no source_id
+-- and never enter).
 {{ config(unique_key=['subdomain', 'audit_log_id']) }}
 
-with audit_logs as (
-    select * from {{ ref('int_audit_logs_deduplicated') }}
-),
-
-changes as (
-    select * from audit_logs
-    where source_id is not null
-        and coalesce(action, '') not in ('login', 'exported')
-        {% if is_incremental() -%}
-        and {{ zendesk_audit.in_changed_items('audit_logs') }}
-        {%- endif %}
-),
-
-{% if is_incremental() -%}
--- Each import is read once: the new records by their load, the stored rows of the touched items.
+with {% if is_incremental() -%}
+-- The new records by their load; of the stored rows, the touched items' in the few columns that
+-- numbering on needs (the mart is read whole only for an item numbered again, below).
 new_audit_logs as (
     select * from {{ ref('int_audit_logs_deduplicated') }}
     where _dlt_load_id > '{{ zendesk_audit.since_load_id() }}'
@@ -31,7 +21,15 @@ new_audit_logs as (
 ),
 
 stored as (
-    select * from {{ this }}
+    select
+        subdomain,
+        source_type,
+        source_id,
+        actor_id,
+        actor_name,
+        change_number,
+        created_at
+    from {{ this }}
     where {{ zendesk_audit.in_changed_items(none) }}
 ),
 
@@ -49,14 +47,23 @@ stored_last as (
         source_id
 ),
 
+-- New records that the mart holds already (loaded again): their items are numbered again.
+restored_ids as (
+    select
+        subdomain,
+        audit_log_id
+    from {{ this }}
+    where audit_log_id in (select audit_log_id from new_audit_logs)
+),
+
 new_changes as (
     select
         new_audit_logs.*,
-        stored.audit_log_id is not null as is_stored
+        restored_ids.audit_log_id is not null as is_stored
     from new_audit_logs
-    left join stored
-        on stored.subdomain = new_audit_logs.subdomain
-        and stored.audit_log_id = new_audit_logs.audit_log_id
+    left join restored_ids
+        on restored_ids.subdomain = new_audit_logs.subdomain
+        and restored_ids.audit_log_id = new_audit_logs.audit_log_id
 ),
 
 appendable_items as (
@@ -103,18 +110,18 @@ appended_input as (
         and appendable_items.source_id = new_changes.source_id
     union all
     select
-        stored.audit_log_id,
+        null as audit_log_id,
         stored.subdomain,
         stored.source_type,
         stored.source_id,
         stored.actor_id,
-        stored.source_label,
-        stored.action,
+        null as source_label,
+        null as action,
         stored.actor_name,
-        stored.change_description_text,
-        stored.is_system,
+        null as change_description_text,
+        null as is_system,
         stored.created_at,
-        stored.created_at_local,
+        null as created_at_local,
         stored.change_number as first_change_number,
         false as is_new
     from stored
@@ -165,17 +172,55 @@ renumbered_items as (
     where appendable_items.source_id is null
 ),
 
+-- Their history: the new records, and the stored rows that no new record replaces.
 renumbered_changes as (
-    select changes.*
-    from changes
+    select
+        new_changes.audit_log_id,
+        new_changes.subdomain,
+        new_changes.source_type,
+        new_changes.source_id,
+        new_changes.actor_id,
+        new_changes.source_label,
+        new_changes.action,
+        new_changes.actor_name,
+        new_changes.change_description_text,
+        new_changes.is_system,
+        new_changes.created_at,
+        new_changes.created_at_local
+    from new_changes
     inner join renumbered_items
-        on renumbered_items.subdomain = changes.subdomain
-        and coalesce(renumbered_items.source_type, '') = coalesce(changes.source_type, '')
-        and renumbered_items.source_id = changes.source_id
+        on renumbered_items.subdomain = new_changes.subdomain
+        and coalesce(renumbered_items.source_type, '') = coalesce(new_changes.source_type, '')
+        and renumbered_items.source_id = new_changes.source_id
+    union all
+    select
+        stored.audit_log_id,
+        stored.subdomain,
+        stored.source_type,
+        stored.source_id,
+        stored.actor_id,
+        stored.source_label,
+        stored.action,
+        stored.actor_name,
+        stored.change_description_text,
+        stored.is_system,
+        stored.created_at,
+        stored.created_at_local
+    from {{ this }} as stored
+    inner join renumbered_items
+        on renumbered_items.subdomain = stored.subdomain
+        and coalesce(renumbered_items.source_type, '') = coalesce(stored.source_type, '')
+        and renumbered_items.source_id = stored.source_id
+    left join new_changes
+        on new_changes.subdomain = stored.subdomain
+        and new_changes.audit_log_id = stored.audit_log_id
+    where new_changes.audit_log_id is null
 ),
 {%- else -%}
 renumbered_changes as (
-    select * from changes
+    select * from {{ ref('int_audit_logs_deduplicated') }}
+    where source_id is not null
+        and coalesce(action, '') not in ('login', 'exported')
 ),
 {%- endif %}
 
