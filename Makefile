@@ -43,8 +43,10 @@ demo: install-demo
 	$(BIN)/zendesk-audit demo
 
 # Includes the wheel test (-m wheel): builds the sdist and wheel, installs the wheel in a fresh venv.
+# Two workers (pytest-xdist), each taking whole test files: a file's module fixtures (a sandbox, a
+# loaded database) are built once, in one worker.
 test: install browser
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs -n 2 --dist loadfile
 
 chaos: install
 	$(BIN)/python tests/chaos.py --records 100000 --kills 12
