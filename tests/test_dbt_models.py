@@ -17,11 +17,10 @@ import pytest
 from test_sql_models import (
     CASES,
     MARTS,
-    MODEL_QUERIES,
     SEED_EDITS,
+    actual_answers,
     assert_same_answers,
     expected_answers,
-    normalise,
     query_on,
 )
 
@@ -87,20 +86,7 @@ def records_of(sandbox: Any) -> list[dict[str, Any]]:
 
 def answers_of(pipeline: Any, subdomain: str) -> dict[str, Any]:
     """The models' rows of one account, in the shape of `expected_answers`."""
-    query = query_on(pipeline)
-    schema = f"{pipeline.dataset_name}_models"
-    answers: dict[str, Any] = {}
-    for name, sql in MODEL_QUERIES.items():
-        rows = [tuple(normalise(value) for value in row)
-                for row in query(sql.format(m=schema) + f" where subdomain = '{subdomain}'")]
-        if name == "unapproved":
-            answers[name] = {row[0] for row in rows}
-        elif name == "activity":
-            answers[name] = {(row[:-1], row[-1]) for row in rows}
-        else:
-            answers[name] = set(rows)
-        assert len(rows) == len(answers[name]), f"{name}: duplicate rows"
-    return answers
+    return actual_answers(query_on(pipeline), f"{pipeline.dataset_name}_models", f" where subdomain = '{subdomain}'")
 
 
 def mart_rows(pipeline: Any) -> dict[str, list[tuple[Any, ...]]]:

@@ -274,10 +274,11 @@ def normalise(value: Any) -> Any:
     return value
 
 
-def actual_answers(query: Any, models_schema: str) -> dict[str, Any]:
+def actual_answers(query: Any, models_schema: str, where: str = "") -> dict[str, Any]:
+    """The models' rows in the shape of `expected_answers` (`where`: a filter added to each query)."""
     answers: dict[str, Any] = {}
     for name, sql in MODEL_QUERIES.items():
-        rows = [tuple(normalise(value) for value in row) for row in query(sql.format(m=models_schema))]
+        rows = [tuple(normalise(value) for value in row) for row in query(sql.format(m=models_schema) + where)]
         if name == "unapproved":
             answers[name] = {row[0] for row in rows}
         elif name == "activity":
