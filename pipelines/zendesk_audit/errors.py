@@ -13,7 +13,7 @@ Exit codes, the same for every command:
 |      |                   | accounts: one did), or the run was stopped; what earlier runs and | subclass not listed below      |
 |      |                   | chunks committed stays. Also a finding that fails the command: a  |                                |
 |      |                   | webhook that failed (`alerts`), a changed file (`evidence         |                                |
-|      |                   | verify`), a stale `models.lock` (`models lock --check`)           |                                |
+|      |                   | verify`)                                                          |                                |
 | 2    | `EXIT_USAGE`      | a usage or configuration error, or a saved cursor that needs      | `ConfigurationError` (and      |
 |      |                   | `repair-cursor` (`status` finding one exits 2 too): nothing       | `CsvImportError`, `SeedError`),|
 |      |                   | requested, nothing written                                        | `CursorAheadError`             |

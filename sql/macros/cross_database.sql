@@ -171,3 +171,12 @@
 {% macro spark__empty_as_null(column) -%}
     nullif(nullif({{ column }}, ''), 'None')
 {%- endmacro %}
+
+{#- The digits 0 to 9 as rows (column `digit`): cross joins of it generate line and minute numbers
+    on every engine, where generate_series, unnest and explode are not portable. -#}
+{% macro digits() -%}
+    select digit from (
+        select 0 as digit union all select 1 union all select 2 union all select 3 union all select 4
+        union all select 5 union all select 6 union all select 7 union all select 8 union all select 9
+    ) as digit_values
+{%- endmacro %}

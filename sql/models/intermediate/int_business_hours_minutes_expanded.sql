@@ -5,10 +5,7 @@ with business_hours as (
 ),
 
 digits as (
-    select digit from (
-        select 0 as digit union all select 1 union all select 2 union all select 3 union all select 4
-        union all select 5 union all select 6 union all select 7 union all select 8 union all select 9
-    ) as digit_values
+    {{ zendesk_audit.digits() }}
 ),
 
 minutes_of_day as (
