@@ -1,0 +1,161 @@
+"""The detections as Sigma rules: read, checked, and described in the words of our columns.
+
+Sigma is the format security teams exchange detection content in, so the rules live as one Sigma
+YAML file each (`sql/detections/*.yml`, shipped in the package) and a team adds its own by dropping
+files in a folder it names. The same rules compile to the warehouse's SQL for `sensitive_changes`
+(`detection_sql.py`) and to a SIEM's query language (`audit/detection_export.py`), so a detection
+means the same thing in the marts and in the SIEM.
+
+Rules are written against Zendesk's own record fields (`action`, `source_type`, `source_label`,
+`change_description`, ...): that is what a SIEM that ingests the audit log sees. `FIELDS` maps each
+to the column of `int_audit_logs_deduplicated` that holds it (the description there is decoded).
+
+Each rule must carry, beyond Sigma's required fields: `name` (our stable rule id, the
+`sensitive_changes.rule_id`, snake_case), `level` (its severity) and `logsource.product: zendesk`.
+MITRE ATT&CK techniques are `attack.tNNNN[.NNN]` tags. A rule that breaks any of this fails the
+build in one line naming the file and the field.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from zendesk_audit.errors import ConfigurationError
+from zendesk_audit.settings import SQL_DIR
+
+if TYPE_CHECKING:
+    from sigma.collection import SigmaCollection
+    from sigma.rule import SigmaRule
+
+# The rules that ship with the package.
+DEFAULT_RULES_DIR = SQL_DIR / "detections"
+
+# Sigma field (Zendesk's record field) -> column of int_audit_logs_deduplicated.
+FIELDS: dict[str, str] = {
+    "id": "id",
+    "created_at": "created_at",
+    "action": "action",
+    "action_label": "action_label",
+    "actor_id": "actor_id",
+    "actor_name": "actor_name",
+    "ip_address": "ip_address",
+    "source_id": "source_id",
+    "source_type": "source_type",
+    "source_label": "source_label",
+    "change_description": "change_description_text",
+    "is_system": "is_system",
+}
+
+LEVELS = ("informational", "low", "medium", "high", "critical")
+_NAME = re.compile(r"[a-z][a-z0-9_]{2,63}")
+_TECHNIQUE = re.compile(r"t\d{4}(\.\d{3})?")
+
+
+class DetectionRuleError(ConfigurationError):
+    """A rule file that cannot be used; the message is `file: field: reason`."""
+
+
+@dataclass(frozen=True)
+class DetectionRule:
+    """One checked rule and what the marts and the report say of it."""
+
+    name: str
+    sigma_id: str
+    title: str
+    level: str
+    techniques: tuple[str, ...]
+    path: Path
+    sigma: SigmaRule
+
+
+def rule_files(folders: Iterable[Path]) -> list[Path]:
+    """Every `*.yml` / `*.yaml` file of the folders, sorted by name within each folder."""
+    files: list[Path] = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise DetectionRuleError(f"{folder}: not a folder of Sigma rules: name an existing folder")
+        files.extend(sorted(path for path in folder.iterdir() if path.suffix in (".yml", ".yaml") and path.is_file()))
+    return files
+
+
+def _fields_of(rule: SigmaRule) -> set[str]:
+    from sigma.rule import SigmaDetection, SigmaDetectionItem
+
+    found: set[str] = set()
+
+    def visit(item: SigmaDetection | SigmaDetectionItem) -> None:
+        if isinstance(item, SigmaDetectionItem):
+            if item.field is not None:
+                found.add(item.field)
+        else:
+            for child in item.detection_items:
+                visit(child)
+
+    for detection in rule.detection.detections.values():
+        visit(detection)
+    return found
+
+
+def read_rule(path: Path) -> DetectionRule:
+    """One rule file, checked; `DetectionRuleError` names the file and the field."""
+    from sigma.exceptions import SigmaError
+    from sigma.rule import SigmaRule
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DetectionRuleError(f"{path}: cannot be read ({error}): save it as UTF-8 text") from None
+    try:
+        rule = SigmaRule.from_yaml(text)
+    except SigmaError as error:
+        raise DetectionRuleError(f"{path}: {' '.join(str(error).split())}: fix the rule (see the Sigma specification)") from None
+    except Exception as error:  # YAML syntax errors and the like come as plain exceptions
+        raise DetectionRuleError(f"{path}: not a Sigma rule ({' '.join(str(error).split())[:200]}): fix the YAML") from None
+    if not rule.name or not _NAME.fullmatch(rule.name):
+        raise DetectionRuleError(f"{path}: name: required, snake_case (a-z, 0-9, _; 3 to 64 characters): it is the rule_id")
+    if rule.level is None or rule.level.name.lower() not in LEVELS:
+        raise DetectionRuleError(f"{path}: level: required, one of {', '.join(LEVELS)}")
+    if rule.id is None:
+        raise DetectionRuleError(f"{path}: id: required, a UUID (python -c 'import uuid; print(uuid.uuid4())')")
+    if (rule.logsource.product or "").lower() != "zendesk":
+        raise DetectionRuleError(f"{path}: logsource.product: must be zendesk")
+    unknown = sorted(_fields_of(rule) - FIELDS.keys())
+    if unknown:
+        raise DetectionRuleError(f"{path}: detection: unknown field {unknown[0]!r}: use one of {', '.join(FIELDS)}")
+    techniques = tuple(
+        tag.name.upper() for tag in rule.tags if tag.namespace == "attack" and _TECHNIQUE.fullmatch(tag.name.lower())
+    )
+    return DetectionRule(
+        name=rule.name,
+        sigma_id=str(rule.id),
+        title=rule.title,
+        level=rule.level.name.lower(),
+        techniques=techniques,
+        path=path,
+        sigma=rule,
+    )
+
+
+def load_detection_rules(extra_dirs: Sequence[Path] = (), *, include_default: bool = True) -> list[DetectionRule]:
+    """The shipped rules and those of the team's folders, checked; names must be unique."""
+    folders = ([DEFAULT_RULES_DIR] if include_default else []) + [Path(folder) for folder in extra_dirs]
+    rules: list[DetectionRule] = []
+    seen: dict[str, Path] = {}
+    for path in rule_files(folders):
+        rule = read_rule(path)
+        if rule.name in seen:
+            raise DetectionRuleError(f"{path}: name: {rule.name!r} is already the name of {seen[rule.name]}: rename one")
+        seen[rule.name] = path
+        rules.append(rule)
+    return rules
+
+
+def sigma_collection(rules: Sequence[DetectionRule]) -> SigmaCollection:
+    """The rules as one pySigma collection, for a backend to convert."""
+    from sigma.collection import SigmaCollection
+
+    return SigmaCollection([rule.sigma for rule in rules])
