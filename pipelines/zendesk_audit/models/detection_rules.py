@@ -140,6 +140,16 @@ def read_rule(path: Path) -> DetectionRule:
     )
 
 
+def team_rules_dir(option: str | Path | None = None) -> Path | None:
+    """The team's own rules folder: the `--detections-dir` option, else the config key
+    `models.detections_dir` (env `MODELS__DETECTIONS_DIR`), else none (the shipped rules only)."""
+    if option is None:
+        import dlt
+
+        option = dlt.config.get("models.detections_dir", str)
+    return Path(option) if option else None
+
+
 def load_detection_rules(extra_dirs: Sequence[Path] = (), *, include_default: bool = True) -> list[DetectionRule]:
     """The shipped rules and those of the team's folders, checked; names must be unique."""
     folders = ([DEFAULT_RULES_DIR] if include_default else []) + [Path(folder) for folder in extra_dirs]
