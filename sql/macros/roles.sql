@@ -1,7 +1,7 @@
 {#- Role lines of a user record, in Zendesk's words: `Role changed from X to Y` (the user's role)
     and one `<Product> role changed from X to Y` line per product ("Explore role changed from not
     set to Admin", "Support role changed from Staff to not set"); `not set` is no role. Used by
-    user_role_history and int_audit_logs_deduplicated. -#}
+    user_role_history (int_audit_logs_deduplicated infers `user` for a CSV row from the same words). -#}
 
 {#- True when a line's attribute (the words before ` changed from `) names a role: `Role`, or any
     words followed by ` role`, so a product Zendesk adds later still lands. -#}
