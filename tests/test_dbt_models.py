@@ -227,7 +227,10 @@ def test_a_record_from_the_api_and_a_csv_counts_once_and_csv_rows_get_their_kind
             "2026-10-21 09:15:00 UTC,Mallory,10.9.9.9,Trigger: Forward everything,Updated,"
             "Conditions changed from any to all\n"
             "2026-10-21 09:16:00 UTC,Mallory,10.9.9.9,Team member: Eve Example,Updated,"
-            "Role changed from Agent to Administrator\n",
+            "Role changed from Agent to Administrator\n"
+            # An Item without a known prefix: a product's role line makes it a user.
+            "2026-10-21 09:17:00 UTC,Trudy,10.9.9.8,Eve Example,Updated,"
+            '"Explore role changed from not set to Admin\nTalk role changed from Agent to not set"\n',
             encoding="utf-8",
         )
         import_csv([str(extra)], subdomain=sandbox.config.subdomain, dataset_name=target["dataset"],
@@ -241,8 +244,11 @@ def test_a_record_from_the_api_and_a_csv_counts_once_and_csv_rows_get_their_kind
                      "where actor_name = 'Mallory'") == [("Team member: Eve Example", "role", "Agent", "Administrator")]
         assert query(f"select rule_id from {schema}.sensitive_changes where actor_name = 'Mallory'") == [
             ("role_changed_to_admin",)]
+        assert query(f"select user_name, product, old_role, new_role, grants_admin from {schema}.user_role_history "
+                     "where actor_name = 'Trudy' order by line_number") == [
+            ("Eve Example", "Explore", None, "Admin", True), ("Eve Example", "Talk", "Agent", None, False)]
         total = query(f"select sum(changes) from {schema}.actor_activity_daily")[0][0]
-        assert total == len(records) + 2
+        assert total == len(records) + 3
 
 
 # ----------------------------------------------------------------------------- contracts and versions

@@ -92,6 +92,27 @@ CASES: list[tuple[str, datetime, dict[str, Any]]] = [
     ("role_lines", utc(2026, 10, 8, 11, 0), update(
         "Role changed from Agent to Administrator\r\nGroup changed from Tier 1 to Tier 2\n\n", **USER)),
     ("support_role", utc(2026, 10, 8, 12, 0), update("Support role changed from Light Agent to Admin", **USER)),
+    # One line per product in one record, in Zendesk's words; `not set` is no role in that product.
+    ("product_roles", utc(2026, 10, 13, 10, 0), update(
+        "Explore role changed from not set to Admin\nGuide role changed from not set to Manager\n"
+        "Talk role changed from Agent to not set\nSupport role changed from Staff to not set", **USER)),
+    # Exports that spell the line break out as the two characters `\` `n` (and `\r\n`).
+    ("spelled_out_breaks", utc(2026, 10, 13, 10, 1), update(
+        "Support role changed from Admin to Advisor\\nChat role changed from not set to Agent\\r\\n"
+        "Sell role changed from Admin to not set", **USER)),
+    ("br_breaks", utc(2026, 10, 13, 10, 2), update(
+        "Role changed from End User to Administrator<br>Admin Center role changed from not set to Admin<br/>"
+        "Contact Center role changed from not set to Agent<br />Workforce management role changed from Agent to Admin",
+        **USER)),
+    # Admin Center's newer product names, `<br>` HTML-escaped once and twice.
+    ("escaped_br_breaks", utc(2026, 10, 13, 10, 3), update(
+        "Knowledge role changed from Viewer to Admin&lt;br&gt;Voice role changed from Lead to Admin&amp;lt;BR /&amp;gt;"
+        "Analytics role changed from Editor to Viewer", **USER)),
+    # Admin -> Administrator grants nothing; a product no one listed still lands, under its own words.
+    ("admin_renamed", utc(2026, 10, 13, 10, 4), update(
+        "Support role changed from Admin to Administrator\nZendesk QA role changed from not set to Account manager\n"
+        "AI agents - Advanced role changed from Client user to Client admin\n"
+        "Marketplace role changed from not set to Admin\nSupport role changed from Advisor to Admin", **USER)),
     ("trigger", utc(2026, 10, 9, 10, 0), update(
         "description changed from not set to Tom &amp;amp; &quot;Jerry&quot;", source_type="rule",
         source_id=6_100_000_000_003, source_label="Trigger: Notify: requester")),
@@ -148,18 +169,77 @@ def like(value: str | None, pattern: str) -> bool:
     return re.fullmatch(regex, (value or "").lower(), flags=re.DOTALL) is not None
 
 
+# What Zendesk writes between the lines of one description: a newline (`\r\n` keeps a carriage
+# return, dropped from the line), the two characters `\` `n` (some exports; `\r\n` spelled out the
+# same way) and `<br>`, `<br/>`, `<br />` in any case.
+LINE_BREAKS = re.compile(r"\n|\\r\\n|\\n|<[bB][rR] */?>")
+
+
 def parse_changes(text: str, label: str | None) -> list[tuple[int, str, str, str]]:
+    return [(number, attribute, old, new) for number, attribute, old, new, _ in parse_named_changes(text, label)]
+
+
+def parse_named_changes(text: str, label: str | None) -> list[tuple[int, str, str, str, bool]]:
+    """The `X changed from A to B` lines; the last item says whether the line names X (else X is the label)."""
     found = []
-    lines = text.split("\n")[:100]
+    lines = LINE_BREAKS.split(text)[:100]
     for number, raw in enumerate(lines, start=1):
         line = raw.replace("\r", "").strip(" ")
         prefixed = re.fullmatch(r"Changed from (.*?) to (.*)", line, flags=re.DOTALL)
         named = re.fullmatch(r"(.*?) changed from (.*?) to (.*)", line, flags=re.DOTALL)
         if prefixed:
-            found.append((number, label, prefixed.group(1), prefixed.group(2)))
+            found.append((number, label, prefixed.group(1), prefixed.group(2), False))
         elif named:
-            found.append((number, named.group(1).strip(" ") or label, named.group(2), named.group(3)))
+            found.append((number, named.group(1).strip(" ") or label, named.group(2), named.group(3),
+                          bool(named.group(1).strip(" "))))
     return found
+
+
+# Zendesk's products with a team member role, as Admin Center and the audit log name them (help
+# center: "About team member product roles and access", "Understanding WFM roles and permissions",
+# "Understanding roles and permissions in Zendesk QA", "Understanding user roles for AI agents -
+# Advanced"). Admin Center's newer names (Knowledge, Analytics, Voice) are the same products as
+# Guide, Explore and Talk; the plain `Role` line is the user's Support role.
+ROLE_PRODUCTS = {
+    "": "Support", "support": "Support",
+    "guide": "Guide", "knowledge": "Guide", "help center": "Guide",
+    "explore": "Explore", "analytics": "Explore",
+    "talk": "Talk", "voice": "Talk",
+    "chat": "Chat", "live chat": "Chat", "messaging": "Chat",
+    "sell": "Sell",
+    "admin center": "Admin Center",
+    "contact center": "Contact Center",
+    "workforce management": "Workforce management", "wfm": "Workforce management",
+    "qa": "QA", "quality assurance": "QA",
+    "ai agents": "AI agents", "ai agents - advanced": "AI agents", "ai agents advanced": "AI agents",
+}
+# Admin roles in every product; Guide's legacy `Manager` is today's Guide Admin, Zendesk QA documents
+# `Account manager` as equivalent to Admin, `Client admin` is the admin of AI agents - Advanced.
+ADMIN_ROLES = {"admin", "administrator", "account owner", "owner", "client admin"}
+ADMIN_ROLES_OF_PRODUCT = {"Guide": {"manager"}, "QA": {"account manager"}}
+
+
+def role_line(attribute: str, old: str, new: str) -> tuple[str, str, str | None, str | None, bool, bool] | None:
+    """(role_kind, product, old role, new role, grants admin, removes admin) of a named line, None if not a role."""
+    kind = attribute.lower()
+    if kind != "role" and not kind.endswith(" role"):
+        return None
+    words = attribute[: -len("role")].strip(" ")
+    key = words.lower()
+    if key.startswith("zendesk "):
+        key = key[len("zendesk "):].strip(" ")
+    product = ROLE_PRODUCTS.get(key, words)
+
+    def role(value: str) -> str | None:
+        return None if value.strip(" ").lower() == "not set" else value
+
+    def is_admin(value: str | None) -> bool:
+        name = (value or "").strip(" ").lower()
+        return value is not None and (name in ADMIN_ROLES or name in ADMIN_ROLES_OF_PRODUCT.get(product, set()))
+
+    before, after = role(old), role(new)
+    return (kind, product, before, after, is_admin(after) and not is_admin(before),
+            is_admin(before) and not is_admin(after))
 
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -224,12 +304,11 @@ def expected_answers(records: list[dict[str, Any]], seeds_dir: Path, time_zone: 
             ]
             if all(not pattern or like(value, pattern) for value, pattern in checks):
                 answers["sensitive"].add((rid, rule["rule_id"], rule["severity"]))
-        for number, attribute, old, new in parse_changes(text or "", label):
+        for number, attribute, old, new, named in parse_named_changes(text or "", label):
             answers["changes"].add((rid, number, attribute, old, new))
-            if source_type == "user" and attribute.lower() in ("role", "support role"):
-                answers["roles"].add(
-                    (rid, number, record.get("source_id"), label, attribute.lower(), old, new, record.get("actor_id"))
-                )
+            found = role_line(attribute, old, new) if named and source_type == "user" else None
+            if found:
+                answers["roles"].add((rid, number, record.get("source_id"), label, *found, record.get("actor_id")))
         for incident_id, started_at, lookback in incidents:
             if started_at - timedelta(hours=lookback) <= created <= started_at:
                 seconds = int((started_at - created).total_seconds())
@@ -255,8 +334,8 @@ MODEL_QUERIES = {
     "rules": "select audit_log_id, rule_kind, rule_name from {m}.rule_changes",
     "sensitive": "select audit_log_id, rule_id, severity from {m}.sensitive_changes",
     "roles": (
-        "select audit_log_id, line_number, user_id, user_name, role_kind, old_role, new_role, actor_id "
-        "from {m}.user_role_history"
+        "select audit_log_id, line_number, user_id, user_name, role_kind, product, old_role, new_role, grants_admin, "
+        "removes_admin, actor_id from {m}.user_role_history"
     ),
     "incidents": "select incident_id, audit_log_id, seconds_before_incident, minutes_before_incident from {m}.incident_changes",
     "changes": "select audit_log_id, line_number, attribute, old_value, new_value from {m}.audit_log_changes",
@@ -399,9 +478,46 @@ def test_the_hand_made_edges(built: dict[str, Any], known_data: dict[str, Any]) 
         'Workweek changed from {:mon=>{"09:00"=>"17:00"}} to {:mon=>{"08:00"=>"18:00"}}'
     )
     assert text[ids["trigger"]] == 'description changed from not set to Tom & "Jerry"'
-    roles = {(row[0], row[4], row[5], row[6]) for row in actual["roles"]}
+    roles = {(row[0], row[4], row[6], row[7]) for row in actual["roles"]}
     assert (ids["role_lines"], "role", "Agent", "Administrator") in roles
     assert (ids["support_role"], "support role", "Light Agent", "Admin") in roles
+    # (line, role_kind, product, old, new, grants_admin, removes_admin) of each role line, by record.
+    by_record: dict[int, set[tuple[Any, ...]]] = {}
+    for row in actual["roles"]:
+        by_record.setdefault(row[0], set()).add((row[1], *row[4:10]))
+    assert by_record[ids["role_lines"]] == {(1, "role", "Support", "Agent", "Administrator", True, False)}
+    assert by_record[ids["product_roles"]] == {
+        (1, "explore role", "Explore", None, "Admin", True, False),
+        (2, "guide role", "Guide", None, "Manager", True, False),
+        (3, "talk role", "Talk", "Agent", None, False, False),
+        (4, "support role", "Support", "Staff", None, False, False),
+    }
+    assert by_record[ids["spelled_out_breaks"]] == {
+        (1, "support role", "Support", "Admin", "Advisor", False, True),
+        (2, "chat role", "Chat", None, "Agent", False, False),
+        (3, "sell role", "Sell", "Admin", None, False, True),
+    }
+    assert by_record[ids["br_breaks"]] == {
+        (1, "role", "Support", "End User", "Administrator", True, False),
+        (2, "admin center role", "Admin Center", None, "Admin", True, False),
+        (3, "contact center role", "Contact Center", None, "Agent", False, False),
+        (4, "workforce management role", "Workforce management", "Agent", "Admin", True, False),
+    }
+    assert by_record[ids["escaped_br_breaks"]] == {
+        (1, "knowledge role", "Guide", "Viewer", "Admin", True, False),
+        (2, "voice role", "Talk", "Lead", "Admin", True, False),
+        (3, "analytics role", "Explore", "Editor", "Viewer", False, False),
+    }
+    assert by_record[ids["admin_renamed"]] == {
+        (1, "support role", "Support", "Admin", "Administrator", False, False),
+        (2, "zendesk qa role", "QA", None, "Account manager", True, False),
+        (3, "ai agents - advanced role", "AI agents", "Client user", "Client admin", True, False),
+        (4, "marketplace role", "Marketplace", None, "Admin", True, False),
+        (5, "support role", "Support", "Advisor", "Admin", True, False),
+    }
+    # The same lines, split the same way, in audit_log_changes (`not set` stays as written there).
+    assert (ids["spelled_out_breaks"], 3, "Sell role", "Admin", "not set") in actual["changes"]
+    assert (ids["escaped_br_breaks"], 3, "Analytics role", "Editor", "Viewer") in actual["changes"]
     assert not any(row[0] == ids["role_lines"] and row[1] == 2 for row in actual["roles"])  # the Group line
     assert (ids["role_lines"], 2, "Group", "Tier 1", "Tier 2") in actual["changes"]
     assert (ids["assumption"], 1, "Account assumption", "Off", "1 week") in actual["changes"]
@@ -421,7 +537,9 @@ def test_the_hand_made_edges(built: dict[str, Any], known_data: dict[str, Any]) 
     sign_ins = {ids["sign_in_google"], ids["sign_in_jwt"], ids["login"]}
     for name in ("roles", "changes", "sensitive", "items"):
         assert not sign_ins & {row[0] for row in actual[name]}, f"a sign-in in {name}"
-    assert {row[0] for row in actual["roles"] if row[2] == USER["source_id"]} == {ids["role_lines"], ids["support_role"]}
+    assert {row[0] for row in actual["roles"] if row[2] == USER["source_id"]} == {ids[case] for case in (
+        "role_lines", "support_role", "product_roles", "spelled_out_breaks", "br_breaks", "escaped_br_breaks",
+        "admin_renamed")}
     assert reasons.get(ids["sign_in_jwt"]) == "after_hours"  # 20:30 in Paris: an off-hours sign-in still counts
     incident = {(row[0], row[1]): (row[2], row[3]) for row in actual["incidents"]}
     assert incident[("INC-1", ids["incident_first"])] == (7200, 120)

@@ -49,6 +49,15 @@ SIGN_IN_METHODS = {"Zendesk": 6.0, "Google": 3.0, "JWT": 1.0}
 SIGN_IN_LABEL_PREFIX = "Team member: "
 DELETED_TICKETS = 6
 ROLES = ["End User", "Light Agent", "Agent", "Team Leader", "Administrator"]
+# A product role change per user, in Zendesk's words: one line per product in one record, `not set`
+# for no role in that product. Chosen by the user's position (no random draw).
+PRODUCT_ROLE_CHANGES = (
+    "Support role changed from Light Agent to Admin",
+    "Explore role changed from not set to Admin\nGuide role changed from not set to Manager\n"
+    "Talk role changed from Agent to not set\nSupport role changed from Staff to not set",
+    "Support role changed from Admin to Advisor",
+    "Talk role changed from not set to Agent\nExplore role changed from Viewer to Editor",
+)
 WORKWEEK_DESCRIPTION = (
     "Workweek changed from {:mon=&amp;gt;{&quot;09:00&quot;=&amp;gt;&quot;17:00&quot;}} "
     "to {:mon=&amp;gt;{&quot;08:00&quot;=&amp;gt;&quot;18:00&quot;}}"
@@ -149,13 +158,13 @@ def build_vocabulary(rng: random.Random) -> Vocabulary:
         sid = ids.next()
         add({"admin": 0.5}, EventKind("update", "zendesk/business_hours/workweek", sid,
                                       f"Workweek: {name}", WORKWEEK_DESCRIPTION))
-    for user in humans:
+    for position, user in enumerate(humans):
         for _ in range(2):
             old, new = rng.sample(ROLES, 2)
             add({"admin": 0.15}, EventKind("update", "user", user.actor_id, user.name,
                                            f"Role changed from {old} to {new}"))
         add({"admin": 0.1}, EventKind("update", "user", user.actor_id, user.name,
-                                      "Support role changed from Light Agent to Admin"))
+                                      PRODUCT_ROLE_CHANGES[position % len(PRODUCT_ROLE_CHANGES)]))
     for name in ("Bob Cat", "Liam Murphy"):
         sid = next(a.actor_id for a in humans if a.name == name)
         add({"admin": 0.1}, EventKind("update", "user", sid, f"Suspension state: {name}",

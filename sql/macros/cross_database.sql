@@ -70,6 +70,44 @@
 {%- endmacro %}
 
 
+{#- A backslash (for the two characters `\` `n` some exports write between lines): written with
+    chr(), as a string literal's backslash means different things to different engines. -#}
+{% macro backslash() -%}
+    {{ return(adapter.dispatch('backslash', 'zendesk_audit')()) }}
+{%- endmacro %}
+
+{% macro default__backslash() -%}
+    chr(92)
+{%- endmacro %}
+
+{% macro bigquery__backslash() -%}
+    '\\'
+{%- endmacro %}
+
+
+{#- Every match of a regular expression replaced, ignoring case. Keep the pattern free of
+    backslashes and quotes: engines read those differently inside string literals. -#}
+{% macro replace_pattern_ignoring_case(text, pattern, replacement) -%}
+    {{ return(adapter.dispatch('replace_pattern_ignoring_case', 'zendesk_audit')(text, pattern, replacement)) }}
+{%- endmacro %}
+
+{% macro default__replace_pattern_ignoring_case(text, pattern, replacement) -%}
+    regexp_replace({{ text }}, '{{ pattern }}', {{ replacement }}, 'gi')
+{%- endmacro %}
+
+{% macro spark__replace_pattern_ignoring_case(text, pattern, replacement) -%}
+    regexp_replace({{ text }}, '(?i){{ pattern }}', {{ replacement }})
+{%- endmacro %}
+
+{% macro snowflake__replace_pattern_ignoring_case(text, pattern, replacement) -%}
+    regexp_replace({{ text }}, '{{ pattern }}', {{ replacement }}, 1, 0, 'i')
+{%- endmacro %}
+
+{% macro bigquery__replace_pattern_ignoring_case(text, pattern, replacement) -%}
+    regexp_replace({{ text }}, r'(?i){{ pattern }}', {{ replacement }})
+{%- endmacro %}
+
+
 {#- A UTC instant written as text ('2026-10-01 00:00:00+00:00') as a timestamp with time zone. -#}
 {% macro utc_timestamp(text) -%}
     {{ return(adapter.dispatch('utc_timestamp', 'zendesk_audit')(text)) }}

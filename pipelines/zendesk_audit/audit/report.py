@@ -290,9 +290,11 @@ class _Builder:
         return self.table(title, columns, Rows(rows, found.total), "most severe and latest first")
 
     def admin_roles(self) -> str:
-        intro = ("Users whose role was changed to one whose name contains “admin” (such as Administrator), as Zendesk "
-                 "wrote the change in the record, latest first.")
-        columns = [Column(self.when, "time"), Column("user"), Column("from"), Column("to"), Column("changed by")]
+        intro = ("Users given an admin role in a product (Admin, Administrator, account owner; in Guide also its "
+                 "former name Manager) who did not have one there, latest first. A change from Admin to "
+                 "Administrator is not listed.")
+        columns = [Column(self.when, "time"), Column("user"), Column("product"), Column("from"), Column("to"),
+                   Column("changed by")]
         title = "Role changes to an admin role"
         return self.section("admin-roles", title, self.data.admin_roles.total, intro,
                             self.table(title, columns, self.data.admin_roles), alarm="alarm")
@@ -420,9 +422,10 @@ class _Builder:
                             + self.table("Business-rule changes", columns, Rows(rows, data.rule_changes.total)))
 
     def role_history(self) -> str:
-        columns = [Column(self.when, "time"), Column("user"), Column("which role"), Column("from"), Column("to"),
+        columns = [Column(self.when, "time"), Column("user"), Column("product"), Column("from"), Column("to"),
                    Column("changed by")]
-        intro = "Every change of a user's role or support role: from what to what, and who changed it, latest first."
+        intro = ("Every change of a user's role, in each product (Support, Guide, Explore, Talk, ...): from what to "
+                 "what, and who changed it, latest first; “not set” is no role in that product.")
         return self.section("role-history", "Role history", self.data.role_history.total, intro,
                             self.table("Role history", columns, self.data.role_history))
 

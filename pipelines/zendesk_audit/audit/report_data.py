@@ -38,7 +38,9 @@ NOT_A_CHANGE = "coalesce(action, '') not in ('login', 'exported')"
 EXPORTED = "action = 'exported'"
 CREATED = "action = 'create'"
 API_TOKEN = "replace(lower(coalesce(source_type, '')), '_', '') = 'apitoken'"
-ADMIN_ROLE = "lower(coalesce(new_role, '')) like '%admin%'"
+ADMIN_ROLE = "grants_admin"  # user_role_history: the line gives an admin role in its product
+# A role line as the report shows it: `not set` (Zendesk's words for no role in a product) for a null role.
+ROLE_COLUMNS = "product, coalesce(old_role, 'not set'), coalesce(new_role, 'not set')"
 
 __all__ = ["ReportData", "Rows", "VIEWS", "Window", "read_report_data"]
 
@@ -468,7 +470,7 @@ def read_report_data(engine: DltSqlEngine, dataset: str, period: Period) -> Repo
         comparison=comparison,
         no_comparison=no_comparison,
         critical_high=q.table("sensitive_changes", SENSITIVE_COLUMNS, ["severity_rank >= 3"], SENSITIVE_ORDER),
-        admin_roles=q.table("user_role_history", "changed_at_local, user_name, old_role, new_role, actor_name", [ADMIN_ROLE],
+        admin_roles=q.table("user_role_history", f"changed_at_local, user_name, {ROLE_COLUMNS}, actor_name", [ADMIN_ROLE],
                             "changed_at desc, audit_log_id, line_number", time_column="changed_at"),
         unapproved=_unapproved(q, with_unapproved),
         exports=q.table(stg, CHANGE_COLUMNS, [EXPORTED], "created_at desc, id"),
@@ -490,7 +492,7 @@ def read_report_data(engine: DltSqlEngine, dataset: str, period: Period) -> Repo
                                  "group by 1 order by 2 desc, 1 limit 12")),
         rule_changes=q.table("rule_changes", "created_at_local, rule_kind, rule_name, action, actor_name, "
                              "change_description_text", [], "created_at desc, audit_log_id"),
-        role_history=q.table("user_role_history", "changed_at_local, user_name, role_kind, old_role, new_role, actor_name",
+        role_history=q.table("user_role_history", f"changed_at_local, user_name, {ROLE_COLUMNS}, actor_name",
                              [], "changed_at desc, audit_log_id, line_number", time_column="changed_at"),
         incidents=_incidents(q),
         destination=getattr(engine, "name", "sql"),

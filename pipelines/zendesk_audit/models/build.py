@@ -636,10 +636,11 @@ def lines_with_engine(engine: DltSqlEngine, schema: str) -> list[str]:
     by_severity = ", ".join(f"{severity} {count:,} ({rules} rules)" for severity, count, rules in rows)
     lines.append(f"sensitive changes by severity: {by_severity}")
     rows = engine.query(
-        f"select changed_at, user_name, old_role, new_role, actor_name from {view('user_role_history')} "
-        "order by changed_at desc, audit_log_id desc limit 3"
+        f"select changed_at, user_name, product, old_role, new_role, actor_name from {view('user_role_history')} "
+        "order by changed_at desc, audit_log_id desc, line_number limit 3"
     )
     lines.append("latest role changes:")
-    for changed_at, user, old, new, actor in rows:
-        lines.append(f"  {changed_at:%Y-%m-%d %H:%M} {user}: {old} -> {new} (by {actor})")
+    for changed_at, user, product, old, new, actor in rows:  # a null role is Zendesk's `not set`
+        lines.append(f"  {changed_at:%Y-%m-%d %H:%M} {user}, {product}: {old or 'not set'} -> {new or 'not set'} "
+                     f"(by {actor})")
     return lines

@@ -1,6 +1,8 @@
 -- One row per non-empty line of a decoded description (up to 100 lines per record), with its
--- 1-based line number and the record's columns. split_part over a generated line-number list is
--- portable where unnest/explode are not.
+-- 1-based line number and the record's columns. Zendesk separates lines with a newline (`\n` or
+-- `\r\n`); some exports show it as the two characters `\` `n`, others as `<br>`: each is a line
+-- break here (macros/lines.sql). split_part over a generated line-number list is portable where
+-- unnest/explode are not.
 with audit_logs as (
     select * from {{ ref('int_audit_logs_deduplicated') }}
 ),
@@ -16,13 +18,20 @@ line_numbers as (
     cross join digits as ones
 ),
 
-described as (
+separated as (
     select
         audit_logs.*,
-        length(change_description_text) - length(replace(change_description_text, {{ zendesk_audit.newline() }}, '')) + 1 as line_count
+        {{ zendesk_audit.line_breaks_as_newlines('change_description_text') }} as description_lines_text
     from audit_logs
     where change_description_text is not null
         and change_description_text <> ''
+),
+
+described as (
+    select
+        separated.*,
+        length(description_lines_text) - length(replace(description_lines_text, {{ zendesk_audit.newline() }}, '')) + 1 as line_count
+    from separated
 ),
 
 split as (
@@ -30,7 +39,7 @@ split as (
         described.*,
         line_numbers.line_number,
         trim(replace(
-            {{ zendesk_audit.nth_line('described.change_description_text', 'line_numbers.line_number') }},
+            {{ zendesk_audit.nth_line('described.description_lines_text', 'line_numbers.line_number') }},
             {{ zendesk_audit.carriage_return() }}, ''
         )) as line_text
     from described

@@ -2,7 +2,8 @@
 -- Admin Center CSV import counts once: the API row stays (it has ids), its CSV twin is left out
 -- (see macros/matching.sql; csv_api_reconciliation still shows what differs). CSV rows have no
 -- source_type: it is inferred from the label's prefix (`Trigger: ...`, seed source_types_by_label),
--- else `user` for a role change, else it stays null.
+-- else `user` for a role change (a `Role changed from` or `<Product> role changed from` line
+-- anywhere in the description, see macros/roles.sql), else it stays null.
 with audit_logs as (
     select * from {{ ref('stg_audit_logs') }}
 ),
@@ -42,9 +43,7 @@ typed as (
             labelled.source_type,
             source_types_by_label.source_type,
             case
-                when lower(labelled.change_description_text) like 'role changed from % to %'
-                    or lower(labelled.change_description_text) like 'support role changed from % to %'
-                    then 'user'
+                when lower(labelled.change_description_text) like '%role changed from % to %' then 'user'
             end
         ) as source_type,
         labelled.source_label,
