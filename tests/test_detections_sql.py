@@ -63,7 +63,7 @@ def test_the_generated_macro_and_seed_are_up_to_date() -> None:
     files = shipped_files()
     assert set(files) == {SHIPPED_MACRO, SHIPPED_SEED}
     for path, text in files.items():
-        assert path.read_text(encoding="utf-8") == text, f"{path} is out of date: run python -m zendesk_audit.models.detection_sql"
+        assert path.read_text(encoding="utf-8") == text, f"{path}: run python -m zendesk_audit.models.detection_sql"
 
 
 def test_every_shipped_rule_compiles_for_every_engine() -> None:
@@ -307,7 +307,8 @@ def test_each_case_fires_its_rule_and_no_negative_does(case_build: dict[str, Any
 def test_the_mart_carries_each_rules_title_techniques_and_sigma_id(case_build: dict[str, Any]) -> None:
     schema = f"{case_build['pipeline'].dataset_name}_models"
     rows = query_on(case_build["pipeline"])(
-        f"select distinct rule_id, rule_title, mitre_techniques, sigma_id, severity, severity_rank from {schema}.sensitive_changes"
+        "select distinct rule_id, rule_title, mitre_techniques, sigma_id, severity, severity_rank "
+        f"from {schema}.sensitive_changes"
     )
     ranks = {"informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
     rules = {rule.name: rule for rule in load_detection_rules()}

@@ -12,6 +12,7 @@ import shlex
 import click
 
 from zendesk_audit.cli.options import (
+    check_detection_rules,
     destination_options,
     detections_dir_option,
     fails_in_one_line,
@@ -73,6 +74,7 @@ def build_command(
     """
     from zendesk_audit.models.build import build_models
 
+    check_detection_rules(detections_dir)  # a bad rule fails before the database is opened
     opened = open_database(destination, dataset, duckdb_path, wait_for_lock, read_only=False, no_sql_engine=NO_SQL_MODELS)
     with opened as pipeline:
         result = build_models(pipeline, time_zone=time_zone, sql_dir=sql_dir, seeds_dir=seeds_dir,
