@@ -28,6 +28,7 @@ from sigma_oracle import matches
 from test_sql_models import _postgres_reachable, _spark_missing, normalise, query_on
 
 from conftest import POSTGRES_URL, load_sandbox
+from zendesk_audit.cli.commands import cli
 from zendesk_audit.cli.models import models_group
 from zendesk_audit.errors import SeedError
 from zendesk_audit.load.pipeline import create_pipeline
@@ -376,12 +377,15 @@ def test_a_bad_team_rule_fails_the_cli_in_one_line_before_anything_is_built(tmp_
     bad = team / "bad.yml"
     bad.write_text(rule_yaml("bad_rule", {"selection": {"ip_address|cidr": "10.0.0.0/8"}, "condition": "selection"}))
     database = tmp_path / "never.duckdb"
+    line = (f"error: {bad}: detection: ip_address|cidr: modifier cidr is not supported in SQL: use contains, startswith, "
+            "endswith, re, cased, exists, all, gt, gte, lt or lte")
     result = CliRunner().invoke(models_group, ["build", "--duckdb-path", str(database), "--detections-dir", str(team)])
-    assert result.exit_code == 2
-    assert result.output.strip().splitlines() == [
-        f"error: {bad}: detection: ip_address|cidr: modifier cidr is not supported in SQL: use contains, startswith, "
-        "endswith, re, cased, exists, all, gt, gte, lt or lte"
-    ]
+    assert result.exit_code == 2 and result.output.strip().splitlines() == [line]
+    # `load` and `import-csv` build the models after writing: they check the rules before anything is written.
+    for args in (["load", "--subdomain", "acme"], ["import-csv", str(tmp_path / "audit.csv"), "--subdomain", "acme"]):
+        result = CliRunner().invoke(cli, [*args, "--duckdb-path", str(database), "--detections-dir", str(team)])
+        assert result.exit_code == 2 and result.output.strip().splitlines() == [line], args
+    assert not database.exists()
 
 
 def test_a_seeds_folder_with_the_retired_sensitive_rules_fails_in_one_line(tmp_path: Path) -> None:
