@@ -56,7 +56,7 @@ def test_a_dbt_project_installs_the_models_as_a_package_and_builds_on_a_mart(
 
         _release_duckdb()
     names = {result.node.name for result in built.result.results}
-    assert {"sensitive_changes", "sensitive_changes_by_account", "stg_audit_logs", "sensitive_rules"} <= names
+    assert {"sensitive_changes", "sensitive_changes_by_account", "stg_audit_logs", "detection_rules"} <= names
     with duckdb.connect(str(database), read_only=True) as connection:
         ours = connection.execute(
             "select severity, count(*) from analytics.sensitive_changes group by 1 order by 1").fetchall()

@@ -100,7 +100,7 @@ def test_export_writes_every_file_and_verify_says_intact(loaded: Path, tmp_path:
     assert manifest["period"] == {"from": "2026-03-01T00:00:00Z", "to": "2026-06-01T00:00:00Z", "subdomain": None}
     paths = {entry["path"]: entry for entry in manifest["files"]}
     for name in ("records/audit_logs", "models/sensitive_changes", "models/off_hours_changes", "models/user_role_history",
-                 "models/actor_activity_daily", "seeds/sensitive_rules"):
+                 "models/actor_activity_daily", "seeds/detection_rules"):
         assert f"{name}.csv" in paths and f"{name}.parquet" in paths
     assert "models/model_ledger.csv" not in paths
     assert manifest["models"]["sensitive_changes"]["version"] >= 1

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from sigma_oracle import matches
 
 from conftest import POSTGRES_URL, load_sandbox
 from zendesk_audit.cli.models import models_group
@@ -40,6 +41,7 @@ from zendesk_audit.models.build import (
     model_names,
     model_status,
 )
+from zendesk_audit.models.detection_rules import load_detection_rules
 from zendesk_audit.models.warehouse import open_engine
 from zendesk_audit.settings import SQL_DIR
 from zendesk_sandbox import Sandbox
@@ -163,12 +165,6 @@ def read_seed_csv(seeds_dir: Path, name: str) -> list[dict[str, str]]:
         return [row for row in csv.DictReader(handle) if any(value.strip() for value in row.values())]
 
 
-def like(value: str | None, pattern: str) -> bool:
-    """SQL LIKE, case-insensitive (% any run, _ one character)."""
-    regex = "".join(".*" if char == "%" else "." if char == "_" else re.escape(char) for char in pattern.lower())
-    return re.fullmatch(regex, (value or "").lower(), flags=re.DOTALL) is not None
-
-
 # What Zendesk writes between the lines of one description: a newline (`\r\n` keeps a carriage
 # return, dropped from the line), the two characters `\` `n` (some exports; `\r\n` spelled out the
 # same way) and `<br>`, `<br/>`, `<br />` in any case.
@@ -257,7 +253,7 @@ def expected_answers(records: list[dict[str, Any]], seeds_dir: Path, time_zone: 
         interval = (minutes(row["opens_at"]), minutes(row["closes_at"]))
         hours.setdefault(WEEKDAYS.index(row["weekday"].lower()) + 1, []).append(interval)
     holidays = {date.fromisoformat(row["holiday_date"]) for row in read_seed_csv(seeds_dir, "holidays")}
-    rules = read_seed_csv(seeds_dir, "sensitive_rules")
+    rules = load_detection_rules()
     approved = {int(row["actor_id"]) for row in read_seed_csv(seeds_dir, "approved_actors")}
     incidents = [
         (row["incident_id"], datetime.fromisoformat(row["started_at"].replace("Z", "+00:00")), int(row["lookback_hours"] or 24))
@@ -295,15 +291,9 @@ def expected_answers(records: list[dict[str, Any]], seeds_dir: Path, time_zone: 
         if source_type in ("rule", "trigger", "automation", "macro", "view", "sla/policy"):
             kind, separator, name = (label or "").partition(": ")
             answers["rules"].add((rid, kind.lower(), name) if separator else (rid, source_type, label))
-        for rule in rules:
-            checks = [
-                (record.get("source_type"), rule["source_type_pattern"]),
-                (record.get("action"), rule["action_pattern"]),
-                (label, rule["label_pattern"]),
-                (text, rule["description_pattern"]),
-            ]
-            if all(not pattern or like(value, pattern) for value, pattern in checks):
-                answers["sensitive"].add((rid, rule["rule_id"], rule["severity"]))
+        for rule in rules:  # the Sigma rules, read by the independent evaluator (sigma_oracle.py)
+            if matches(rule, record):
+                answers["sensitive"].add((rid, rule.name, rule.level))
         for number, attribute, old, new, named in parse_named_changes(text or "", label):
             answers["changes"].add((rid, number, attribute, old, new))
             found = role_line(attribute, old, new) if named and source_type == "user" else None
@@ -696,8 +686,7 @@ BAD_SEEDS = [
      "incidents.csv:2: bad time 'yesterday' (use ISO 8601 in UTC, e.g. 2026-10-30T14:00:00Z)"),
     ("incidents.csv", "incident_id,title,started_at,lookback_hours\nINC-1,x,2026-10-30T14:00:00Z,-3\n",
      "incidents.csv:2: -3 must be greater than 0"),
-    ("sensitive_rules.csv", "rule_id,severity,title,source_type_pattern,action_pattern,label_pattern,description_pattern\n"
-     "r1,urgent,x,user,,,\n", "sensitive_rules.csv:2: unknown severity 'urgent' (use low, medium, high, critical)"),
+    ("severities.csv", "severity,severity_rank\nlow,-1\n", "severities.csv:2: -1 must be 0 or more"),
     ("approved_actors.csv", "actor_id,actor_name,note\n12,a,\n12,b,\n", "approved_actors.csv:3: actor_id 12 repeats line 2"),
     ("approved_actors.csv", "actor_id,nickname\n1,a\n",
      "approved_actors.csv:1: unknown column 'nickname' (expected actor_id, actor_name, note, subdomain)"),

@@ -35,7 +35,7 @@ from zendesk_audit.audit.period import Period, fetch, iso, require_views
 from zendesk_audit.errors import EXIT_ALERTS, EXIT_FAILED, EXIT_OK, ConfigurationError
 from zendesk_audit.models.account_zones import AccountTimeZone, account_time_zones, fallback_warnings
 from zendesk_audit.models.account_zones import summary as time_zone_summary
-from zendesk_audit.models.seeds import SEVERITIES
+from zendesk_audit.models.seeds import SEVERITIES, SEVERITY_RANKS
 from zendesk_audit.models.warehouse import sql_literal, value_literal
 from zendesk_audit.text_safety import json_text, terminal_text
 
@@ -74,15 +74,15 @@ __all__ = ["Alert", "AlertsResult", "SEVERITIES", "run_alerts", "severity_rank"]
 
 
 def severity_rank(severity: str) -> int:
-    """1 (low) .. 4 (critical), as `sensitive_changes.severity_rank`.
+    """0 (informational), 1 (low) .. 4 (critical), as `sensitive_changes.severity_rank` (seed severities).
 
     Raises:
-        ConfigurationError: not one of low, medium, high, critical.
+        ConfigurationError: not one of informational, low, medium, high, critical.
     """
     name = severity.strip().lower()
-    if name not in SEVERITIES:
+    if name not in SEVERITY_RANKS:
         raise ConfigurationError(f"unknown severity {severity!r}: use {', '.join(SEVERITIES)}")
-    return SEVERITIES.index(name) + 1
+    return SEVERITY_RANKS[name]
 
 
 def _text(value: Any) -> Any:
@@ -406,10 +406,11 @@ def run_alerts(
     from zendesk_audit.models.warehouse import open_engine
 
     rank = severity_rank(min_severity)
+    name = min_severity.strip().lower()
     if webhook:
         check_webhook(webhook)
     period = _as_period(from_, to, subdomain)
-    result = AlertsResult(SEVERITIES[rank - 1], period, webhook=redact_url(webhook) if webhook else None)
+    result = AlertsResult(name, period, webhook=redact_url(webhook) if webhook else None)
     dataset = pipeline.dataset_name
     schema = models_schema_name(dataset)
     with open_engine(pipeline) as engine:

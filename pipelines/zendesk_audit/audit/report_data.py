@@ -464,7 +464,7 @@ def read_report_data(engine: DltSqlEngine, dataset: str, period: Period) -> Repo
         freshness=freshness,
         business_hours=_business_hours(_seed_rows(engine, schema, present, "business_hours", "weekday, opens_at, closes_at")),
         holidays=holidays,
-        rules=_rules(_seed_rows(engine, schema, present, "sensitive_rules", "rule_id, severity, title")),
+        rules=_rules(_seed_rows(engine, schema, present, "detection_rules", "rule_id, severity, title")),
         approved_actors=approved_actors,
         figures=figures(q, with_unapproved),
         comparison=comparison,

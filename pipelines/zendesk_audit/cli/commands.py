@@ -19,7 +19,9 @@ from zendesk_audit.cli.evidence import alerts_command, evidence_group, report_co
 from zendesk_audit.cli.imports import export_request_command, import_csv_command
 from zendesk_audit.cli.models import models_group
 from zendesk_audit.cli.options import (
+    check_detection_rules,
     destination_options,
+    detections_dir_option,
     fails_in_one_line,
     filter_options,
     lock_option,
@@ -139,6 +141,7 @@ def cli(ctx: click.Context) -> None:
 )
 @click.option("--workers", type=click.IntRange(1, 32), help="Windows fetched at once (default: sized from latency and budget).")
 @click.option("--no-models", is_flag=True, help="Do not build the SQL models after the load.")
+@detections_dir_option
 @click.option("--alerts", "with_alerts", is_flag=True, help="After the load, report new sensitive changes (exit 3 when found).")
 @click.option(
     "--alerts-min-severity",
@@ -161,6 +164,7 @@ def load(
     chunk_pages: int,
     chunk_seconds: float,
     no_models: bool,
+    detections_dir: str | None,
     with_alerts: bool,
     alerts_min_severity: str,
     alerts_webhook: str | None,
@@ -180,6 +184,9 @@ def load(
     from zendesk_audit.load.accounts import AlertsRequest, load_all
     from zendesk_audit.load.runner import LoadOptions
 
+    if not no_models:
+        check_detection_rules(detections_dir)  # a bad rule fails now, before anything is loaded
+
     options = LoadOptions(
         destination=destination,
         dataset_name=dataset,
@@ -189,6 +196,7 @@ def load(
         chunk_pages=chunk_pages,
         chunk_seconds=chunk_seconds,
         build_models=not no_models,
+        detections_dir=detections_dir,
     )
     outcome = load_all(
         subdomains,

@@ -9,7 +9,15 @@ from typing import Any
 
 import click
 
-from zendesk_audit.cli.options import destination_options, fails_in_one_line, filter_options, lock_option, verbose_option
+from zendesk_audit.cli.options import (
+    check_detection_rules,
+    destination_options,
+    detections_dir_option,
+    fails_in_one_line,
+    filter_options,
+    lock_option,
+    verbose_option,
+)
 
 
 @click.command("import-csv", context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,6 +30,7 @@ from zendesk_audit.cli.options import destination_options, fails_in_one_line, fi
 @destination_options
 @lock_option
 @click.option("--no-models", is_flag=True, help="Do not build the SQL models after the import.")
+@detections_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @verbose_option
 @fails_in_one_line
@@ -34,6 +43,7 @@ def import_csv_command(
     duckdb_path: str,
     wait_for_lock: float,
     no_models: bool,
+    detections_dir: str | None,
     as_json: bool,
 ) -> None:
     """Import Admin Center audit-log CSV exports into the audit_logs table (_source = 'csv').
@@ -50,6 +60,8 @@ def import_csv_command(
     from zendesk_audit.errors import AfterLoadError
     from zendesk_audit.load.csv_import import import_csv
 
+    if not no_models:
+        check_detection_rules(detections_dir)  # a bad rule fails now, before anything is imported
     try:
         result = import_csv(
             list(files),
@@ -59,6 +71,7 @@ def import_csv_command(
             duckdb_path=duckdb_path,
             time_format=time_format,
             build_models=not no_models,
+            detections_dir=detections_dir,
             wait_for_lock=wait_for_lock,
         )
     except AfterLoadError as exc:  # the rows are in: say so before the error line (exit 4)

@@ -11,7 +11,14 @@ import shlex
 
 import click
 
-from zendesk_audit.cli.options import destination_options, fails_in_one_line, lock_option, verbose_option
+from zendesk_audit.cli.options import (
+    check_detection_rules,
+    destination_options,
+    detections_dir_option,
+    fails_in_one_line,
+    lock_option,
+    verbose_option,
+)
 from zendesk_audit.load.pipeline import open_database
 
 NO_SQL_MODELS = (
@@ -38,6 +45,7 @@ def models_group() -> None:
     type=click.Path(file_okay=False),
     help="The seed CSV folder (default: config models.seeds_dir, then <sql-dir>/seeds); see `models init-seeds`.",
 )
+@detections_dir_option
 @click.option("--full-refresh", is_flag=True, help="Rebuild every mart from all records, not only what new loads touched.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @verbose_option
@@ -50,24 +58,27 @@ def build_command(
     time_zone: str | None,
     sql_dir: str | None,
     seeds_dir: str | None,
+    detections_dir: str | None,
     full_refresh: bool,
     as_json: bool,
 ) -> None:
     """Run the dbt project: rebuild what changed, refresh the marts with what new loads touched.
 
-    A changed model, seed or time zone rebuilds it and what depends on it; the incremental marts
-    re-read only the days (or items) the loads since the last build touched.
+    A changed model, seed, detection rule or time zone rebuilds it and what depends on it; the
+    incremental marts re-read only the days (or items) the loads since the last build touched.
 
     Exit 0 on success, 1 when a model fails on the destination (it keeps its previous rows), 2 on
-    a bad seed row, time zone or project.
+    a bad seed row, detection rule, time zone or project.
 
     Example: zendesk-audit models build --destination postgres --dataset zendesk_audit
     """
     from zendesk_audit.models.build import build_models
 
+    check_detection_rules(detections_dir)  # a bad rule fails before the database is opened
     opened = open_database(destination, dataset, duckdb_path, wait_for_lock, read_only=False, no_sql_engine=NO_SQL_MODELS)
     with opened as pipeline:
-        result = build_models(pipeline, time_zone=time_zone, sql_dir=sql_dir, seeds_dir=seeds_dir, full_refresh=full_refresh)
+        result = build_models(pipeline, time_zone=time_zone, sql_dir=sql_dir, seeds_dir=seeds_dir,
+                              detections_dir=detections_dir, full_refresh=full_refresh)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
         return
@@ -86,6 +97,7 @@ def build_command(
     type=click.Path(file_okay=False),
     help="The seed CSV folder (default: config models.seeds_dir, then <sql-dir>/seeds).",
 )
+@detections_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model.")
 @verbose_option
 @fails_in_one_line
@@ -96,6 +108,7 @@ def status_command(
     wait_for_lock: float,
     sql_dir: str | None,
     seeds_dir: str | None,
+    detections_dir: str | None,
     as_json: bool,
 ) -> None:
     """List each model with its version, the version built and when, its state, then each account's time zone.
@@ -111,7 +124,7 @@ def status_command(
     from zendesk_audit.models.build import model_status, model_time_zones
 
     with open_database(destination, dataset, duckdb_path, wait_for_lock, no_sql_engine=NO_SQL_MODELS) as pipeline:
-        statuses = model_status(pipeline, sql_dir=sql_dir, seeds_dir=seeds_dir)
+        statuses = model_status(pipeline, sql_dir=sql_dir, seeds_dir=seeds_dir, detections_dir=detections_dir)
         zones = [] if as_json else model_time_zones(pipeline)
     if as_json:
         for status in statuses:

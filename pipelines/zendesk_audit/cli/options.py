@@ -168,6 +168,30 @@ def filter_options(func: F) -> F:
     return func
 
 
+def detections_dir_option(func: F) -> F:
+    """--detections-dir: the team's folder of Sigma rules, added to the shipped ones for `sensitive_changes`."""
+    return click.option(
+        "--detections-dir",
+        type=click.Path(file_okay=False),
+        help="A folder of your own Sigma rules (*.yml), added to the shipped ones in sensitive_changes "
+        "(default: config models.detections_dir).",
+    )(func)
+
+
+def check_detection_rules(detections_dir: str | None) -> None:
+    """Read and compile the shipped rules and the team's (`--detections-dir`, else config), so a bad
+    rule fails a load or an import in one line before anything is written.
+
+    Raises:
+        DetectionRuleError: `file: field: reason` (exit 2).
+    """
+    from zendesk_audit.models.detection_rules import load_detection_rules, team_rules_dir
+    from zendesk_audit.models.detection_sql import compile_rules
+
+    team = team_rules_dir(detections_dir)
+    compile_rules(load_detection_rules([team] if team else []), "postgres")
+
+
 def lock_option(func: F) -> F:
     """--wait-for-lock: how long a command waits for the database (see `locking`), then fails in one line."""
     return click.option(

@@ -155,6 +155,7 @@ def import_csv(
     build_models: bool = False,
     wait_for_lock: float = 0.0,
     chunk_rows: int = CHUNK_ROWS,
+    detections_dir: str | None = None,
 ) -> ImportResult:
     """Load Admin Center CSV files into `audit_logs` (`_source = 'csv'`) of one account.
 
@@ -169,6 +170,7 @@ def import_csv(
         time_format: a `strptime` format for the Time column when it is not ISO 8601 or a known one.
         build_models: build the SQL models afterwards (not on the filesystem destination).
         chunk_rows: rows per committed load.
+        detections_dir: the team's folder of Sigma rules for that build (default: config models.detections_dir).
 
     Raises:
         CsvImportError: `file:line: why` (exit 2), nothing of the files was committed.
@@ -188,7 +190,8 @@ def import_csv(
         raise ConfigurationError("give at least one CSV file: zendesk-audit import-csv FILE... --subdomain S")
     account = resolve_subdomain(subdomain)
     files = check_files(paths)
-    options = LoadOptions(destination, dataset_name, duckdb_path, wait_for_lock, build_models=build_models)
+    options = LoadOptions(destination, dataset_name, duckdb_path, wait_for_lock, build_models=build_models,
+                          detections_dir=detections_dir)
     target = create_destination(destination, duckdb_path)
     pipeline = create_pipeline(target, dataset_name, duckdb_path, pipeline_name=CSV_PIPELINE_NAME)
     # The lock (without the open file) spans the models build too, as for `load`.

@@ -72,6 +72,8 @@ class LoadOptions:
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS
     # Build the SQL models once the data is committed (never on the filesystem destination).
     build_models: bool = False
+    # The team's folder of Sigma rules for that build (None: config models.detections_dir).
+    detections_dir: str | None = None
 
     def command_arguments(self) -> list[str]:
         """These options as `zendesk-audit` arguments, for the command a message tells to run."""
@@ -79,7 +81,8 @@ class LoadOptions:
 
     def models_command(self) -> str:
         """`zendesk-audit models build` pointed at the database this load writes."""
-        return " ".join(["zendesk-audit models build", *self.command_arguments()])
+        extra = [f"--detections-dir {self.detections_dir}"] if self.detections_dir else []
+        return " ".join(["zendesk-audit models build", *self.command_arguments(), *extra])
 
 
 @dataclass(frozen=True)
@@ -250,7 +253,8 @@ def build_models_after(
     from zendesk_audit.models.build import build_models
 
     with write_lock(pipeline, options.wait_for_lock, "models build"):
-        built = after_load_step(result, "models", lambda: build_models(pipeline), options.models_command(), what)
+        built = after_load_step(result, "models", lambda: build_models(pipeline, detections_dir=options.detections_dir),
+                               options.models_command(), what)
     result.models, result.models_summary = built.as_dict(), built.summary_line()
 
 

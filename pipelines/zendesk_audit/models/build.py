@@ -4,7 +4,7 @@ dbt does the modelling: refs, sources, vars, seeds, tests, contracts, versions, 
 (`dbt_project.py` runs it in-process). What dbt does not do stays here:
 
 - seed rows are checked with file, line and reason before dbt sees them (`seeds.py`);
-- a changed model, seed, macro or setting (the time zone) rebuilds what depends on it in full:
+- a changed model, seed, macro, setting (the time zone) or detection rule rebuilds what depends on it in full:
   dbt's incremental models would otherwise keep rows computed the old way. Each model's
   fingerprint (its SQL, config and columns, the project's macros, the settings, the accounts
   table's shape, and its parents' fingerprints) goes to the ledger `<dataset>_models.model_ledger`
@@ -72,6 +72,8 @@ LEDGER_COLUMNS = (
     ("load_id", "text"),
 )
 LAYERS = ("staging", "intermediate", "marts")
+# The var that carries the compiled detection rules to `sensitive_changes` (detection_sql.py).
+DETECTIONS_VAR = "zendesk_audit_detections"
 
 
 def models_schema_name(dataset: str) -> str:
@@ -201,8 +203,15 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
-def project_nodes(manifest: Manifest, seeds: list[Seed], settings: dict[str, Any]) -> list[Node]:
-    """Every model and seed of the project, parents first, each with its fingerprint."""
+def project_nodes(
+    manifest: Manifest, seeds: list[Seed], settings: dict[str, Any], model_inputs: dict[str, str] | None = None
+) -> list[Node]:
+    """Every model and seed of the project, parents first, each with its fingerprint.
+
+    `model_inputs`: what else a model's rows depend on, by model name (`sensitive_changes`: the
+    compiled detection rules, which reach it as a var), so a change there rebuilds it in full.
+    """
+    model_inputs = model_inputs or {}
     checksums = {seed.name: seed.checksum for seed in seeds}
     macros = _digest(sorted(
         (macro.unique_id, macro.macro_sql) for macro in manifest.macros.values() if macro.package_name == PROJECT_NAME
@@ -231,7 +240,8 @@ def project_nodes(manifest: Manifest, seeds: list[Seed], settings: dict[str, Any
         else:
             config = {key: value for key, value in item.config.to_dict().items() if key not in ("meta", "tags", "docs")}
             columns = {name: (column.data_type or "") for name, column in item.columns.items()}
-            node.fingerprint = _digest(item.checksum.checksum, config, columns, macros, settings)
+            extra = [model_inputs[item.name]] if item.name in model_inputs else []
+            node.fingerprint = _digest(item.checksum.checksum, config, columns, macros, settings, *extra)
         found[unique_id] = node
     ordered: list[Node] = []
     done: set[str] = set()
@@ -314,6 +324,7 @@ class Prepared:
     ledger: dict[tuple[str, str], LedgerEntry]
     relations: dict[str, str]
     last_load_id: str | None
+    detections: list[dict[str, str]] = field(default_factory=list)
 
 
 def _accounts_state(engine: DltSqlEngine, dataset: str, present: dict[str, str]) -> list[object]:
@@ -332,13 +343,14 @@ def prepare(
     time_zone: str | None = None,
     sql_dir: str | Path | None = None,
     seeds_dir: str | Path | None = None,
+    detections_dir: str | Path | None = None,
     require_data: bool = True,
 ) -> Prepared:
-    """Check the seeds and settings, read the destination's state, and parse the dbt project.
+    """Check the seeds, rules and settings, read the destination's state, and parse the dbt project.
 
     Raises:
         SeedError: a seed row is invalid (`file:line: reason`); nothing was opened or written.
-        ConfigurationError: a bad time zone, project or destination.
+        ConfigurationError: a bad time zone, project, destination or detection rule (`file: field: reason`).
         ModelBuildError: `audit_logs` is not loaded yet.
     """
     project_dir = Path(sql_dir) if sql_dir else default_sql_dir()
@@ -349,6 +361,10 @@ def prepare(
     dataset = pipeline.dataset_name
     schema = models_schema_name(dataset)
     profile = profile_for(pipeline, schema)
+    from zendesk_audit.models.detection_sql import detection_inputs  # pySigma: only when building
+
+    detections = detection_inputs(seeds, profile.adapter, detections_dir)
+    seeds = detections.seeds
     check_adapter(profile.adapter)
     with open_engine(pipeline) as engine:
         present = engine.relations(dataset)
@@ -368,13 +384,16 @@ def prepare(
     write_checked_seeds(seeds, project.seeds_dir)
     project.write_profile()
     settings = {"time_zone": override, "accounts": accounts, "dataset": dataset}
-    nodes = project_nodes(project.parse(_variables(dataset, override, None)), seeds, settings)
+    manifest = project.parse(_variables(dataset, override, detections.detections, None))
+    nodes = project_nodes(manifest, seeds, settings, {"sensitive_changes": detections.fingerprint})
     zone_label = override or ("account time zone" if accounts else "UTC")
-    return Prepared(project, schema, override, zone_label, nodes, ledger, relations, last_load_id)
+    return Prepared(project, schema, override, zone_label, nodes, ledger, relations, last_load_id, detections.detections)
 
 
-def _variables(dataset: str, time_zone: str | None, since: str | None, days: list[list[str]] | None = None) -> str:
-    values: dict[str, Any] = {"zendesk_audit_schema": dataset, "zendesk_audit_time_zone": time_zone}
+def _variables(dataset: str, time_zone: str | None, detections: list[dict[str, str]], since: str | None,
+               days: list[list[str]] | None = None) -> str:
+    values: dict[str, Any] = {"zendesk_audit_schema": dataset, "zendesk_audit_time_zone": time_zone,
+                              DETECTIONS_VAR: detections}
     if since is not None:
         values["zendesk_audit_since_load_id"] = since
     if days is not None:
@@ -393,7 +412,7 @@ def _vars(prepared: Prepared, pipeline: dlt.Pipeline, since: str | None) -> str:
                 f"where _dlt_load_id > {sql_literal(since)} group by 1, 2 order by 1, 2"
             )
         days = [[str(subdomain), str(day)] for subdomain, day in rows]
-    return _variables(pipeline.dataset_name, prepared.override, since, days)
+    return _variables(pipeline.dataset_name, prepared.override, prepared.detections, since, days)
 
 
 def _selector(node: Node) -> str:
@@ -521,6 +540,7 @@ def build_models(
     time_zone: str | None = None,
     sql_dir: str | Path | None = None,
     seeds_dir: str | Path | None = None,
+    detections_dir: str | Path | None = None,
     full_refresh: bool = False,
 ) -> BuildResult:
     """Build the SQL models in `<dataset>_models` on the pipeline's destination, with dbt.
@@ -531,11 +551,13 @@ def build_models(
             account's time zone from `accounts`, then UTC.
         sql_dir: the dbt project (default: config `models.sql_dir`, then the project's `sql/`).
         seeds_dir: the seed CSV folder (default: config `models.seeds_dir`, then `<sql_dir>/seeds`).
+        detections_dir: the team's folder of Sigma rules, added to the shipped ones (default: config
+            `models.detections_dir`, else none); a changed rule rebuilds `sensitive_changes` in full.
         full_refresh: rebuild every model and seed from all records.
 
     Raises:
         SeedError: a seed row is invalid (`file:line: reason`), nothing was built.
-        ConfigurationError: a bad time zone, project or destination.
+        ConfigurationError: a bad time zone, project, destination or rule (`file: field: reason`).
         ModelBuildError: a model failed on the destination; it keeps its previous rows.
 
     Example:
@@ -543,22 +565,23 @@ def build_models(
         >>> print(build_models(pipeline).summary_line())
         models: 0 built, 10 refreshed, 7 unchanged in schema zendesk_audit_models (account time zone) in 1.9 s
     """
-    prepared = prepare(pipeline, time_zone=time_zone, sql_dir=sql_dir, seeds_dir=seeds_dir)
+    prepared = prepare(pipeline, time_zone=time_zone, sql_dir=sql_dir, seeds_dir=seeds_dir, detections_dir=detections_dir)
     return build_prepared(prepared, pipeline, full_refresh=full_refresh)
 
 
 def model_status(
-    pipeline: dlt.Pipeline, *, sql_dir: str | Path | None = None, seeds_dir: str | Path | None = None
+    pipeline: dlt.Pipeline, *, sql_dir: str | Path | None = None, seeds_dir: str | Path | None = None,
+    detections_dir: str | Path | None = None,
 ) -> list[ModelStatus]:
     """Each model with its version, built version, build time and state, parents first.
 
-    "outdated" means a build now would rebuild it: its SQL, a seed it reads or a setting changed.
+    "outdated" means a build now would rebuild it: its SQL, a seed it reads, a rule or a setting changed.
 
     Example:
         >>> for status in model_status(pipeline):
         ...     print(status.name, status.file_version, status.built_version, status.state)
     """
-    prepared = prepare(pipeline, sql_dir=sql_dir, seeds_dir=seeds_dir, require_data=False)
+    prepared = prepare(pipeline, sql_dir=sql_dir, seeds_dir=seeds_dir, detections_dir=detections_dir, require_data=False)
     statuses = []
     for node in prepared.nodes:
         if node.kind != "model":
@@ -588,9 +611,11 @@ def model_names(sql_dir: str | Path | None = None) -> list[str]:
     return names
 
 
-def check_models(pipeline: dlt.Pipeline, *, sql_dir: str | Path | None = None) -> list[str]:
+def check_models(
+    pipeline: dlt.Pipeline, *, sql_dir: str | Path | None = None, detections_dir: str | Path | None = None
+) -> list[str]:
     """dbt's tests of every model (the `data_tests` of each `.yml`); one line per failure, empty when all pass."""
-    prepared = prepare(pipeline, sql_dir=sql_dir)
+    prepared = prepare(pipeline, sql_dir=sql_dir, detections_dir=detections_dir)
     result = prepared.project.invoke(["test", "--vars", _vars(prepared, pipeline, None)])
     problems = []
     for item in getattr(result.result, "results", None) or []:

@@ -35,7 +35,7 @@ DEFAULT_RULES_DIR = SQL_DIR / "detections"
 
 # Sigma field (Zendesk's record field) -> column of int_audit_logs_deduplicated.
 FIELDS: dict[str, str] = {
-    "id": "id",
+    "id": "audit_log_id",
     "created_at": "created_at",
     "action": "action",
     "action_label": "action_label",

@@ -23,6 +23,15 @@ from zendesk_audit.times import parse_utc
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SEVERITY_SEED = "severities"
+# Written by each build from the Sigma rules (models/detection_sql.py), never edited by hand.
+GENERATED_SEEDS = ("detection_rules",)
+# Seeds that are no more, with what replaced them: a copy left in a seeds folder fails the build.
+RETIRED_SEEDS = {
+    "sensitive_rules": (
+        "sensitive rules are Sigma rules now (sql/detections/*.yml): write each row as a Sigma rule file in a "
+        "folder named by --detections-dir (config models.detections_dir), then delete this file (see the README)"
+    ),
+}
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 
@@ -108,32 +117,33 @@ def _int(text: str) -> int:
         raise _RowError(f"bad id {text!r} (use the numeric Zendesk id)") from None
 
 
-def read_severities(seeds_dir: Path | None = None) -> tuple[str, ...]:
-    """The severity scale, lowest first, from seed `severities` (its one definition)."""
+def read_severity_ranks(seeds_dir: Path | None = None) -> dict[str, int]:
+    """Each severity and its rank, lowest first, from seed `severities` (the scale's one definition)."""
     path = Path(seeds_dir or SQL_DIR / "seeds") / f"{SEVERITY_SEED}.csv"
     if not path.exists():
         path = SQL_DIR / "seeds" / f"{SEVERITY_SEED}.csv"
     seed = read_seed(path)
-    return tuple(str(name) for name, _ in sorted(seed.rows, key=lambda row: row[1]))
+    return {str(name): int(rank) for name, rank in sorted(seed.rows, key=lambda row: row[1])}
 
 
-def _severity(text: str) -> str:
-    value = text.strip().lower()
-    scale = SEVERITIES
-    if value not in scale:
-        raise _RowError(f"unknown severity {text!r} (use {', '.join(scale)})")
+def read_severities(seeds_dir: Path | None = None) -> tuple[str, ...]:
+    """The severity scale, lowest first, from seed `severities`."""
+    return tuple(read_severity_ranks(seeds_dir))
+
+
+def _rank(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise _RowError(f"bad number {text!r} (use a whole number)") from None
+    if value < 0:
+        raise _RowError(f"{value} must be 0 or more")
     return value
 
 
 def _check_hours(row: dict[str, Any]) -> None:
     if row["opens_at"] >= row["closes_at"]:
         raise _RowError(f"opens_at {row['opens_at']} is not before closes_at {row['closes_at']}")
-
-
-def _check_rule(row: dict[str, Any]) -> None:
-    patterns = ("source_type_pattern", "action_pattern", "label_pattern", "description_pattern")
-    if not any(row[name] for name in patterns):
-        raise _RowError("a rule needs at least one of " + ", ".join(patterns))
 
 
 SEED_SPECS: dict[str, SeedSpec] = {
@@ -175,23 +185,21 @@ SEED_SPECS: dict[str, SeedSpec] = {
             unique=(("actor_id", "subdomain"),),
         ),
         SeedSpec(
-            "sensitive_rules",
+            "detection_rules",
             (
                 SeedColumn("rule_id", required=True),
-                SeedColumn("severity", required=True, parse=_severity),
                 SeedColumn("title"),
-                SeedColumn("source_type_pattern"),
-                SeedColumn("action_pattern"),
-                SeedColumn("label_pattern"),
-                SeedColumn("description_pattern"),
+                SeedColumn("severity", required=True, parse=lambda text: text.strip().lower()),
+                SeedColumn("mitre_techniques"),
+                SeedColumn("sigma_id"),
+                SeedColumn("rule_file"),
             ),
             unique=("rule_id",),
-            check=_check_rule,
         ),
         SeedSpec(
             SEVERITY_SEED,
             (SeedColumn("severity", required=True, parse=lambda text: text.strip().lower()),
-             SeedColumn("severity_rank", "integer", required=True, parse=_positive_int)),
+             SeedColumn("severity_rank", "integer", required=True, parse=_rank)),
             unique=("severity", "severity_rank"),
         ),
         SeedSpec(
@@ -258,8 +266,13 @@ def read_seed(path: Path, display: str | None = None) -> Seed:
         except _RowError as exc:
             raise SeedError(f"{where}:{start}: {exc}") from None
         seed.rows.append(tuple(row[column.name] for column in spec.columns))
-    seed.checksum = hashlib.sha256(repr((seed.columns, seed.rows)).encode("utf-8")).hexdigest()
+    seed.checksum = seed_checksum(seed.columns, seed.rows)
     return seed
+
+
+def seed_checksum(columns: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> str:
+    """What a seed's fingerprint is made of: its columns and typed rows."""
+    return hashlib.sha256(repr((columns, rows)).encode("utf-8")).hexdigest()
 
 
 def read_seeds(seeds_dir: Path, root: Path | None = None) -> list[Seed]:
@@ -267,6 +280,8 @@ def read_seeds(seeds_dir: Path, root: Path | None = None) -> list[Seed]:
     seeds = []
     for path in sorted(Path(seeds_dir).glob("*.csv")):
         display = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+        if path.stem in RETIRED_SEEDS:
+            raise SeedError(f"{display}: {RETIRED_SEEDS[path.stem]}")
         seeds.append(read_seed(path, display))
     return seeds
 
@@ -288,7 +303,7 @@ def init_seeds(target: str | Path, source: Path, *, force: bool = False) -> list
     folder = Path(target)
     if folder.exists() and not folder.is_dir():
         raise ConfigurationError(f"{folder} is a file: give a folder for the seed copies")
-    sources = sorted(source.glob("*.csv"))
+    sources = sorted(path for path in source.glob("*.csv") if path.stem not in GENERATED_SEEDS)
     if not sources:
         raise ConfigurationError(f"no seed CSV files in {source}: the package is incomplete, reinstall it")
     copies = [(path, folder / path.name) for path in sources]
@@ -317,6 +332,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def seed_csv_text(seed: Seed) -> str:
+    """The seed as the CSV dbt loads: a header, then one spelling per value."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([name for name, _ in seed.columns])
+    for row in seed.rows:
+        writer.writerow([_cell(value) for value in row])
+    return buffer.getvalue()
+
+
 def write_checked_seeds(seeds: list[Seed], folder: Path) -> None:
     """Write each validated seed as the CSV dbt loads: one spelling per value, every column present.
 
@@ -328,15 +353,11 @@ def write_checked_seeds(seeds: list[Seed], folder: Path) -> None:
         if stale.name not in names:
             stale.unlink()
     for seed in seeds:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([name for name, _ in seed.columns])
-        for row in seed.rows:
-            writer.writerow([_cell(value) for value in row])
         target = folder / f"{seed.name}.csv"
-        text = buffer.getvalue()
+        text = seed_csv_text(seed)
         if not target.exists() or target.read_text(encoding="utf-8") != text:
             target.write_text(text, encoding="utf-8")
 
 
-SEVERITIES: tuple[str, ...] = read_severities()
+SEVERITY_RANKS: dict[str, int] = read_severity_ranks()
+SEVERITIES: tuple[str, ...] = tuple(SEVERITY_RANKS)

@@ -61,6 +61,7 @@ def build_models_spark(
     time_zone: str | None = None,
     sql_dir: str | Path | None = None,
     seeds_dir: str | Path | None = None,
+    detections_dir: str | Path | None = None,
 ) -> list[str]:
     """Seed and build every model in the Spark database `<dataset>_models`; the models built, in order.
 
@@ -68,6 +69,7 @@ def build_models_spark(
         spark: the active SparkSession (dbt-spark's session mode uses it).
         dataset: the Spark database holding `audit_logs` (see `register_parquet_dataset`).
         work_dir: where dbt writes its profile, target/ and logs.
+        detections_dir: the team's folder of Sigma rules (default: config `models.detections_dir`).
 
     Raises:
         SeedError: a seed row is invalid (`file:line: reason`), nothing was built.
@@ -75,18 +77,22 @@ def build_models_spark(
     """
     import json
 
-    from zendesk_audit.models.build import resolve_time_zone
+    from zendesk_audit.models.build import DETECTIONS_VAR, resolve_time_zone
+    from zendesk_audit.models.detection_sql import detection_inputs
 
     project_dir = Path(sql_dir) if sql_dir else default_sql_dir()
     seeds = read_seeds(Path(seeds_dir) if seeds_dir else project_dir / "seeds", project_dir.parent)
     override = resolve_time_zone(time_zone)
+    detections = detection_inputs(seeds, "spark", detections_dir)
+    seeds = detections.seeds
     work = Path(work_dir)
     profile = DbtProfile("spark", {"type": "spark", "method": "session", "host": "NA",
                                    "schema": f"{dataset}_models", "threads": 1})
     project = DbtProject(project_dir, work, profile, work / "seeds")
     write_checked_seeds(seeds, project.seeds_dir)
     project.write_profile()
-    variables = json.dumps({"zendesk_audit_schema": dataset, "zendesk_audit_time_zone": override})
+    variables = json.dumps({"zendesk_audit_schema": dataset, "zendesk_audit_time_zone": override,
+                            DETECTIONS_VAR: detections.detections})
     built: list[str] = []
     for command in (["seed", "--full-refresh"], ["run"]):
         result = project.invoke([*command, "--vars", variables])

@@ -1,10 +1,17 @@
--- One row per record and matching rule of seed sensitive_rules. A rule matches when every pattern
--- it sets matches (SQL LIKE, case-insensitive) the source_type, action, label and decoded
--- description; empty patterns match anything. severity_rank comes from seed severities.
+-- One row per record and matching detection rule. The rules are Sigma files (sql/detections/*.yml
+-- and the team's folder), compiled per engine to one SQL condition each (models/detection_sql.py):
+-- `zendesk-audit models build` passes them as the var zendesk_audit_detections; under plain dbt
+-- the shipped rules' conditions come from the generated macro shipped_detections. Each rule's
+-- title, level and ATT&CK techniques come from seed detection_rules (written from the same files),
+-- severity_rank from seed severities.
 {{ config(
     unique_key=['subdomain', 'audit_log_id', 'rule_id'],
     pre_hook="{{ zendesk_audit.delete_changed_days('cast(created_at_local as date)', 'created_at') }}",
 ) }}
+{%- set detections = var('zendesk_audit_detections', none) -%}
+{%- if detections is none -%}
+    {%- set detections = zendesk_audit.shipped_detections(target.type) if execute else [] -%}
+{%- endif %}
 
 with audit_logs as (
     select * from {{ ref('int_audit_logs_deduplicated') }}
@@ -13,21 +20,25 @@ with audit_logs as (
     {%- endif %}
 ),
 
-sensitive_rule_seeds as (
-    select * from {{ ref('sensitive_rules') }}
+-- One branch per rule: a record appears once for each rule whose condition holds.
+fired as (
+    {%- for detection in detections %}
+    select audit_logs.*, '{{ detection.rule_id }}' as rule_id
+    from audit_logs
+    where {{ detection.condition }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+    {%- if not detections %}
+    select audit_logs.*, cast(null as {{ dbt.type_string() }}) as rule_id
+    from audit_logs
+    where 1 = 0
+    {%- endif %}
 ),
 
--- An empty pattern matches anything (see macro empty_as_null).
-sensitive_rules as (
-    select
-        rule_id,
-        lower(trim(severity)) as severity,
-        title,
-        {{ zendesk_audit.empty_as_null('source_type_pattern') }} as source_type_pattern,
-        {{ zendesk_audit.empty_as_null('action_pattern') }} as action_pattern,
-        {{ zendesk_audit.empty_as_null('label_pattern') }} as label_pattern,
-        {{ zendesk_audit.empty_as_null('description_pattern') }} as description_pattern
-    from sensitive_rule_seeds
+detection_rules as (
+    select * from {{ ref('detection_rules') }}
 ),
 
 severities as (
@@ -36,35 +47,30 @@ severities as (
 
 matched as (
     select
-        audit_logs.audit_log_id,
-        sensitive_rules.rule_id,
-        audit_logs.subdomain,
-        audit_logs.actor_id,
-        audit_logs.source_id,
-        sensitive_rules.severity,
+        fired.audit_log_id,
+        fired.rule_id,
+        fired.subdomain,
+        fired.actor_id,
+        fired.source_id,
+        detection_rules.severity,
         severities.severity_rank,
-        sensitive_rules.title as rule_title,
-        audit_logs.actor_name,
-        audit_logs.action,
-        audit_logs.source_type,
-        audit_logs.source_label,
-        audit_logs.change_description_text,
-        audit_logs.ip_address,
-        audit_logs.is_system,
-        audit_logs.created_at,
-        audit_logs.created_at_local
-    from audit_logs
-    inner join sensitive_rules
-        on (sensitive_rules.source_type_pattern is null
-            or lower(coalesce(audit_logs.source_type, '')) like lower(sensitive_rules.source_type_pattern))
-        and (sensitive_rules.action_pattern is null
-            or lower(coalesce(audit_logs.action, '')) like lower(sensitive_rules.action_pattern))
-        and (sensitive_rules.label_pattern is null
-            or lower(coalesce(audit_logs.source_label, '')) like lower(sensitive_rules.label_pattern))
-        and (sensitive_rules.description_pattern is null
-            or lower(coalesce(audit_logs.change_description_text, '')) like lower(sensitive_rules.description_pattern))
+        detection_rules.title as rule_title,
+        detection_rules.mitre_techniques,
+        detection_rules.sigma_id,
+        fired.actor_name,
+        fired.action,
+        fired.source_type,
+        fired.source_label,
+        fired.change_description_text,
+        fired.ip_address,
+        fired.is_system,
+        fired.created_at,
+        fired.created_at_local
+    from fired
+    inner join detection_rules
+        on detection_rules.rule_id = fired.rule_id
     inner join severities
-        on severities.severity = sensitive_rules.severity
+        on severities.severity = detection_rules.severity
 )
 
 select * from matched
