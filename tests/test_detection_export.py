@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from sigma.types import SigmaRegularExpression
 
 from zendesk_audit.audit.detection_export import TARGETS, export_detections, render_text, target_named
+from zendesk_audit.audit.siem_regex import anchored_re2, lucene_regex
 from zendesk_audit.models.detection_rules import load_detection_rules
 
 RULE_NAMES = sorted(rule.name for rule in load_detection_rules())
+CASES_FILE = Path(__file__).parent / "data" / "detection_cases.yml"
 
 TEAM_RULE = """\
 title: Trigger deleted
@@ -151,3 +156,61 @@ def test_list_names_level_attack_title_and_file(tmp_path):
     header, *lines = table.stdout.splitlines()
     assert header.split()[:3] == ["NAME", "LEVEL", "ATT&CK"]
     assert len(lines) == len(RULE_NAMES)
+
+
+# --- regexes for the SIEMs that match the whole value (Loki, Elasticsearch) ---
+
+def _regex_items():
+    for rule in load_detection_rules():
+        stack = list(rule.sigma.detection.detections.values())
+        while stack:
+            item = stack.pop()
+            if hasattr(item, "detection_items"):
+                stack.extend(item.detection_items)
+            elif any(isinstance(value, SigmaRegularExpression) for value in item.value):
+                yield rule.name, item
+
+
+def _case_texts(field: str) -> list[str]:
+    texts = {"", "ROLE CHANGED FROM AGENT TO ADMIN", "x\nSupport role changed from Agent to Administrator\ny",
+             "Support role changed from Admin to Agent\nGuide role changed from not set to Viewer", "2FA", "two factor"}
+    for entry in yaml.safe_load(CASES_FILE.read_text(encoding="utf-8")):
+        for record in (entry.get("positive") or []) + (entry.get("negative") or []):
+            texts.add(str(record.get(field) or ""))
+    return sorted(texts)
+
+
+
+def test_anchored_regexes_match_what_the_rules_search_for():
+    """Python's fullmatch stands in for Loki's and Lucene's whole-value match; the RE2 and Lucene
+    forms must agree with Sigma's search on every known-answer text."""
+    checked = 0
+    for name, item in _regex_items():
+        for value in item.value:
+            pattern, flags = str(value.regexp), set(value.flags)
+            loki = re.compile(anchored_re2(pattern, flags))
+            lucene = re.compile(lucene_regex(pattern, flags), re.DOTALL)
+            for text in _case_texts(item.field):
+                searched = re.search(pattern, text, re.IGNORECASE if flags else 0) is not None
+                assert (loki.fullmatch(text) is not None) == searched, (name, text)
+                assert (lucene.fullmatch(text) is not None) == searched, (name, text)
+                checked += 1
+    assert checked > 100
+
+
+@pytest.mark.parametrize("pattern, text, expected", [
+    ("^abc", "abcdef", True), ("^abc", "xabc", False), ("def$", "abcdef", True), ("def$", "defx", False),
+    ("a.c", "a\nc", True), ('say "hi" #1', 'I say "hi" #1 now', True), ("(?i)[a-c]x", "BX", True),
+])
+def test_lucene_form_of_small_regexes(pattern, text, expected):
+    assert (re.fullmatch(lucene_regex(pattern), text, re.DOTALL) is not None) is expected
+
+
+def test_a_regex_lucene_cannot_write_fails_in_one_line(tmp_path):
+    team = tmp_path / "our-rules"
+    team.mkdir()
+    rule = team / "digits.yml"
+    rule.write_text(TEAM_RULE.replace("action: destroy", "source_id|re: '\\d+'").replace("trigger_deleted", "digits"))
+    result = run(["detections", "export", "--target", "esql", "--detections-dir", str(team)], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and str(rule) in result.stderr and "\\d" in result.stderr

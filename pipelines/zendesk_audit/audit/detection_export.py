@@ -11,12 +11,15 @@ Our processing pipeline does three things before the backend converts a rule:
   `Zendesk.Audit` log type, Sumo Logic's Zendesk C2C source, JSON ingested as is by Splunk, Elastic
   or Loki), so the maps are the identity; a SIEM with other names gets one line in `TARGETS`;
 - refuses `is_system`, a column zendesk-audit computes (`actor_id` -1), which no SIEM holds;
+- rewrites regular expressions for the SIEMs that match a regex against the whole value (Loki,
+  Elasticsearch), so they still find the text anywhere (`siem_regex.py`);
 - says where the records are (`--source`): Splunk's search prefix (`index=... sourcetype=...`),
   the ES|QL index pattern, the Kusto table, the Loki stream selector (Loki also parses the line
   as JSON, the form the API returns).
 """
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 from collections.abc import Mapping, Sequence
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from zendesk_audit.errors import ConfigurationError
-from zendesk_audit.models.detection_rules import DetectionRule, sigma_collection
+from zendesk_audit.models.detection_rules import DetectionRule
 
 if TYPE_CHECKING:
     from sigma.processing.pipeline import ProcessingPipeline
@@ -44,6 +47,8 @@ class Target:
     default_source: str | None = None
     # our Sigma field -> the SIEM's field, where its Zendesk ingestion renames one
     fields: Mapping[str, str] = field(default_factory=dict)
+    # the SIEM's regex matches the whole value: rewrite Sigma's (a search) as `re2` or `lucene`
+    regex_syntax: str | None = None
 
 
 TARGETS: dict[str, Target] = {
@@ -52,11 +57,11 @@ TARGETS: dict[str, Target] = {
         Target("splunk", "Splunk SPL", "sigma.backends.splunk", "SplunkBackend",
                "a search prefix such as 'index=zendesk sourcetype=zendesk:audit'"),
         Target("elasticsearch", "Elasticsearch Lucene query string", "sigma.backends.elasticsearch", "LuceneBackend",
-               "nothing (choose the index in Kibana)"),
+               "nothing (choose the index in Kibana)", regex_syntax="lucene"),
         Target("esql", "Elasticsearch ES|QL", "sigma.backends.elasticsearch", "ESQLBackend",
-               "the index pattern of the FROM clause", default_source="*"),
+               "the index pattern of the FROM clause", default_source="*", regex_syntax="lucene"),
         Target("loki", "Grafana Loki LogQL", "sigma.backends.loki", "LogQLBackend",
-               "the stream selector", default_source='{job=~".+"}'),
+               "the stream selector", default_source='{job=~".+"}', regex_syntax="re2"),
         Target("kusto", "Kusto KQL (Microsoft Sentinel, Azure Data Explorer)", "sigma.backends.kusto", "KustoBackend",
                "the table", default_source="ZendeskAuditLogs"),
     )
@@ -108,7 +113,7 @@ def target_pipeline(target: Target, source: str | None) -> ProcessingPipeline:
     """Our small pySigma pipeline for the target: field names, is_system refused, where the records are."""
     from sigma.processing.conditions import IncludeFieldCondition, LogsourceCondition
     from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline, QueryPostprocessingItem
-    from sigma.processing.postprocessing import QuerySimpleTemplateTransformation
+    from sigma.processing.postprocessing import QuerySimpleTemplateTransformation, ReplaceQueryTransformation
     from sigma.processing.transformations import (
         DetectionItemFailureTransformation,
         FieldMappingTransformation,
@@ -133,6 +138,14 @@ def target_pipeline(target: Target, source: str | None) -> ProcessingPipeline:
             transformation=FieldMappingTransformation(dict(target.fields)),
             rule_conditions=zendesk(),
         ))
+    if target.regex_syntax:
+        from zendesk_audit.audit.siem_regex import AnchoredRegexTransformation
+
+        items.append(ProcessingItem(
+            identifier="zendesk_audit_anchored_regex",
+            transformation=AnchoredRegexTransformation(target.regex_syntax),
+            rule_conditions=zendesk(),
+        ))
     postprocessing: list[QueryPostprocessingItem] = []
     where = source if source is not None else target.default_source
     if target.name == "loki":
@@ -150,6 +163,11 @@ def target_pipeline(target: Target, source: str | None) -> ProcessingPipeline:
         ))
     elif target.name == "esql":
         items.append(ProcessingItem(identifier="zendesk_audit_esql_index", transformation=SetStateTransformation("index", where)))
+        # A Lucene regex holds a newline as the character itself; an ES|QL string writes it \n.
+        postprocessing.append(QueryPostprocessingItem(
+            identifier="zendesk_audit_esql_newline",
+            transformation=ReplaceQueryTransformation(pattern="\n", replacement="\\\\n"),
+        ))
     elif target.name in ("splunk", "kusto") and where:
         braces = where.replace("{", "{{").replace("}", "}}")
         template = f"{braces} {{query}}" if target.name == "splunk" else f"{braces}\n| where {{query}}"
@@ -167,6 +185,7 @@ def export_detections(rules: Sequence[DetectionRule], target_name: str, source: 
 
     A rule the backend cannot express fails in one line naming its file (`SiemExportError`).
     """
+    from sigma.collection import SigmaCollection
     from sigma.exceptions import SigmaError
 
     target = target_named(target_name)
@@ -175,7 +194,8 @@ def export_detections(rules: Sequence[DetectionRule], target_name: str, source: 
     for rule in rules:
         backend = backend_class(processing_pipeline=target_pipeline(target, source))
         try:
-            queries = backend.convert(sigma_collection([rule]))
+            # a backend's pipeline edits the rule it converts: give it a copy, keep ours as read
+            queries = backend.convert(SigmaCollection([copy.deepcopy(rule.sigma)]))
         except SigmaError as error:
             raise SiemExportError(
                 f"{rule.path}: {target.name} cannot express this rule ({' '.join(str(error).split())}): "
