@@ -34,7 +34,6 @@ from sigma.modifiers import (
     SigmaAllModifier,
     SigmaContainsModifier,
     SigmaEndswithModifier,
-    SigmaRegularExpressionFlagModifier,
     SigmaRegularExpressionIgnoreCaseFlagModifier,
     SigmaRegularExpressionModifier,
     SigmaStartswithModifier,
@@ -103,8 +102,6 @@ def _item_matches(item: SigmaDetectionItem, record: Mapping[str, Any]) -> bool:
         if modifier not in SUPPORTED_MODIFIERS:
             raise UnsupportedSigma(f"modifier {modifier.__name__}")
         modifiers.add(SUPPORTED_MODIFIERS[modifier])
-    if any(issubclass(modifier, SigmaRegularExpressionFlagModifier) for modifier in item.modifiers):
-        modifiers.add("i")
     text = _text(record, item.field)
     values = item.value if "re" in modifiers else item.original_value
     if not isinstance(values, list):

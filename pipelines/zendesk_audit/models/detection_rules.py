@@ -138,8 +138,8 @@ def _portability_problem(rule: SigmaRule) -> str | None:
     """What in the rule would not compile to plain SQL on every engine, or None.
 
     Our rules run as SQL in DuckDB, PostgreSQL and Spark, so they keep to what all three do alike:
-    equality, `contains`/`startswith`/`endswith` (with `all`), and `re` without lookarounds or
-    back-references (PostgreSQL, RE2 and Java regexes differ there; `(?i)` is fine).
+    equality, `contains`/`startswith`/`endswith` (with `all`), and `re` without lookarounds,
+    back-references or named groups (PostgreSQL, RE2 and Java regexes differ there; `(?i)` is fine).
     """
     from sigma.modifiers import reverse_modifier_mapping
     from sigma.types import SigmaRegularExpression
