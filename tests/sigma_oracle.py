@@ -1,123 +1,154 @@
-"""An independent reading of the Sigma rules in plain Python: what a SIEM would fire on a Zendesk record.
+"""What a Sigma rule means, in plain Python: the oracle the detection tests compare against.
 
-The known-answer tests compare `sensitive_changes` (the rules compiled to SQL) with this. It shares
-nothing with the compiler but pySigma's parse of the rule (the condition tree, with each
-modifier already applied to its value): the matching itself is written here from Sigma's
-specification. Strings match case-insensitively and whole (`*` and `?` are the wildcards; the
-modifiers contains/startswith/endswith add them), `|cased` keeps case, `|re` is a search with the
-rule's flags, a missing or null field matches nothing, numbers compare as numbers.
+Independent of every backend: it walks the rule as pySigma parsed it (the detections and the
+unprocessed condition tree) and applies Sigma's matching rules itself, so a test that compares a
+backend's answers (the SQL of `sensitive_changes`, a SIEM query) with this one proves the backend
+right, not merely consistent with itself.
 
-The record is Zendesk's, as the API serves it: `change_description` is read HTML-decoded twice
-(what `change_description_text` holds), `is_system` is `actor_id == -1`, `audit_log_id` is `id`.
+Supported, exactly the subset our rules may use (anything else raises `UnsupportedSigma`):
+- plain values: whole-value match, case-insensitive, `*` and `?` wildcards; `null` matches a
+  missing value;
+- modifiers `contains`, `startswith`, `endswith` (case-insensitive), `all` (every value of the
+  list instead of any), `re` (Python `re.search`, case-sensitive unless `(?i)` or `re|i`);
+- several values of a field: any of them; several fields of a map: all of them; a list of maps: any;
+- conditions: `and`, `or`, `not`, parentheses, `1 of X*`, `all of X*`, `1 of them`, `all of them`.
+
+A missing or null field compares as the empty string (the marts compare `coalesce(column, '')`),
+so `not <something about the field>` holds for a record that lacks it. Records are Zendesk's, as the
+API serves them: `change_description` is read HTML-decoded twice (as staging decodes it) and
+`is_system` is derived from `actor_id` -1, as the marts do.
 """
 from __future__ import annotations
 
+import fnmatch
 import html
 import re
+from collections.abc import Mapping
 from typing import Any
 
-from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT, ConditionOR
-from sigma.types import (
-    CompareOperators,
-    SigmaBool,
-    SigmaCasedString,
-    SigmaCompareExpression,
-    SigmaExists,
-    SigmaNull,
-    SigmaNumber,
-    SigmaRegularExpression,
-    SigmaRegularExpressionFlag,
-    SigmaString,
-    SpecialChars,
+from sigma.conditions import (
+    ConditionAND,
+    ConditionIdentifier,
+    ConditionNOT,
+    ConditionOR,
+    ConditionSelector,
 )
+from sigma.modifiers import (
+    SigmaAllModifier,
+    SigmaContainsModifier,
+    SigmaEndswithModifier,
+    SigmaRegularExpressionIgnoreCaseFlagModifier,
+    SigmaRegularExpressionModifier,
+    SigmaStartswithModifier,
+)
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+from sigma.types import SigmaNull, SigmaRegularExpression, SigmaString, SpecialChars
 
-from zendesk_audit.models.detection_rules import DetectionRule
-
-_PYTHON_FLAGS = {
-    SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
-    SigmaRegularExpressionFlag.MULTILINE: re.MULTILINE,
-    SigmaRegularExpressionFlag.DOTALL: re.DOTALL,
+SUPPORTED_MODIFIERS = {
+    SigmaContainsModifier: "contains",
+    SigmaStartswithModifier: "startswith",
+    SigmaEndswithModifier: "endswith",
+    SigmaAllModifier: "all",
+    SigmaRegularExpressionModifier: "re",
+    SigmaRegularExpressionIgnoreCaseFlagModifier: "i",
 }
 
 
-def field_value(record: dict[str, Any], field: str) -> Any:
-    """A Sigma field of a Zendesk record, as the rules read it."""
-    if field == "change_description":
-        raw = record.get("change_description")
-        return html.unescape(html.unescape(raw)) if raw is not None else None
+class UnsupportedSigma(ValueError):
+    """The rule uses a Sigma feature outside the subset that compiles to plain SQL."""
+
+
+def _text(record: Mapping[str, Any], field: str) -> str | None:
     if field == "is_system":
-        return record.get("actor_id") == -1 if record.get("actor_id") is not None else None
-    if field in ("id", "audit_log_id"):
-        return record.get("id")
-    return record.get(field)
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _string_matches(pattern: SigmaString, value: Any, cased: bool) -> bool:
+        return None if record.get("actor_id") is None else str(record["actor_id"] == -1).lower()
+    value = record.get(field)
     if value is None:
-        return False
-    regex = ""
-    for part in pattern.s:
+        return None
+    return html.unescape(html.unescape(value)) if field == "change_description" else str(value)
+
+
+def _plain_pattern(value: SigmaString, modifiers: set[str]) -> re.Pattern[str]:
+    parts = []
+    for part in value.s:
         if part is SpecialChars.WILDCARD_MULTI:
-            regex += ".*"
+            parts.append(".*")
         elif part is SpecialChars.WILDCARD_SINGLE:
-            regex += "."
+            parts.append(".")
+        elif isinstance(part, str):
+            parts.append(re.escape(part))
         else:
-            regex += re.escape(str(part))
-    flags = re.DOTALL | (0 if cased else re.IGNORECASE)
-    return re.fullmatch(regex, _as_text(value), flags) is not None
+            raise UnsupportedSigma(f"placeholder {part!r} in a value")
+    body = "".join(parts)
+    if "contains" in modifiers or "endswith" in modifiers:
+        body = ".*" + body
+    if "contains" in modifiers or "startswith" in modifiers:
+        body = body + ".*"
+    return re.compile(body, re.IGNORECASE | re.DOTALL)
 
 
-def _value_matches(expected: Any, value: Any) -> bool:
-    if isinstance(expected, SigmaNull):
-        return value is None
-    if isinstance(expected, SigmaExists):
-        return (value is not None) == expected.exists
-    if value is None:
-        return False
-    if isinstance(expected, SigmaCasedString):
-        return _string_matches(expected, value, cased=True)
-    if isinstance(expected, SigmaString):
-        return _string_matches(expected, value, cased=False)
-    if isinstance(expected, SigmaRegularExpression):
-        flags = 0
-        for flag in expected.flags:
-            flags |= _PYTHON_FLAGS[flag]
-        return re.search(expected.regexp.original, _as_text(value), flags) is not None
-    if isinstance(expected, SigmaBool):
-        return value is expected.boolean if isinstance(value, bool) else _as_text(value).lower() == _as_text(expected.boolean)
-    if isinstance(expected, SigmaNumber):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return value == expected.number
-        return _as_text(value).lower() == str(expected.number)
-    if isinstance(expected, SigmaCompareExpression):
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            return False
-        number = expected.number.number
-        return {
-            CompareOperators.LT: value < number, CompareOperators.LTE: value <= number,
-            CompareOperators.GT: value > number, CompareOperators.GTE: value >= number,
-        }[expected.op]
-    raise NotImplementedError(f"the oracle does not read {type(expected).__name__}")
+def _value_matches(value: Any, text: str | None, modifiers: set[str]) -> bool:
+    if isinstance(value, SigmaNull):
+        return text is None or text == ""
+    text = text or ""
+    if "re" in modifiers:
+        if not isinstance(value, SigmaRegularExpression):
+            raise UnsupportedSigma("re without a regular expression")
+        flags = re.IGNORECASE if "i" in modifiers else 0
+        return re.search(str(value.regexp), text, flags) is not None
+    if isinstance(value, SigmaString):
+        return _plain_pattern(value, modifiers).fullmatch(text) is not None
+    # numbers and booleans compare as their text
+    return str(value).lower() == text.lower()
 
 
-def _holds(condition: Any, record: dict[str, Any]) -> bool:
-    if isinstance(condition, ConditionAND):
-        return all(_holds(arg, record) for arg in condition.args)
-    if isinstance(condition, ConditionOR):
-        return any(_holds(arg, record) for arg in condition.args)
-    if isinstance(condition, ConditionNOT):
-        return not _holds(condition.args[0], record)
-    if isinstance(condition, ConditionFieldEqualsValueExpression):
-        return _value_matches(condition.value, field_value(record, condition.field))
-    raise NotImplementedError(f"the oracle does not read {type(condition).__name__}")
+def _item_matches(item: SigmaDetectionItem, record: Mapping[str, Any]) -> bool:
+    if item.field is None:
+        raise UnsupportedSigma("a keyword (a value without a field)")
+    modifiers = set()
+    for modifier in item.modifiers:
+        if modifier not in SUPPORTED_MODIFIERS:
+            raise UnsupportedSigma(f"modifier {modifier.__name__}")
+        modifiers.add(SUPPORTED_MODIFIERS[modifier])
+    text = _text(record, item.field)
+    values = item.value if "re" in modifiers else item.original_value
+    if not isinstance(values, list):
+        values = [values]
+    results = (_value_matches(value, text, modifiers) for value in values)
+    return all(results) if "all" in modifiers else any(results)
 
 
-def matches(rule: DetectionRule, record: dict[str, Any]) -> bool:
-    """Whether the rule fires on the Zendesk record (any of its conditions holds)."""
-    return any(_holds(condition.parsed, record) for condition in rule.sigma.detection.parsed_condition)
+def _detection_matches(detection: SigmaDetection | SigmaDetectionItem, record: Mapping[str, Any]) -> bool:
+    if isinstance(detection, SigmaDetectionItem):
+        return _item_matches(detection, record)
+    results = (_detection_matches(child, record) for child in detection.detection_items)
+    return all(results) if detection.item_linking is ConditionAND else any(results)
+
+
+def _condition_matches(node: Any, rule: SigmaRule, record: Mapping[str, Any]) -> bool:
+    detections = rule.detection.detections
+    if isinstance(node, ConditionIdentifier):
+        return _detection_matches(detections[node.identifier], record)
+    if isinstance(node, ConditionSelector):
+        pattern = "*" if node.pattern == "them" else node.pattern
+        names = [name for name in detections if fnmatch.fnmatchcase(name, pattern)]
+        if not names:
+            raise UnsupportedSigma(f"'{node.pattern}' names no detection")
+        results = (_detection_matches(detections[name], record) for name in names)
+        return all(results) if node.cond_class is ConditionAND else any(results)
+    if isinstance(node, ConditionNOT):
+        return not _condition_matches(node.args[0], rule, record)
+    if isinstance(node, ConditionAND):
+        return all(_condition_matches(arg, rule, record) for arg in node.args)
+    if isinstance(node, ConditionOR):
+        return any(_condition_matches(arg, rule, record) for arg in node.args)
+    raise UnsupportedSigma(f"condition element {type(node).__name__}")
+
+
+def matches(rule: SigmaRule | Any, record: Mapping[str, Any]) -> bool:
+    """Whether the record (Zendesk's audit-log fields) matches the rule (a pySigma rule, or our
+    DetectionRule that holds one), any of its conditions."""
+    rule = getattr(rule, "sigma", rule)
+    return any(
+        _condition_matches(condition.parse(postprocess=False), rule, record)
+        for condition in rule.detection.parsed_condition
+    )

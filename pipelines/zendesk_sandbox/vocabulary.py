@@ -167,7 +167,7 @@ def build_vocabulary(rng: random.Random) -> Vocabulary:
                                       PRODUCT_ROLE_CHANGES[position % len(PRODUCT_ROLE_CHANGES)]))
     for name in ("Bob Cat", "Liam Murphy"):
         sid = next(a.actor_id for a in humans if a.name == name)
-        add({"admin": 0.1}, EventKind("update", "user", sid, f"Suspension state: {name}",
+        add({"admin": 0.1}, EventKind("update", "user_setting", sid, f"Suspension state: {name}",
                                       "Suspended"))
     for position, name in enumerate(API_TOKENS):
         sid = ids.next()

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from zendesk_audit.cli.detections import detections_group
 from zendesk_audit.cli.evidence import alerts_command, evidence_group, report_command
 from zendesk_audit.cli.imports import export_request_command, import_csv_command
 from zendesk_audit.cli.models import models_group
@@ -228,6 +229,7 @@ def demo(records: int, duckdb_path: str) -> None:
 
 
 cli.add_command(models_group)
+cli.add_command(detections_group)
 cli.add_command(alerts_command)
 cli.add_command(report_command)
 cli.add_command(evidence_group)

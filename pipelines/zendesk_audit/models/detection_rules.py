@@ -28,7 +28,7 @@ from zendesk_audit.settings import SQL_DIR
 
 if TYPE_CHECKING:
     from sigma.collection import SigmaCollection
-    from sigma.rule import SigmaRule
+    from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 # The rules that ship with the package.
 DEFAULT_RULES_DIR = SQL_DIR / "detections"
@@ -52,6 +52,36 @@ FIELDS: dict[str, str] = {
 LEVELS = ("informational", "low", "medium", "high", "critical")
 _NAME = re.compile(r"[a-z][a-z0-9_]{2,63}")
 _TECHNIQUE = re.compile(r"t\d{4}(\.\d{3})?")
+# Sigma modifiers that compile to the same SQL on DuckDB, PostgreSQL and Spark (`i`, `ignorecase`: re|i).
+PORTABLE_MODIFIERS = ("contains", "startswith", "endswith", "all", "re", "i", "ignorecase")
+_NON_PORTABLE_REGEX = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P?<[a-zA-Z]")
+
+
+# pySigma's error classes -> the rule's field they are about (the one-line message names it).
+_SIGMA_ERROR_FIELDS = {
+    "SigmaAuthorError": "author",
+    "SigmaConditionError": "detection.condition",
+    "SigmaDateError": "date",
+    "SigmaDescriptionError": "description",
+    "SigmaDetectionError": "detection",
+    "SigmaFalsePositivesError": "falsepositives",
+    "SigmaFieldsError": "fields",
+    "SigmaIdentifierError": "id",
+    "SigmaLevelError": "level",
+    "SigmaLicenseError": "license",
+    "SigmaLogsourceError": "logsource",
+    "SigmaModifiedError": "modified",
+    "SigmaModifierError": "detection",
+    "SigmaNameError": "name",
+    "SigmaReferencesError": "references",
+    "SigmaRegularExpressionError": "detection",
+    "SigmaRelatedError": "related",
+    "SigmaStatusError": "status",
+    "SigmaTagError": "tags",
+    "SigmaTitleError": "title",
+    "SigmaTypeError": "detection",
+    "SigmaValueError": "detection",
+}
 
 
 class DetectionRuleError(ConfigurationError):
@@ -82,15 +112,15 @@ def rule_files(folders: Iterable[Path]) -> list[Path]:
     return files
 
 
-def _fields_of(rule: SigmaRule) -> set[str]:
-    from sigma.rule import SigmaDetection, SigmaDetectionItem
+def _detection_items(rule: SigmaRule) -> list[SigmaDetectionItem]:
+    """Every field condition of the rule's detections, nested lists of maps included."""
+    from sigma.rule import SigmaDetectionItem
 
-    found: set[str] = set()
+    found: list[SigmaDetectionItem] = []
 
     def visit(item: SigmaDetection | SigmaDetectionItem) -> None:
         if isinstance(item, SigmaDetectionItem):
-            if item.field is not None:
-                found.add(item.field)
+            found.append(item)
         else:
             for child in item.detection_items:
                 visit(child)
@@ -98,6 +128,36 @@ def _fields_of(rule: SigmaRule) -> set[str]:
     for detection in rule.detection.detections.values():
         visit(detection)
     return found
+
+
+def _fields_of(rule: SigmaRule) -> set[str]:
+    return {item.field for item in _detection_items(rule) if item.field is not None}
+
+
+def _portability_problem(rule: SigmaRule) -> str | None:
+    """What in the rule would not compile to plain SQL on every engine, or None.
+
+    Our rules run as SQL in DuckDB, PostgreSQL and Spark, so they keep to what all three do alike:
+    equality, `contains`/`startswith`/`endswith` (with `all`), and `re` without lookarounds,
+    back-references or named groups (PostgreSQL, RE2 and Java regexes differ there; `(?i)` is fine).
+    """
+    from sigma.modifiers import reverse_modifier_mapping
+    from sigma.types import SigmaRegularExpression
+
+    for item in _detection_items(rule):
+        if item.field is None:
+            return "a value without a field (keyword search) cannot compile to SQL: name the field"
+        for modifier in item.modifiers:
+            name = reverse_modifier_mapping.get(modifier.__name__, modifier.__name__)
+            if name not in PORTABLE_MODIFIERS:
+                return f"modifier {name!r} of field {item.field!r} is not supported: use {', '.join(PORTABLE_MODIFIERS)}"
+        for value in item.value:
+            if isinstance(value, SigmaRegularExpression) and _NON_PORTABLE_REGEX.search(str(value.regexp)):
+                return (
+                    f"the regular expression of field {item.field!r} uses a lookaround, back-reference or named "
+                    "group (not portable across the SQL engines): rewrite it without"
+                )
+    return None
 
 
 def read_rule(path: Path) -> DetectionRule:
@@ -111,8 +171,13 @@ def read_rule(path: Path) -> DetectionRule:
         raise DetectionRuleError(f"{path}: cannot be read ({error}): save it as UTF-8 text") from None
     try:
         rule = SigmaRule.from_yaml(text)
+        for condition in rule.detection.parsed_condition:
+            condition.parse()  # pySigma parses conditions lazily: a typo would surface only at conversion
     except SigmaError as error:
-        raise DetectionRuleError(f"{path}: {' '.join(str(error).split())}: fix the rule (see the Sigma specification)") from None
+        field = _SIGMA_ERROR_FIELDS.get(type(error).__name__, "rule")
+        raise DetectionRuleError(
+            f"{path}: {field}: {' '.join(str(error).split())}: fix the rule (see the Sigma specification)"
+        ) from None
     except Exception as error:  # YAML syntax errors and the like come as plain exceptions
         raise DetectionRuleError(f"{path}: not a Sigma rule ({' '.join(str(error).split())[:200]}): fix the YAML") from None
     if not rule.name or not _NAME.fullmatch(rule.name):
@@ -126,6 +191,9 @@ def read_rule(path: Path) -> DetectionRule:
     unknown = sorted(_fields_of(rule) - FIELDS.keys())
     if unknown:
         raise DetectionRuleError(f"{path}: detection: unknown field {unknown[0]!r}: use one of {', '.join(FIELDS)}")
+    problem = _portability_problem(rule)
+    if problem:
+        raise DetectionRuleError(f"{path}: detection: {problem}")
     techniques = tuple(
         tag.name.upper() for tag in rule.tags if tag.namespace == "attack" and _TECHNIQUE.fullmatch(tag.name.lower())
     )
