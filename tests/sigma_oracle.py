@@ -6,10 +6,11 @@ backend's answers (the SQL of `sensitive_changes`, a SIEM query) with this one p
 right, not merely consistent with itself.
 
 Supported, exactly the subset our rules may use (anything else raises `UnsupportedSigma`):
-- plain values: whole-value match, case-insensitive, `*` and `?` wildcards; `null` matches a
-  missing value;
+- plain values: whole-value match, case-insensitive (`cased`: as written), `*` and `?` wildcards;
+  `null` matches a missing value (SQL's `is null`: not the empty string); `exists`; numbers with
+  `gt`, `gte`, `lt`, `lte`;
 - modifiers `contains`, `startswith`, `endswith` (case-insensitive), `all` (every value of the
-  list instead of any), `re` (Python `re.search`, case-sensitive unless `(?i)` or `re|i`);
+  list instead of any), `re` (Python `re.search`, case-sensitive unless `(?i)` or `re|i`; `re|m`, `re|s` as Python's flags);
 - several values of a field: any of them; several fields of a map: all of them; a list of maps: any;
 - conditions: `and`, `or`, `not`, parentheses, `1 of X*`, `all of X*`, `1 of them`, `all of them`.
 
@@ -35,14 +36,28 @@ from sigma.conditions import (
 )
 from sigma.modifiers import (
     SigmaAllModifier,
+    SigmaCaseSensitiveModifier,
+    SigmaCompareModifier,
     SigmaContainsModifier,
     SigmaEndswithModifier,
+    SigmaExistsModifier,
+    SigmaRegularExpressionDotAllFlagModifier,
     SigmaRegularExpressionIgnoreCaseFlagModifier,
     SigmaRegularExpressionModifier,
+    SigmaRegularExpressionMultilineFlagModifier,
     SigmaStartswithModifier,
 )
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
-from sigma.types import SigmaNull, SigmaRegularExpression, SigmaString, SpecialChars
+from sigma.types import (
+    SigmaBool,
+    SigmaCompareExpression,
+    SigmaExists,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaString,
+    SpecialChars,
+)
 
 SUPPORTED_MODIFIERS = {
     SigmaContainsModifier: "contains",
@@ -51,6 +66,10 @@ SUPPORTED_MODIFIERS = {
     SigmaAllModifier: "all",
     SigmaRegularExpressionModifier: "re",
     SigmaRegularExpressionIgnoreCaseFlagModifier: "i",
+    SigmaRegularExpressionMultilineFlagModifier: "m",
+    SigmaRegularExpressionDotAllFlagModifier: "s",
+    SigmaCaseSensitiveModifier: "cased",
+    SigmaExistsModifier: "exists",
 }
 
 
@@ -83,18 +102,36 @@ def _plain_pattern(value: SigmaString, modifiers: set[str]) -> re.Pattern[str]:
         body = ".*" + body
     if "contains" in modifiers or "startswith" in modifiers:
         body = body + ".*"
-    return re.compile(body, re.IGNORECASE | re.DOTALL)
+    return re.compile(body, re.DOTALL if "cased" in modifiers else re.IGNORECASE | re.DOTALL)
+
+
+_COMPARE = {
+    SigmaCompareExpression.CompareOperators.GT: lambda a, b: a > b,
+    SigmaCompareExpression.CompareOperators.GTE: lambda a, b: a >= b,
+    SigmaCompareExpression.CompareOperators.LT: lambda a, b: a < b,
+    SigmaCompareExpression.CompareOperators.LTE: lambda a, b: a <= b,
+}
 
 
 def _value_matches(value: Any, text: str | None, modifiers: set[str]) -> bool:
     if isinstance(value, SigmaNull):
-        return text is None or text == ""
+        return text is None
+    if isinstance(value, SigmaExists):
+        return (text is not None) == value.exists
+    if isinstance(value, SigmaCompareExpression):
+        try:
+            return text is not None and _COMPARE[value.op](float(text), float(value.number.number))
+        except ValueError:
+            return False
     text = text or ""
     if "re" in modifiers:
         if not isinstance(value, SigmaRegularExpression):
             raise UnsupportedSigma("re without a regular expression")
-        flags = re.IGNORECASE if "i" in modifiers else 0
+        flags = (re.IGNORECASE if "i" in modifiers else 0) | (re.MULTILINE if "m" in modifiers else 0)
+        flags |= re.DOTALL if "s" in modifiers else 0
         return re.search(str(value.regexp), text, flags) is not None
+    if isinstance(value, (SigmaNumber, SigmaBool)):
+        return str(value.number if isinstance(value, SigmaNumber) else value.boolean).lower() == text.lower()
     if isinstance(value, SigmaString):
         return _plain_pattern(value, modifiers).fullmatch(text) is not None
     # numbers and booleans compare as their text
@@ -106,11 +143,16 @@ def _item_matches(item: SigmaDetectionItem, record: Mapping[str, Any]) -> bool:
         raise UnsupportedSigma("a keyword (a value without a field)")
     modifiers = set()
     for modifier in item.modifiers:
-        if modifier not in SUPPORTED_MODIFIERS:
+        if issubclass(modifier, SigmaCompareModifier):
+            modifiers.add("compare")
+        elif modifier in SUPPORTED_MODIFIERS:
+            modifiers.add(SUPPORTED_MODIFIERS[modifier])
+        else:
             raise UnsupportedSigma(f"modifier {modifier.__name__}")
-        modifiers.add(SUPPORTED_MODIFIERS[modifier])
     text = _text(record, item.field)
-    values = item.value if "re" in modifiers else item.original_value
+    # The values as the modifiers made them where the oracle reads those (a regex, a comparison,
+    # exists); else as written, the oracle applying contains/startswith/endswith itself.
+    values = item.value if modifiers & {"re", "compare", "exists"} else item.original_value
     if not isinstance(values, list):
         values = [values]
     results = (_value_matches(value, text, modifiers) for value in values)

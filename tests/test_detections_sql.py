@@ -33,7 +33,13 @@ from zendesk_audit.cli.models import models_group
 from zendesk_audit.errors import SeedError
 from zendesk_audit.load.pipeline import create_pipeline
 from zendesk_audit.models.build import build_models, model_status
-from zendesk_audit.models.detection_rules import FIELDS, DetectionRule, DetectionRuleError, load_detection_rules
+from zendesk_audit.models.detection_rules import (
+    FIELDS,
+    PORTABLE_MODIFIERS,
+    DetectionRule,
+    DetectionRuleError,
+    load_detection_rules,
+)
 from zendesk_audit.models.detection_sql import SHIPPED_MACRO, SHIPPED_SEED, compile_rules, shipped_files
 from zendesk_audit.settings import SQL_DIR
 from zendesk_sandbox import Sandbox
@@ -378,8 +384,8 @@ def test_a_bad_team_rule_fails_the_cli_in_one_line_before_anything_is_built(tmp_
     bad = team / "bad.yml"
     bad.write_text(rule_yaml("bad_rule", {"selection": {"ip_address|cidr": "10.0.0.0/8"}, "condition": "selection"}))
     database = tmp_path / "never.duckdb"
-    line = (f"error: {bad}: detection: ip_address|cidr: modifier cidr is not supported in SQL: use contains, startswith, "
-            "endswith, re, cased, exists, all, gt, gte, lt or lte")
+    line = (f"error: {bad}: detection: modifier 'cidr' of field 'ip_address' is not supported: use "
+            f"{', '.join(PORTABLE_MODIFIERS)}")
     result = CliRunner().invoke(models_group, ["build", "--duckdb-path", str(database), "--detections-dir", str(team)])
     assert result.exit_code == 2 and result.output.strip().splitlines() == [line]
     # `load` and `import-csv` build the models after writing: they check the rules before anything is written.

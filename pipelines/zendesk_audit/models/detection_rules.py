@@ -52,8 +52,12 @@ FIELDS: dict[str, str] = {
 LEVELS = ("informational", "low", "medium", "high", "critical")
 _NAME = re.compile(r"[a-z][a-z0-9_]{2,63}")
 _TECHNIQUE = re.compile(r"t\d{4}(\.\d{3})?")
-# Sigma modifiers that compile to the same SQL on DuckDB, PostgreSQL and Spark (`i`, `ignorecase`: re|i).
-PORTABLE_MODIFIERS = ("contains", "startswith", "endswith", "all", "re", "i", "ignorecase")
+# Sigma modifiers that compile to the same SQL on DuckDB, PostgreSQL and Spark (detection_sql.py):
+# matching, `cased` (case kept), `exists`, number comparisons, and `re` with its flags
+# (`i`/`ignorecase`, `m`/`multiline`, `s`/`dotall`). The one list the reader, the compiler and the
+# tests' oracle keep to; a SIEM backend may refuse some (the export then names the rule).
+PORTABLE_MODIFIERS = ("contains", "startswith", "endswith", "all", "cased", "exists", "gt", "gte", "lt", "lte",
+                      "re", "i", "ignorecase", "m", "multiline", "s", "dotall")
 _NON_PORTABLE_REGEX = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P?<[a-zA-Z]")
 
 

@@ -41,10 +41,9 @@ from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, 
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaError
-from sigma.modifiers import modifier_mapping
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import FieldMappingTransformation
-from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+from sigma.rule import SigmaRule
 from sigma.types import (
     CompareOperators,
     SigmaBool,
@@ -74,10 +73,6 @@ _TEXT_TYPE = {"duckdb": "varchar", "postgres": "text", "spark": "string", "datab
               "snowflake": "varchar", "bigquery": "string"}
 # Engines whose string literals treat a backslash as an escape.
 _BACKSLASH_LITERALS = {"spark", "databricks", "bigquery", "snowflake"}
-# The modifiers the compiler knows (value transforms such as base64 or windash yield plain strings).
-SUPPORTED_MODIFIERS = ("contains", "startswith", "endswith", "all", "re", "i", "ignorecase", "m", "multiline",
-                       "s", "dotall", "cased", "exists", "gt", "gte", "lt", "lte", "base64", "base64offset",
-                       "wide", "utf16", "utf16le", "utf16be", "windash")
 _LEADING_FLAGS = re.compile(r"^\(\?([imsx]+)\)")
 
 
@@ -264,36 +259,13 @@ class ZendeskSqlBackend(TextQueryBackend):
 
 
 # ----------------------------------------------------------------------------- rules -> conditions
-def _check_modifiers(rule: DetectionRule) -> None:
-    names = {modifier: name for name, modifier in modifier_mapping.items()}
-
-    def visit(item: SigmaDetection | SigmaDetectionItem) -> None:
-        if isinstance(item, SigmaDetectionItem):
-            if item.field is None:
-                raise DetectionRuleError(f"{rule.path}: detection: a keyword without a field is not supported in SQL: "
-                                         f"name a field ({', '.join(FIELDS)})")
-            for modifier in item.modifiers:
-                name = names.get(modifier, modifier.__name__)
-                if name not in SUPPORTED_MODIFIERS:
-                    raise DetectionRuleError(
-                        f"{rule.path}: detection: {item.field}|{name}: modifier {name} is not supported in SQL: use "
-                        "contains, startswith, endswith, re, cased, exists, all, gt, gte, lt or lte"
-                    )
-        else:
-            for child in item.detection_items:
-                visit(child)
-
-    for detection in rule.sigma.detection.detections.values():
-        visit(detection)
-
-
 def rule_condition(rule: DetectionRule, dialect: str, backend: ZendeskSqlBackend | None = None) -> str:
     """The rule's condition in `dialect`'s SQL.
 
     Raises:
         DetectionRuleError: `file: detection: ...` naming what the compiler does not translate.
     """
-    _check_modifiers(rule)
+    # The reader (detection_rules.read_rule) already refused modifiers outside PORTABLE_MODIFIERS.
     backend = backend or ZendeskSqlBackend(dialect)
     # The pipeline renames the rule's fields in place: compile a copy, the rule stays Zendesk's words.
     copy = SigmaRule.from_dict(rule.sigma.to_dict())
