@@ -32,6 +32,7 @@ from zendesk_audit.extract.batches import (
     fast_table,
     json_text,
     nested_deeper_than,
+    not_unicode,
     one_row_per_id,
     to_arrow,
     with_row_ids,
@@ -59,6 +60,7 @@ from zendesk_audit.time_zones import (
 from zendesk_audit.times import parse_utc
 from zendesk_audit.zendesk_api.client import ZendeskClient
 from zendesk_audit.zendesk_api.credentials import API_TOKEN_WARNING, ZendeskCredentials
+from zendesk_audit.zendesk_api.decoding import escaped
 from zendesk_audit.zendesk_api.stats import RequestStats
 
 logger = logging.getLogger("zendesk_audit")
@@ -126,6 +128,9 @@ def rejection_reason(record: Any) -> str | None:
     """
     if not isinstance(record, dict):
         return f"not a JSON object: {type(record).__name__}"
+    problem = not_unicode(record)
+    if problem is not None:
+        return problem
     for name, value in record.items():
         if isinstance(value, (dict, list)) and nested_deeper_than(value):
             return f"field {name[:60]!r} is nested more than {MAX_NESTING} levels deep"
@@ -187,7 +192,7 @@ def rejected_row(record: Any, subdomain: str, reason: str, rejected_at: datetime
     return {
         "reject_key": hashlib.sha256(f"{subdomain}|{raw_json}".encode()).hexdigest(),
         "subdomain": subdomain,
-        "audit_log_id": None if raw_id is None else str(raw_id),
+        "audit_log_id": None if raw_id is None else escaped(str(raw_id)),
         "reason": reason,
         "raw_json": raw_json,
         "rejected_at": rejected_at,

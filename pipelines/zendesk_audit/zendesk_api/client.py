@@ -43,6 +43,7 @@ from zendesk_audit.text_safety import terminal_text
 from zendesk_audit.zendesk_api.api_errors import error_for
 from zendesk_audit.zendesk_api.auth import ClientCredentialsAuth, create_auth
 from zendesk_audit.zendesk_api.credentials import ZendeskCredentials
+from zendesk_audit.zendesk_api.decoding import UndecodableAnswer, decode_answer, is_unicode
 from zendesk_audit.zendesk_api.pacing import Pacer
 from zendesk_audit.zendesk_api.stats import RequestStats
 from zendesk_audit.zendesk_api.transport import (
@@ -131,7 +132,7 @@ class ZendeskClient:
         query.update(page=1, per_page=1)
         self.stats.add(list_requests=1)
         try:
-            body = self.request_json("GET", AUDIT_LOGS_PATH, params=query)
+            body = self.request_json("GET", AUDIT_LOGS_PATH, params=query, tolerant=True)
         except ApiError as exc:
             if exc.status is not None and exc.status < 500:
                 return None
@@ -166,10 +167,12 @@ class ZendeskClient:
                     raise Retry("has_more without an after_cursor")
                 if cursor in seen_cursors:
                     raise Retry("a page cursor seen before")
+                if isinstance(cursor, str) and not is_unicode(cursor):
+                    raise Retry("an after_cursor that is not valid Unicode")
 
         while True:
             self.stats.add(list_requests=1)
-            body = self.request_json("GET", AUDIT_LOGS_PATH, params=query, check=check_page)
+            body = self.request_json("GET", AUDIT_LOGS_PATH, params=query, check=check_page, tolerant=True)
             records = body["audit_logs"]
             self.stats.add(pages=1, records=len(records))
             self.stats.changed()
@@ -194,10 +197,13 @@ class ZendeskClient:
         json_body: Any = None,
         authenticated: bool = True,
         check: Callable[[Any], None] | None = None,
+        tolerant: bool = False,
     ) -> Any:
         """Send one API call with bounded retries and return its decoded JSON body.
 
         `check` may raise `transport.Retry` for a body that decoded but cannot be used.
+        `tolerant`: text that is not valid Unicode is decoded as lone surrogates rather than
+        refusing the answer (`decoding.decode_answer`); for audit-log pages, whose records are checked.
 
         Raises:
             ZendeskAuditError: a user-fixable answer (401, 403, 404 endpoint) or retries exhausted.
@@ -211,7 +217,7 @@ class ZendeskClient:
             # Outside the try: a refusal from /oauth/tokens is final, not a stale token to renew.
             authorization = self.auth.header() if authenticated else None
             try:
-                body = self._attempt(method, url, path, json_body, authorization)
+                body = self._attempt(method, url, path, json_body, authorization, tolerant)
                 if check is not None:
                     check(body)
                 return body
@@ -237,7 +243,9 @@ class ZendeskClient:
                 self.auth.invalidate(authorization or "")
                 attempt -= 1
 
-    def _attempt(self, method: str, url: str, path: str, json_body: Any, authorization: str | None) -> Any:
+    def _attempt(
+        self, method: str, url: str, path: str, json_body: Any, authorization: str | None, tolerant: bool = False
+    ) -> Any:
         signals.raise_if_signalled()
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "gzip, deflate"}
         if authorization is not None:
@@ -289,8 +297,8 @@ class ZendeskClient:
                 raise Retry("empty 200 body")
             return None
         try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
+            return decode_answer(data, tolerant)
+        except UndecodableAnswer:
             raise Retry(f"{status} body is not valid JSON") from None
 
     def _refused(self) -> BaseException:
