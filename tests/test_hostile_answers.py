@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import base64
 import gzip
+import subprocess
+import time
 import tracemalloc
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import duckdb
 import orjson
 import pytest
 from hostile_http import Answer, Seen, hostile_server
@@ -27,6 +32,49 @@ CREDENTIALS = ZendeskCredentials(email="admin@acme.example", api_token=TOKEN)
 PARAMS = {"page[size]": 100, "sort": "created_at"}
 EMPTY_PAGE = orjson.dumps({"audit_logs": [], "meta": {"has_more": False, "after_cursor": "", "before_cursor": ""}})
 RATE_TEXT = b"Number of allowed API requests per minute exceeded"
+
+
+def audit_log_answers(
+    records: list[dict[str, Any]], headers: dict[str, str] | None = None, count: int | None = None
+) -> Callable[[Seen], Answer]:
+    """A server's answers holding `records`: one cursor page per request with those inside its
+    `filter[created_at][]` range, `count` (default: the true one) on the offset probe, and the
+    account settings (UTC); every answer carries `headers`."""
+
+    def answer(seen: Seen) -> Answer:
+        query = parse_qs(urlsplit(seen.path).query)
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if seen.path.startswith("/api/v2/account/settings"):
+            return Answer(200, sent, b'{"settings": {"localization": {"time_zone": "UTC", "iana_time_zone": "Etc/UTC"}}}')
+        if "per_page" in query:  # offset mode: the count probe
+            return Answer(200, sent, orjson.dumps({"audit_logs": records[:1], "next_page": None,
+                                                   "count": len(records) if count is None else count}))
+        low, high = query["filter[created_at][]"]
+        inside = [record for record in records if low <= record["created_at"] <= high]
+        return Answer(200, sent, orjson.dumps({"audit_logs": inside, "meta": {"has_more": False, "after_cursor": ""}}))
+
+    return answer
+
+
+def load_env(server_url: str, **extra: str) -> dict[str, str | None]:
+    """The environment of `zendesk-audit load` against a hostile server (extra: more SOURCES__ settings)."""
+    return {
+        "SOURCES__ZENDESK_AUDIT__BASE_URL": server_url,
+        "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": "acme",
+        "SOURCES__ZENDESK_AUDIT__CREDENTIALS__EMAIL": "admin@acme.example",
+        "SOURCES__ZENDESK_AUDIT__CREDENTIALS__API_TOKEN": TOKEN,
+        **{f"SOURCES__ZENDESK_AUDIT__{name.upper()}": value for name, value in extra.items()},
+    }
+
+
+def assert_one_line_failure(result: subprocess.CompletedProcess[str], *words: str) -> str:
+    """Exit 1, no traceback, no secret, and one error line holding every one of `words`."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert TOKEN not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and all(word in errors[0] for word in words), result.stderr
+    return errors[0]
 
 
 def _pages(client: ZendeskClient) -> list[list[dict[str, Any]]]:
@@ -157,22 +205,10 @@ def test_the_load_command_fails_in_one_line_on_an_endless_retry_after(tmp_path: 
 def test_an_absurd_offset_count_costs_a_bounded_number_of_planning_requests() -> None:
     """A server whose offset pages claim 10^12 records for any range: windows are planned from the
     pages themselves, `count` is asked once (an empty range ends there), and every record loads."""
-    from datetime import datetime, timezone
-    from urllib.parse import parse_qs, urlsplit
-
     from zendesk_audit.extract.windows import fetch_windows
 
     records = [{"id": 1000 + n, "created_at": f"2026-0{1 + n}-01T00:00:00Z"} for n in range(6)]
-
-    def answer(seen: Seen) -> Answer:
-        query = parse_qs(urlsplit(seen.path).query)
-        if "per_page" in query:  # offset mode: the count probe
-            return Answer(200, {"Content-Type": "application/json"},
-                          orjson.dumps({"audit_logs": records[:1], "count": 10**12, "next_page": None}))
-        low, high = query["filter[created_at][]"]
-        inside = [record for record in records if low <= record["created_at"] <= high]
-        return Answer(200, {"Content-Type": "application/json"},
-                      orjson.dumps({"audit_logs": inside, "meta": {"has_more": False, "after_cursor": ""}}))
+    answer = audit_log_answers(records, count=10**12)
 
     def params(low: datetime, high: datetime) -> dict[str, Any]:
         return {"page[size]": 100, "sort": "created_at",
@@ -187,3 +223,45 @@ def test_an_absurd_offset_count_costs_a_bounded_number_of_planning_requests() ->
     probes = [seen for seen in server.seen if "per_page=" in seen.path]
     assert loaded == [record["id"] for record in records]
     assert len(probes) <= 1, f"{len(probes)} count probes for one year"
+
+
+RECORDS = [{"id": 6139157572000 + n, "created_at": f"2026-0{1 + n}-01T05:01:05Z", "action": "update"} for n in range(6)]
+
+
+def _loaded_ids(tmp_path: Path) -> list[int]:
+    with duckdb.connect(str(tmp_path / "zendesk.duckdb"), read_only=True) as connection:
+        return sorted(row[0] for row in connection.execute("select id from zendesk_audit.audit_logs").fetchall())
+
+
+@pytest.mark.parametrize("limit", ["inf", "1e400", "nan", "-5"])
+def test_an_infinite_rate_limit_header_neither_hangs_nor_crashes_the_load(tmp_path: Path, limit: str) -> None:
+    """`X-Rate-Limit: inf` on every answer, the planning request included: the number is bounded
+    before any arithmetic (it used to kill a window worker and leave the load waiting forever)."""
+    headers = {"X-Rate-Limit": limit, "X-Rate-Limit-Remaining": "700", "ratelimit-reset": "1"}
+    with hostile_server(audit_log_answers(RECORDS, headers)) as server:
+        started = time.monotonic()
+        result = run_cli(["load", "--no-models"], tmp_path, load_env(server.url))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 60
+    assert _loaded_ids(tmp_path) == [record["id"] for record in RECORDS]
+
+
+@pytest.mark.timeout(30)  # it used to wait forever
+def test_a_failing_window_worker_fails_the_load_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a worker raises (here: sizing the pool, outside the fetch), the load's thread
+    raises it as the user's one-line error at once; it never waits for a worker that died."""
+    from zendesk_audit.extract.windows import fetch_windows
+
+    def params(low: datetime, high: datetime) -> dict[str, Any]:
+        return {"page[size]": 100, "sort": "created_at",
+                "filter[created_at][]": [low.strftime("%Y-%m-%dT%H:%M:%SZ"), high.strftime("%Y-%m-%dT%H:%M:%SZ")]}
+
+    with hostile_server(audit_log_answers(RECORDS)) as server:
+        client = _client(server.url)
+        monkeypatch.setattr(client, "auto_workers", lambda **_: 1 // 0)
+        batches, _ = fetch_windows(client, params, datetime(2025, 12, 1, tzinfo=timezone.utc),
+                                   datetime(2026, 12, 1, tzinfo=timezone.utc), workers=None, window_records=5_000,
+                                   max_records=None)
+        with pytest.raises(ApiError, match=r"a window worker failed .*ZeroDivisionError"):
+            list(batches)
