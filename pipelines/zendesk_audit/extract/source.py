@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.sources import DltResource
 
-from zendesk_audit.errors import PlanError, ScopeError
+from zendesk_audit.errors import ApiError, PlanError, ScopeError
 from zendesk_audit.extract.batches import (
     API_FIELDS,
     MAX_NESTING,
@@ -42,6 +42,10 @@ from zendesk_audit.extract.options import SourceOptions, check_start, resolve_op
 from zendesk_audit.extract.windows import OutsideRequest, fetch_windows
 from zendesk_audit.settings import (
     DEFAULT_LAG_SECONDS,
+    DEFAULT_MAX_ANSWER_SECONDS,
+    DEFAULT_MAX_IDLE_PAGES,
+    DEFAULT_MAX_REJECTED_MB,
+    DEFAULT_MAX_REJECTED_RECORDS,
     DEFAULT_MAX_WAIT_SECONDS,
     DEFAULT_RATE_LIMIT_SHARE,
     DEFAULT_WINDOW_RECORDS,
@@ -302,6 +306,7 @@ def audit_logs_resource(
                 rows, rejected = split_records(records, options.subdomain, clock)
                 table = to_arrow(rows) if rows else None
                 if rejected:
+                    _count_rejected(client.stats, rejected, options)
                     logger.warning(
                         "%d audit log record(s) rejected into %s: %s",
                         len(rejected), REJECTED_TABLE, rejected[0]["reason"],
@@ -331,6 +336,25 @@ def audit_logs_resource(
     )
     audit_logs.apply_hints(columns=AUDIT_LOG_COLUMNS)
     return audit_logs
+
+
+def _count_rejected(stats: RequestStats, rejected: list[dict[str, Any]], options: SourceOptions) -> None:
+    """Count the run's rejected records before they are written; past a bound, stop the run:
+    answers that are mostly rejects are broken, and their files must not grow without end.
+
+    Raises:
+        ApiError: past `max_rejected_records` or `max_rejected_mb` in this run.
+    """
+    stats.add(rejected=len(rejected), rejected_bytes=sum(len(row["raw_json"]) for row in rejected))
+    too_many = stats.rejected > options.max_rejected_records
+    if too_many or stats.rejected_bytes > options.max_rejected_mb * 1024 * 1024:
+        bound = (f"more than {options.max_rejected_records:,} records (max_rejected_records)" if too_many
+                 else f"more than {options.max_rejected_mb:,} MB of records (max_rejected_mb)")
+        raise ApiError(
+            f"Zendesk's answers for {options.subdomain} held {bound} that had to be rejected in this run, the "
+            f"last because {rejected[-1]['reason']}: the answers look broken, so the run stopped; nothing of this "
+            "chunk was committed; check base_url and any proxy, or raise the bound if these records are real"
+        )
 
 
 def _repeated_ids(id_columns: list[pa.ChunkedArray]) -> int:
@@ -414,6 +438,10 @@ def zendesk_audit_source(
     workers: int | None = None,
     window_records: int = DEFAULT_WINDOW_RECORDS,
     max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
+    max_answer_seconds: float = DEFAULT_MAX_ANSWER_SECONDS,
+    max_idle_pages: int = DEFAULT_MAX_IDLE_PAGES,
+    max_rejected_records: int = DEFAULT_MAX_REJECTED_RECORDS,
+    max_rejected_mb: int = DEFAULT_MAX_REJECTED_MB,
     actions: Sequence[str] | None = None,
     actor_ids: Sequence[int] | None = None,
     source_types: Sequence[str] | None = None,
@@ -442,6 +470,12 @@ def zendesk_audit_source(
         window_records: about how many records one window holds (see `windows.py`).
         max_wait_seconds: the longest wait a Retry-After or ratelimit-reset header may impose; a
             longer one fails the run in one line naming the header instead of hanging it.
+        max_answer_seconds: the longest one whole answer (headers and body) may take on any
+            call; a slower one is cut off and retried, and after 3 the run fails in one line.
+        max_idle_pages: pages in a row that bring no new record while Zendesk says more follow;
+            past it the run fails in one line (a stuck or hostile pagination).
+        max_rejected_records, max_rejected_mb: the most records, and raw JSON, one run sets aside
+            into `audit_logs_rejected`; past either the run fails in one line.
         actions, actor_ids, source_types, source_ids, ip_addresses: server-side filters.
         time_zone: IANA zone for local times, instead of the account settings' (see time_zones.py).
         chunk_pages, chunk_seconds: stop, at a window boundary, after about this many pages or this
@@ -464,6 +498,10 @@ def zendesk_audit_source(
         workers=workers,
         window_records=window_records,
         max_wait_seconds=max_wait_seconds,
+        max_answer_seconds=max_answer_seconds,
+        max_idle_pages=max_idle_pages,
+        max_rejected_records=max_rejected_records,
+        max_rejected_mb=max_rejected_mb,
         actions=actions,
         actor_ids=actor_ids,
         source_types=source_types,
@@ -478,6 +516,8 @@ def zendesk_audit_source(
         stats=stats,
         rate_limit_share=options.rate_limit_share,
         max_wait_seconds=options.max_wait_seconds,
+        max_answer_seconds=options.max_answer_seconds,
+        max_idle_pages=options.max_idle_pages,
     )
     if client.auth_mode == "api_token" and client.stats.first_warning("api_token"):
         logger.warning(API_TOKEN_WARNING)
