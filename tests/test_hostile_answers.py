@@ -455,3 +455,14 @@ def test_a_load_connects_only_to_zendesk_and_the_destination(sandbox: Any, tmp_p
     assert _loaded_ids(tmp_path) == sorted(sandbox.ids())
     hosts = set(hosts_file.read_text().split())
     assert hosts and hosts <= {"127.0.0.1", "localhost"}, hosts
+
+
+def test_a_user_who_turns_dlt_telemetry_on_is_respected(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zendesk_audit.dlt_telemetry import user_choice
+
+    monkeypatch.delenv("RUNTIME__DLTHUB_TELEMETRY", raising=False)
+    assert user_choice() is None  # our default applies: off
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "true")
+    assert user_choice() is True
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    assert user_choice() is False

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.sources import DltResource
 
+from zendesk_audit.dlt_telemetry import telemetry_off_unless_asked
 from zendesk_audit.errors import ApiError, PlanError, ScopeError
 from zendesk_audit.extract.batches import (
     API_FIELDS,
@@ -488,6 +489,7 @@ def zendesk_audit_source(
         >>> pipeline = dlt.pipeline("zendesk_audit", destination="duckdb", dataset_name="zendesk_audit")
         >>> pipeline.run(zendesk_audit_source(subdomain="acme"), loader_file_format="parquet")
     """
+    telemetry_off_unless_asked()  # also in a pipeline of the user's own
     options = resolve_options(
         subdomain=subdomain,
         base_url=base_url,

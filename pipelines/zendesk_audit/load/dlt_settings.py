@@ -13,11 +13,8 @@ any value a user sets (environment, `.dlt/*.toml`, with or without the pipeline'
   order; dlt deletes a package's files once loaded. What runs after the load in the same process
   (models, alerts, a report) gets DuckDB's defaults back: a report over a million rows needs more.
 - Always, in every process that uses our commands or library: dlt's anonymous telemetry off
-  (`runtime.dlthub_telemetry`): a tool that handles an organisation's audit log contacts nothing
-  it was not asked to. dlt starts its tracker when it first reads its configuration, before this
-  provider can be registered, so registering it also stops a tracker that dlt started with its
-  own default (`telemetry_as_configured`). A user who sets the value (environment, `.dlt/*.toml`)
-  wins, as for every setting here: telemetry is then theirs to turn on, knowingly.
+  (`runtime.dlthub_telemetry`, see `zendesk_audit.dlt_telemetry`, which also stops the tracker
+  dlt started before this provider was registered). A user who sets the value wins.
 - For one `--verbose` command: dlt's log level INFO. That one is asked right after the
   environment, before `.dlt/*.toml` (as an environment variable would be), so that `--verbose`
   beats a `log_level` in a config file but not `RUNTIME__LOG_LEVEL` set by the user.
@@ -33,6 +30,8 @@ from dlt.common.configuration.container import Container
 from dlt.common.configuration.providers.provider import ConfigProvider, get_key_name
 from dlt.common.configuration.specs.config_section_context import ConfigSectionContext
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
+
+from zendesk_audit.dlt_telemetry import telemetry_off_unless_asked
 
 Settings = dict[tuple[str, ...], Any]
 
@@ -134,24 +133,12 @@ def settings() -> ZendeskAuditSettings:
     container = Container()[PluggableRunContext].providers
     if ZendeskAuditSettings.NAME not in container:
         container.add_provider(_SETTINGS)
-        telemetry_as_configured()
+        telemetry_off_unless_asked()
     if VerboseLogLevel.NAME not in container:
         names = [provider.name for provider in container.providers]
         after_environment = names.index("Environment Variables") + 1 if "Environment Variables" in names else 0
         container.providers.insert(after_environment, _VERBOSE)
     return _SETTINGS
-
-
-def telemetry_as_configured() -> None:
-    """Stop dlt's anonymous tracker unless the configuration, our default included, asks for it."""
-    from dlt.common.configuration import resolve_configuration
-    from dlt.common.configuration.specs import RuntimeConfiguration
-    from dlt.common.runtime import anon_tracker
-
-    if anon_tracker._ANON_TRACKER_ENDPOINT is None:
-        return  # not running
-    if not resolve_configuration(RuntimeConfiguration()).dlthub_telemetry:
-        anon_tracker.disable_anon_tracker()
 
 
 def own_pipeline(pipeline_name: str) -> None:

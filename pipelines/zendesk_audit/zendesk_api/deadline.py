@@ -94,7 +94,8 @@ class _Watchdog:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="zendesk-audit-deadlines", daemon=True)
                 self._thread.start()
-            self._condition.notify()
+            if self._heap[0][2] is call:  # the watchdog sleeps until an earlier deadline otherwise
+                self._condition.notify()
 
     def _run(self) -> None:
         while True:
