@@ -425,6 +425,10 @@ class _WindowFetch:
                     while not self.batches and not self.finished and self.error is None:
                         self.condition.wait(timeout=1.0)
                         signals.raise_if_signalled()
+                        if not self.finished and self.error is None and not any(t.is_alive() for t in self.threads):
+                            # Never wait for workers that are gone (each one hands over what stopped it).
+                            self.error = ApiError("every window worker stopped before the chunk was fetched: "
+                                                  "nothing partial was committed; try again")
                     if self.error is not None:
                         raise self.error
                     if not self.batches:
