@@ -237,5 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     from zendesk_audit.load.dlt_settings import settings
 
-    settings()  # our dlt defaults from the start, dlt's telemetry off among them
+    try:
+        settings()  # our dlt defaults from the start, dlt's telemetry off among them
+    except Exception:  # noqa: BLE001 - an unreadable config file: the command says so, in one line
+        pass
     cli.main(args=argv, prog_name="zendesk-audit")

@@ -133,11 +133,11 @@ def settings() -> ZendeskAuditSettings:
     container = Container()[PluggableRunContext].providers
     if ZendeskAuditSettings.NAME not in container:
         container.add_provider(_SETTINGS)
-        telemetry_off_unless_asked()
     if VerboseLogLevel.NAME not in container:
         names = [provider.name for provider in container.providers]
         after_environment = names.index("Environment Variables") + 1 if "Environment Variables" in names else 0
         container.providers.insert(after_environment, _VERBOSE)
+    telemetry_off_unless_asked()  # at once when the tracker is not running
     return _SETTINGS
 
 
