@@ -361,6 +361,7 @@ def test_the_load_command_cuts_off_a_trickling_answer_in_one_line(tmp_path: Path
         seconds = time.monotonic() - started
     assert_one_line_failure(result, "did not arrive whole within 1 s", "max_answer_seconds")
     assert seconds < 60
+    assert _loaded_ids(tmp_path) == []
 
 
 def test_a_trickling_webhook_is_cut_off_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
