@@ -6,6 +6,7 @@ The sandbox answers like Zendesk; this one answers like a broken proxy or an att
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     # Bytes, or chunks streamed one after another (so a bomb never sits whole in the server either).
     body: bytes | Iterable[bytes] = b""
+    # Seconds between two bytes of the whole answer, status line and headers included (0: at once).
+    trickle: float = 0.0
 
 
 @dataclass
@@ -33,7 +36,7 @@ class Seen:
 class HostileServer:
     """Answers every request with `answer(request)`; records every request it got."""
 
-    def __init__(self, answer: Callable[[Seen], Answer]) -> None:
+    def __init__(self, answer: Callable[[Seen], Answer], bind: str = "127.0.0.1") -> None:
         self.answer = answer
         self.seen: list[Seen] = []
         outer = self
@@ -51,6 +54,9 @@ class HostileServer:
                 seen = Seen(self.command, self.path, dict(self.headers.items()))
                 outer.seen.append(seen)
                 reply = outer.answer(seen)
+                if reply.trickle:
+                    self._trickle(reply)
+                    return
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
@@ -68,9 +74,24 @@ class HostileServer:
                 except OSError:  # the client hung up: exactly what a bounded reader does
                     self.close_connection = True
 
+            def _trickle(self, reply: Answer) -> None:
+                """The whole answer one byte at a time, until the client hangs up."""
+                assert isinstance(reply.body, bytes)
+                head = f"HTTP/1.1 {reply.status} OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
+                raw = f"{head}Content-Length: {len(reply.body)}\r\n\r\n".encode() + reply.body
+                self.close_connection = True
+                try:
+                    for index in range(len(raw)):
+                        self.wfile.write(raw[index : index + 1])
+                        self.wfile.flush()
+                        time.sleep(reply.trickle)
+                except OSError:
+                    pass
+
             do_GET = do_POST = do_CONNECT = _serve
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((bind, 0), Handler)
+        self.port = self._server.server_address[1]
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
@@ -84,6 +105,8 @@ class HostileServer:
 
 
 @contextmanager
-def hostile_server(answer: Callable[[Seen], Answer]) -> Iterator[HostileServer]:
-    with HostileServer(answer) as server:
+def hostile_server(answer: Callable[[Seen], Answer], bind: str = "127.0.0.1") -> Iterator[HostileServer]:
+    """The server on loopback; `bind="0.0.0.0"` also on this machine's other addresses (a test
+    that needs a peer that is not loopback)."""
+    with HostileServer(answer, bind) as server:
         yield server

@@ -249,3 +249,48 @@ def test_a_time_that_leaves_the_calendar_in_utc_is_a_value_error_not_a_crash(tex
         parse_utc(text)
     with pytest.raises(ConfigurationError):
         resolve_options(subdomain="acme", base_url=None, start=text, end=None, lag_seconds=300)
+
+
+@pytest.mark.parametrize(
+    ("field", "raw_value", "kept"),
+    [
+        ("actor_name", b'"half emoji \\ud83d"', "half emoji \\ud83d"),  # a lone surrogate escape: valid JSON grammar
+        ("source_label", b'"Trigger: caf\xe9 \xff"', "Trigger: caf\\udce9 \\udcff"),  # raw bytes that are not UTF-8
+    ],
+)
+def test_a_record_that_is_not_valid_unicode_is_rejected_and_the_rest_of_its_page_loads(
+    sandbox_factory: Any, duckdb_path: Path, field: str, raw_value: bytes, kept: str
+) -> None:
+    sandbox = sandbox_factory(records=200, seed=80, history_end=HISTORY_END)
+    before = sandbox.append(2, created_at=AT)
+    bad = _record(sandbox)
+    del bad[field]
+    bad_id = bad["id"]
+    sandbox.append_raw(json.dumps(bad)[:-1].encode() + b', "' + field.encode() + b'": ' + raw_value + b"}")
+    after = sandbox.append(2, created_at=AT)  # on the same page as the bad record
+    first, second = _load_twice(sandbox, duckdb_path)
+    assert first.records_loaded == 204 and first.records_rejected == 1
+    assert {record["id"] for record in before + after} <= set(duckdb_ids(duckdb_path))
+    assert bad_id not in duckdb_ids(duckdb_path)
+    [(reason, raw_json)] = _rejected(duckdb_path)
+    assert reason == f"field {field!r} holds text that is not valid Unicode (a lone surrogate escape or invalid UTF-8)"
+    assert raw_json.isascii() and f'"{field}":"{kept}"' in raw_json  # the bad text kept, escaped
+    assert json.loads(raw_json)["id"] == bad_id
+    assert second.records_loaded == 0 and second.cursor == first.cursor and len(_rejected(duckdb_path)) == 1
+
+
+def test_the_load_command_exits_0_past_an_undecodable_record(sandbox: Any, tmp_path: Path) -> None:
+    from test_cli import run_cli
+
+    bad = {**sandbox.records()[-1], "id": max(sandbox.ids()) + 7}
+    del bad["actor_name"]
+    sandbox.append_raw(json.dumps(bad)[:-1].encode() + b', "actor_name": "half emoji \\ud83d"}')
+    env = {"SOURCES__ZENDESK_AUDIT__BASE_URL": sandbox.base_url,
+           "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": sandbox.config.subdomain,
+           "SOURCES__ZENDESK_AUDIT__CREDENTIALS__EMAIL": sandbox.config.email,
+           "SOURCES__ZENDESK_AUDIT__CREDENTIALS__API_TOKEN": sandbox.config.api_token}
+    for _ in range(2):
+        result = run_cli(["load", "--no-models"], tmp_path, env)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+    assert "1 rejected into audit_logs_rejected" in result.stdout + result.stderr

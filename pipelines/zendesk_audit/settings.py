@@ -64,6 +64,17 @@ DEFAULT_MAX_WAIT_SECONDS = 300.0
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 CONNECT_TIMEOUT_SECONDS = 10.0
 READ_TIMEOUT_SECONDS = 60.0
+# The longest one whole answer (headers and body) may take, on every HTTP call: read timeouts are
+# per socket read, so a server trickling a byte a second would otherwise never be cut off. A
+# 100-record page takes well under a few seconds. Settable per load as `max_answer_seconds`.
+DEFAULT_MAX_ANSWER_SECONDS = 120.0
+# Progress guards. Pages in a row that bring no new record (no later created_at, no new id in
+# the newest second) while saying `has_more`: a stuck or hostile pagination, stopped in one line.
+DEFAULT_MAX_IDLE_PAGES = 10
+# Records one run may reject into audit_logs_rejected, and their raw JSON's total size: past
+# either, the answers are broken rather than holding a few bad records, and the run stops.
+DEFAULT_MAX_REJECTED_RECORDS = 10_000
+DEFAULT_MAX_REJECTED_MB = 64
 # Share of the account's rate limit a load may use: the rest stays for other integrations.
 DEFAULT_RATE_LIMIT_SHARE = 0.5
 

@@ -392,7 +392,8 @@ class RecordStore:
         Raises:
             ValueError: `raw` is not one JSON object.
         """
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        # Bytes that are not valid UTF-8 are served as they are (a broken answer's test).
+        text = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
         try:
             record = json.loads(text)
         except RecursionError:
@@ -410,7 +411,7 @@ class RecordStore:
             created_at = created_at.replace(tzinfo=timezone.utc)
         with self._lock:
             seq = self._insert(record, int(created_at.timestamp()), complete=False)
-            self._raw[seq] = text.encode("utf-8")
+            self._raw[seq] = raw if isinstance(raw, bytes) else text.encode("utf-8")
         return record
 
     def _draw_record(self, epoch: int) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from zendesk_audit.models.account_zones import summary as time_zone_summary
 from zendesk_audit.models.seeds import SEVERITIES, SEVERITY_RANKS
 from zendesk_audit.models.warehouse import sql_literal, value_literal
 from zendesk_audit.text_safety import json_text, terminal_text
+from zendesk_audit.zendesk_api.deadline import GuardedAdapter, guarded_call
 
 if TYPE_CHECKING:
     import dlt
@@ -62,6 +63,9 @@ WEBHOOK_ATTEMPTS = 4
 WEBHOOK_BACKOFF_SECONDS = 0.5
 WEBHOOK_BACKOFF_MAX_SECONDS = 8.0
 WEBHOOK_TIMEOUT_SECONDS = (5.0, 30.0)
+# The longest one whole answer of the receiver may take (the timeouts above are per socket read:
+# a receiver trickling a byte a second would hold the alerts, and the ledger's lock, forever).
+WEBHOOK_ANSWER_SECONDS = 60.0
 WEBHOOK_BATCH = 100
 
 ALERT_COLUMNS = (
@@ -254,7 +258,18 @@ def check_webhook(url: str) -> str:
     return url
 
 
-def post_with_retries(url: str, payload: dict[str, Any], session: requests.Session) -> str | None:
+def webhook_session() -> requests.Session:
+    """A session whose every call honours a whole-answer deadline (`deadline.guarded_call`)."""
+    session = requests.Session()
+    adapter = GuardedAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def post_with_retries(
+    url: str, payload: dict[str, Any], session: requests.Session, answer_seconds: float | None = None
+) -> str | None:
     """POST JSON; None when a 2xx came back, else why not (after the retries that make sense).
 
     A redirect is not followed and is a failure: a receiver that moved must be reconfigured, and
@@ -262,16 +277,25 @@ def post_with_retries(url: str, payload: dict[str, Any], session: requests.Sessi
     reason never quotes the exception text: `requests` puts the full URL, with its secret, in it.
     """
     reason = "not attempted"
+    seconds = WEBHOOK_ANSWER_SECONDS if answer_seconds is None else answer_seconds
     for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
-        try:
-            response = session.post(url, json=payload, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False)
-        except requests.Timeout:
+        with guarded_call(seconds) as call:
+            try:
+                response = session.post(url, json=payload, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False)
+            except requests.RequestException as exc:
+                response = None
+                failure: BaseException | None = exc
+            else:
+                failure = None
+        if call.expired:
+            reason = f"no whole answer within {seconds:g} s"
+        elif isinstance(failure, requests.Timeout):
             reason = "timed out"
-        except requests.ConnectionError:
+        elif isinstance(failure, requests.ConnectionError):
             reason = "connection failed"
-        except requests.RequestException as exc:
-            return f"request failed: {type(exc).__name__}"  # a bad URL or answer: repeating it will not help
-        else:
+        elif failure is not None:
+            return f"request failed: {type(failure).__name__}"  # a bad URL or answer: repeating it will not help
+        elif response is not None:
             status = response.status_code
             if 200 <= status < 300:
                 return None
@@ -285,10 +309,12 @@ def post_with_retries(url: str, payload: dict[str, Any], session: requests.Sessi
     return f"{reason} after {WEBHOOK_ATTEMPTS} attempts"
 
 
-def deliver(url: str, alerts: list[Alert], result: AlertsResult, dataset: str) -> set[str]:
+def deliver(
+    url: str, alerts: list[Alert], result: AlertsResult, dataset: str, answer_seconds: float | None = None
+) -> set[str]:
     """Send the alerts in batches; the keys delivered. Stops at the first batch that fails."""
     delivered: set[str] = set()
-    with requests.Session() as session:
+    with webhook_session() as session:
         for start in range(0, len(alerts), WEBHOOK_BATCH):
             batch = alerts[start : start + WEBHOOK_BATCH]
             payload = {
@@ -299,7 +325,7 @@ def deliver(url: str, alerts: list[Alert], result: AlertsResult, dataset: str) -
                 "alerts": [alert.as_dict() for alert in batch],
             }
             result.requests += 1
-            error = post_with_retries(url, payload, session)
+            error = post_with_retries(url, payload, session, answer_seconds)
             if error:
                 result.delivery_error = error
                 break
@@ -377,6 +403,7 @@ def run_alerts(
     min_severity: str = "low",
     webhook: str | None = None,
     subdomain: str | None = None,
+    webhook_answer_seconds: float | None = None,
 ) -> AlertsResult:
     """Report the `sensitive_changes` rows not reported before, and remember them.
 
@@ -390,6 +417,8 @@ def run_alerts(
         webhook: http(s) URL to POST the alerts to as JSON; undelivered alerts from earlier runs
             are sent again with the new ones.
         subdomain: only this account.
+        webhook_answer_seconds: the longest one answer of the webhook may take, headers and body
+            (default `WEBHOOK_ANSWER_SECONDS`, 60 s); a slower one is cut off and counts as failed.
 
     Returns:
         The alerts (new and retried) and the delivery outcome; `exit_code` is 3 when alerts were
@@ -426,7 +455,8 @@ def run_alerts(
             zones = {zone.subdomain: zone.time_zone for zone in result.time_zones}
             for alert in result.alerts:
                 alert.time_zone = zones.get(alert.subdomain)
-            delivered = deliver(webhook, result.alerts, result, dataset) if webhook and result.alerts else set()
+            delivered = (deliver(webhook, result.alerts, result, dataset, webhook_answer_seconds)
+                         if webhook and result.alerts else set())
             _record(engine, ledger, result, delivered, webhook=bool(webhook))
     return result
 

@@ -245,4 +245,10 @@ def main(argv: list[str] | None = None) -> None:
     long load's memory creeps up; the system allocator hands them back (measured: -55 MB at 100,000
     records). An orchestrator that imports the package decides for its own process (README)."""
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    from zendesk_audit.load.dlt_settings import settings
+
+    try:
+        settings()  # our dlt defaults from the start, dlt's telemetry off among them
+    except Exception:  # noqa: BLE001 - an unreadable config file: the command says so, in one line
+        pass
     cli.main(args=argv, prog_name="zendesk-audit")

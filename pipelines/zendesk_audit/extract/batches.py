@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from zendesk_audit.settings import TIME_FORMAT
+from zendesk_audit.zendesk_api.decoding import escaped, is_unicode
 
 UTC_MICROSECONDS = pa.timestamp("us", tz="UTC")
 _ARROW_TYPES: dict[str, pa.DataType] = {
@@ -86,16 +87,19 @@ def json_text(value: Any) -> str:
     """`value` as compact JSON with sorted keys, whatever its depth.
 
     orjson first (its output is what existing `reject_key`s were hashed from), then Python's
-    writer past orjson's 254 levels, then a writer without recursion past Python's limit.
+    writer past orjson's 254 levels, then a writer without recursion past Python's limit. Text
+    that is not valid Unicode (lone surrogates, see `zendesk_api.decoding`) comes out as
+    `\\uXXXX` escapes, so the JSON text itself is always valid UTF-8.
     """
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:  # orjson.JSONEncodeError: too deep, or an int past 64 bits
+    except TypeError:  # orjson.JSONEncodeError: too deep, an int past 64 bits, or a lone surrogate
         pass
     try:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     except RecursionError:
-        return _json_without_recursion(value)
+        text = _json_without_recursion(value)
+    return text if is_unicode(text) else escaped(text)
 
 
 class _Literal(str):
@@ -124,6 +128,28 @@ def _json_without_recursion(value: Any) -> str:
         else:
             parts.append(json.dumps(item, ensure_ascii=False))
     return "".join(parts)
+
+
+def not_unicode(record: dict[str, Any]) -> str | None:
+    """Why the record holds text no column can store (a lone surrogate, an invalid UTF-8 byte
+    decoded by `zendesk_api.decoding`), naming the first such field; None when all is Unicode.
+    Walks keys and values at every depth without recursion."""
+    for name, value in record.items():
+        if isinstance(name, str) and not is_unicode(name):
+            return f"field name {escaped(_name(name))} is not valid Unicode (a lone surrogate escape or invalid UTF-8)"
+        stack = [value]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, str):
+                if not is_unicode(current):
+                    return (f"field {_name(name)} holds text that is not valid Unicode "
+                            "(a lone surrogate escape or invalid UTF-8)")
+            elif isinstance(current, dict):
+                stack.extend(current.keys())
+                stack.extend(current.values())
+            elif isinstance(current, list):
+                stack.extend(current)
+    return None
 
 
 def extra_fields_problem(record: dict[str, Any]) -> str | None:

@@ -13,6 +13,10 @@ from urllib.parse import urlsplit
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.settings import (
     DEFAULT_LAG_SECONDS,
+    DEFAULT_MAX_ANSWER_SECONDS,
+    DEFAULT_MAX_IDLE_PAGES,
+    DEFAULT_MAX_REJECTED_MB,
+    DEFAULT_MAX_REJECTED_RECORDS,
     DEFAULT_MAX_WAIT_SECONDS,
     DEFAULT_RATE_LIMIT_SHARE,
     DEFAULT_START,
@@ -40,6 +44,10 @@ class SourceOptions:
     workers: int | None = None
     window_records: int = DEFAULT_WINDOW_RECORDS
     max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS
+    max_answer_seconds: float = DEFAULT_MAX_ANSWER_SECONDS
+    max_idle_pages: int = DEFAULT_MAX_IDLE_PAGES
+    max_rejected_records: int = DEFAULT_MAX_REJECTED_RECORDS
+    max_rejected_mb: int = DEFAULT_MAX_REJECTED_MB
     actions: tuple[str, ...] = ()
     actor_ids: tuple[int, ...] = ()
     source_types: tuple[str, ...] = ()
@@ -172,6 +180,10 @@ def resolve_options(
     workers: Any = None,
     window_records: Any = DEFAULT_WINDOW_RECORDS,
     max_wait_seconds: Any = DEFAULT_MAX_WAIT_SECONDS,
+    max_answer_seconds: Any = DEFAULT_MAX_ANSWER_SECONDS,
+    max_idle_pages: Any = DEFAULT_MAX_IDLE_PAGES,
+    max_rejected_records: Any = DEFAULT_MAX_REJECTED_RECORDS,
+    max_rejected_mb: Any = DEFAULT_MAX_REJECTED_MB,
     actions: Sequence[str] | None = None,
     actor_ids: Sequence[Any] | None = None,
     source_types: Sequence[str] | None = None,
@@ -211,6 +223,10 @@ def resolve_options(
     worker_count = None if workers in (None, "", "auto") else _whole(workers, "workers", 1, MAX_WORKERS)
     window_size = _whole(window_records, "window_records", 100, 1_000_000)
     longest_wait = _whole(max_wait_seconds, "max_wait_seconds", 1, 86_400)
+    answer_seconds = _whole(max_answer_seconds, "max_answer_seconds", 1, 3_600)
+    idle_pages = _whole(max_idle_pages, "max_idle_pages", 1, 10_000)
+    rejected_records = _whole(max_rejected_records, "max_rejected_records", 0, 100_000_000)
+    rejected_mb = _whole(max_rejected_mb, "max_rejected_mb", 1, 100_000)
     start_at = parse_time(start if start else DEFAULT_START, "start")
     end_at = parse_time(end, "end") if end else None
     if end_at is not None and end_at <= start_at:
@@ -243,6 +259,10 @@ def resolve_options(
         workers=worker_count,
         window_records=window_size,
         max_wait_seconds=float(longest_wait),
+        max_answer_seconds=float(answer_seconds),
+        max_idle_pages=idle_pages,
+        max_rejected_records=rejected_records,
+        max_rejected_mb=rejected_mb,
         actions=action_values,
         actor_ids=_as_ids(actor_ids, "actor_id"),
         source_types=type_values,

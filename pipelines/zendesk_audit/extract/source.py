@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.sources import DltResource
 
-from zendesk_audit.errors import PlanError, ScopeError
+from zendesk_audit.dlt_telemetry import telemetry_off_unless_asked
+from zendesk_audit.errors import ApiError, PlanError, ScopeError
 from zendesk_audit.extract.batches import (
     API_FIELDS,
     MAX_NESTING,
@@ -32,6 +33,7 @@ from zendesk_audit.extract.batches import (
     fast_table,
     json_text,
     nested_deeper_than,
+    not_unicode,
     one_row_per_id,
     to_arrow,
     with_row_ids,
@@ -41,6 +43,10 @@ from zendesk_audit.extract.options import SourceOptions, check_start, resolve_op
 from zendesk_audit.extract.windows import OutsideRequest, fetch_windows
 from zendesk_audit.settings import (
     DEFAULT_LAG_SECONDS,
+    DEFAULT_MAX_ANSWER_SECONDS,
+    DEFAULT_MAX_IDLE_PAGES,
+    DEFAULT_MAX_REJECTED_MB,
+    DEFAULT_MAX_REJECTED_RECORDS,
     DEFAULT_MAX_WAIT_SECONDS,
     DEFAULT_RATE_LIMIT_SHARE,
     DEFAULT_WINDOW_RECORDS,
@@ -59,6 +65,7 @@ from zendesk_audit.time_zones import (
 from zendesk_audit.times import parse_utc
 from zendesk_audit.zendesk_api.client import ZendeskClient
 from zendesk_audit.zendesk_api.credentials import API_TOKEN_WARNING, ZendeskCredentials
+from zendesk_audit.zendesk_api.decoding import escaped
 from zendesk_audit.zendesk_api.stats import RequestStats
 
 logger = logging.getLogger("zendesk_audit")
@@ -126,6 +133,9 @@ def rejection_reason(record: Any) -> str | None:
     """
     if not isinstance(record, dict):
         return f"not a JSON object: {type(record).__name__}"
+    problem = not_unicode(record)
+    if problem is not None:
+        return problem
     for name, value in record.items():
         if isinstance(value, (dict, list)) and nested_deeper_than(value):
             return f"field {name[:60]!r} is nested more than {MAX_NESTING} levels deep"
@@ -187,7 +197,7 @@ def rejected_row(record: Any, subdomain: str, reason: str, rejected_at: datetime
     return {
         "reject_key": hashlib.sha256(f"{subdomain}|{raw_json}".encode()).hexdigest(),
         "subdomain": subdomain,
-        "audit_log_id": None if raw_id is None else str(raw_id),
+        "audit_log_id": None if raw_id is None else escaped(str(raw_id)),
         "reason": reason,
         "raw_json": raw_json,
         "rejected_at": rejected_at,
@@ -297,6 +307,7 @@ def audit_logs_resource(
                 rows, rejected = split_records(records, options.subdomain, clock)
                 table = to_arrow(rows) if rows else None
                 if rejected:
+                    _count_rejected(client.stats, rejected, options)
                     logger.warning(
                         "%d audit log record(s) rejected into %s: %s",
                         len(rejected), REJECTED_TABLE, rejected[0]["reason"],
@@ -326,6 +337,25 @@ def audit_logs_resource(
     )
     audit_logs.apply_hints(columns=AUDIT_LOG_COLUMNS)
     return audit_logs
+
+
+def _count_rejected(stats: RequestStats, rejected: list[dict[str, Any]], options: SourceOptions) -> None:
+    """Count the run's rejected records before they are written; past a bound, stop the run:
+    answers that are mostly rejects are broken, and their files must not grow without end.
+
+    Raises:
+        ApiError: past `max_rejected_records` or `max_rejected_mb` in this run.
+    """
+    stats.add(rejected=len(rejected), rejected_bytes=sum(len(row["raw_json"]) for row in rejected))
+    too_many = stats.rejected > options.max_rejected_records
+    if too_many or stats.rejected_bytes > options.max_rejected_mb * 1024 * 1024:
+        bound = (f"more than {options.max_rejected_records:,} records (max_rejected_records)" if too_many
+                 else f"more than {options.max_rejected_mb:,} MB of records (max_rejected_mb)")
+        raise ApiError(
+            f"Zendesk's answers for {options.subdomain} held {bound} that had to be rejected in this run, the "
+            f"last because {rejected[-1]['reason']}: the answers look broken, so the run stopped; nothing of this "
+            "chunk was committed; check base_url and any proxy, or raise the bound if these records are real"
+        )
 
 
 def _repeated_ids(id_columns: list[pa.ChunkedArray]) -> int:
@@ -409,6 +439,10 @@ def zendesk_audit_source(
     workers: int | None = None,
     window_records: int = DEFAULT_WINDOW_RECORDS,
     max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
+    max_answer_seconds: float = DEFAULT_MAX_ANSWER_SECONDS,
+    max_idle_pages: int = DEFAULT_MAX_IDLE_PAGES,
+    max_rejected_records: int = DEFAULT_MAX_REJECTED_RECORDS,
+    max_rejected_mb: int = DEFAULT_MAX_REJECTED_MB,
     actions: Sequence[str] | None = None,
     actor_ids: Sequence[int] | None = None,
     source_types: Sequence[str] | None = None,
@@ -437,6 +471,12 @@ def zendesk_audit_source(
         window_records: about how many records one window holds (see `windows.py`).
         max_wait_seconds: the longest wait a Retry-After or ratelimit-reset header may impose; a
             longer one fails the run in one line naming the header instead of hanging it.
+        max_answer_seconds: the longest one whole answer (headers and body) may take on any
+            call; a slower one is cut off and retried, and after 3 the run fails in one line.
+        max_idle_pages: pages in a row that bring no new record while Zendesk says more follow;
+            past it the run fails in one line (a stuck or hostile pagination).
+        max_rejected_records, max_rejected_mb: the most records, and raw JSON, one run sets aside
+            into `audit_logs_rejected`; past either the run fails in one line.
         actions, actor_ids, source_types, source_ids, ip_addresses: server-side filters.
         time_zone: IANA zone for local times, instead of the account settings' (see time_zones.py).
         chunk_pages, chunk_seconds: stop, at a window boundary, after about this many pages or this
@@ -449,6 +489,7 @@ def zendesk_audit_source(
         >>> pipeline = dlt.pipeline("zendesk_audit", destination="duckdb", dataset_name="zendesk_audit")
         >>> pipeline.run(zendesk_audit_source(subdomain="acme"), loader_file_format="parquet")
     """
+    telemetry_off_unless_asked()  # also in a pipeline of the user's own
     options = resolve_options(
         subdomain=subdomain,
         base_url=base_url,
@@ -459,6 +500,10 @@ def zendesk_audit_source(
         workers=workers,
         window_records=window_records,
         max_wait_seconds=max_wait_seconds,
+        max_answer_seconds=max_answer_seconds,
+        max_idle_pages=max_idle_pages,
+        max_rejected_records=max_rejected_records,
+        max_rejected_mb=max_rejected_mb,
         actions=actions,
         actor_ids=actor_ids,
         source_types=source_types,
@@ -473,6 +518,8 @@ def zendesk_audit_source(
         stats=stats,
         rate_limit_share=options.rate_limit_share,
         max_wait_seconds=options.max_wait_seconds,
+        max_answer_seconds=options.max_answer_seconds,
+        max_idle_pages=options.max_idle_pages,
     )
     if client.auth_mode == "api_token" and client.stats.first_warning("api_token"):
         logger.warning(API_TOKEN_WARNING)

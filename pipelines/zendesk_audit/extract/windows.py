@@ -47,8 +47,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from dlt.common.runtime import signals
+from dlt.common.runtime.signals import SignalReceivedException
 
+from zendesk_audit.errors import ApiError, ZendeskAuditError
 from zendesk_audit.settings import PAGE_SIZE, TIME_FORMAT
+from zendesk_audit.text_safety import terminal_text
 from zendesk_audit.times import parse_utc
 from zendesk_audit.zendesk_api.client import ZendeskClient
 
@@ -286,6 +289,18 @@ class WindowPlan:
         return not self.active and not self.gaps and (not carve or self.frontier >= self.stop)
 
 
+def worker_error(exc: BaseException) -> BaseException:
+    """What a worker's failure becomes in the load's thread: the user's errors and the run's
+    signals as they are; anything else (a bug, an answer nobody foresaw) as one line naming it,
+    never a traceback from a thread."""
+    if isinstance(exc, (ZendeskAuditError, SignalReceivedException, KeyboardInterrupt, SystemExit)):
+        return exc
+    return ApiError(
+        f"a window worker failed on Zendesk's answers ({type(exc).__name__}: {terminal_text(str(exc))[:200]}): "
+        "nothing partial was committed; try again, and report it if it repeats"
+    )
+
+
 def _covered(window: Window, until: int | None) -> int:
     if until is None or window.data_start is None:
         return 0
@@ -410,6 +425,10 @@ class _WindowFetch:
                     while not self.batches and not self.finished and self.error is None:
                         self.condition.wait(timeout=1.0)
                         signals.raise_if_signalled()
+                        if not self.finished and self.error is None and not any(t.is_alive() for t in self.threads):
+                            # Never wait for workers that are gone (each one hands over what stopped it).
+                            self.error = ApiError("every window worker stopped before the chunk was fetched: "
+                                                  "nothing partial was committed; try again")
                     if self.error is not None:
                         raise self.error
                     if not self.batches:
@@ -472,20 +491,22 @@ class _WindowFetch:
                 self.condition.wait(timeout=1.0)
 
     def _work(self) -> None:
-        while True:
-            window = self._next_window()
-            if window is None:
-                return
-            try:
+        """One worker: windows until none is left. Whatever it raises, anywhere (planning a
+        window included), is handed to the load's thread, which raises it: a worker never dies
+        silently, leaving the load waiting for a window nobody fetches."""
+        try:
+            while True:
+                window = self._next_window()
+                if window is None:
+                    return
                 self._fetch(window)
-            except BaseException as exc:  # noqa: BLE001 - handed to the load's thread, which raises it
                 with self.condition:
-                    self.error = self.error or exc
+                    self.busy -= 1
+                    self.plan.finish(window)
                     self.condition.notify_all()
-                return
+        except BaseException as exc:  # noqa: BLE001 - handed to the load's thread, which raises it
             with self.condition:
-                self.busy -= 1
-                self.plan.finish(window)
+                self.error = self.error or worker_error(exc)
                 self.condition.notify_all()
 
     def _fetch(self, window: Window) -> None:

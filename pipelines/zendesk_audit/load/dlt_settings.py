@@ -12,6 +12,9 @@ any value a user sets (environment, `.dlt/*.toml`, with or without the pipeline'
 - While a load runs (`bounded_memory`): DuckDB's merge spills past 64 MB and may insert in any
   order; dlt deletes a package's files once loaded. What runs after the load in the same process
   (models, alerts, a report) gets DuckDB's defaults back: a report over a million rows needs more.
+- Always, in every process that uses our commands or library: dlt's anonymous telemetry off
+  (`runtime.dlthub_telemetry`, see `zendesk_audit.dlt_telemetry`, which also stops the tracker
+  dlt started before this provider was registered). A user who sets the value wins.
 - For one `--verbose` command: dlt's log level INFO. That one is asked right after the
   environment, before `.dlt/*.toml` (as an environment variable would be), so that `--verbose`
   beats a `log_level` in a config file but not `RUNTIME__LOG_LEVEL` set by the user.
@@ -28,6 +31,8 @@ from dlt.common.configuration.providers.provider import ConfigProvider, get_key_
 from dlt.common.configuration.specs.config_section_context import ConfigSectionContext
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 
+from zendesk_audit.dlt_telemetry import telemetry_off_unless_asked
+
 Settings = dict[tuple[str, ...], Any]
 
 PIPELINE_SETTINGS: Settings = {
@@ -39,6 +44,7 @@ LOAD_MEMORY_SETTINGS: Settings = {
     ("load", "delete_completed_jobs"): True,
 }
 VERBOSE_SETTINGS: Settings = {("runtime", "log_level"): "INFO"}
+PROCESS_SETTINGS: Settings = {("runtime", "dlthub_telemetry"): False}
 
 
 class _OwnProvider(ConfigProvider):
@@ -76,6 +82,8 @@ class ZendeskAuditSettings(_OwnProvider):
             # would win over a user's un-prefixed setting.
             return None, full_key
         path = (*sections, key)
+        if path in PROCESS_SETTINGS:
+            return PROCESS_SETTINGS[path], full_key
         current = Container()[ConfigSectionContext].pipeline_name
         with self._lock:
             ours, loading = current in self._pipelines, self._loading.get(current or "", 0) > 0
@@ -129,6 +137,7 @@ def settings() -> ZendeskAuditSettings:
         names = [provider.name for provider in container.providers]
         after_environment = names.index("Environment Variables") + 1 if "Environment Variables" in names else 0
         container.providers.insert(after_environment, _VERBOSE)
+    telemetry_off_unless_asked()  # at once when the tracker is not running
     return _SETTINGS
 
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from zendesk_audit.errors import ApiError
 from zendesk_audit.settings import DEFAULT_OAUTH_SCOPE, TOKEN_RENEW_MARGIN_SECONDS
 from zendesk_audit.zendesk_api.credentials import ZendeskCredentials
+from zendesk_audit.zendesk_api.numbers import NUMBER_CEILING, bounded_number
 
 TokenFetcher = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -75,7 +76,9 @@ class ClientCredentialsAuth:
                 if not token:
                     raise ApiError("Zendesk's /oauth/tokens answered an empty access_token: check the OAuth client")
                 expires_in = answer.get("expires_in")
-                lifetime = float(expires_in) if isinstance(expires_in, (int, float)) else float("inf")
+                # No readable lifetime: kept until Zendesk refuses it (a 401 renews it once).
+                lifetime = bounded_number(expires_in)
+                lifetime = NUMBER_CEILING if lifetime is None else lifetime
                 self._token, self._expires_at = str(token), time.monotonic() + lifetime
             return self._token
 

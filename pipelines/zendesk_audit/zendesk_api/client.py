@@ -31,6 +31,8 @@ from zendesk_audit.settings import (
     AUDIT_LOGS_PATH,
     BACKOFF_BASE_SECONDS,
     BACKOFF_MAX_SECONDS,
+    DEFAULT_MAX_ANSWER_SECONDS,
+    DEFAULT_MAX_IDLE_PAGES,
     DEFAULT_MAX_WAIT_SECONDS,
     DEFAULT_RATE_LIMIT_SHARE,
     MAX_ANSWER_BYTES,
@@ -43,7 +45,10 @@ from zendesk_audit.text_safety import terminal_text
 from zendesk_audit.zendesk_api.api_errors import error_for
 from zendesk_audit.zendesk_api.auth import ClientCredentialsAuth, create_auth
 from zendesk_audit.zendesk_api.credentials import ZendeskCredentials
+from zendesk_audit.zendesk_api.deadline import GuardedCall, guarded_call
+from zendesk_audit.zendesk_api.decoding import UndecodableAnswer, decode_answer, is_unicode
 from zendesk_audit.zendesk_api.pacing import Pacer
+from zendesk_audit.zendesk_api.progress import PageProgress
 from zendesk_audit.zendesk_api.stats import RequestStats
 from zendesk_audit.zendesk_api.transport import (
     REFUSED_ATTEMPTS,
@@ -56,6 +61,7 @@ from zendesk_audit.zendesk_api.transport import (
     is_name_resolution_failure,
     pool,
     read_answer,
+    too_slow,
 )
 
 logger = logging.getLogger("zendesk_audit")
@@ -82,15 +88,21 @@ class ZendeskClient:
         rate_limit_share: float = DEFAULT_RATE_LIMIT_SHARE,
         max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        max_answer_seconds: float = DEFAULT_MAX_ANSWER_SECONDS,
+        max_idle_pages: int = DEFAULT_MAX_IDLE_PAGES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc
         self.address = address(self.base_url)
         self.stats = stats or RequestStats()
         self._http = pool(self.base_url)
+        # Plain http is allowed only to this machine: every connection's peer must be loopback.
+        self._loopback_only = urlsplit(self.base_url).scheme == "http"
         self._on_response = on_response
         self.max_attempts = max_attempts
         self.max_answer_bytes = max_answer_bytes
+        self.max_answer_seconds = max_answer_seconds
+        self.max_idle_pages = max_idle_pages
         self.auth_mode = credentials.auth_mode()
         self.auth = create_auth(credentials, self._fetch_token)
         self.pacer = Pacer(self.stats, rate_limit_share, max_wait_seconds, backoff_base, backoff_max)
@@ -131,7 +143,7 @@ class ZendeskClient:
         query.update(page=1, per_page=1)
         self.stats.add(list_requests=1)
         try:
-            body = self.request_json("GET", AUDIT_LOGS_PATH, params=query)
+            body = self.request_json("GET", AUDIT_LOGS_PATH, params=query, tolerant=True)
         except ApiError as exc:
             if exc.status is not None and exc.status < 500:
                 return None
@@ -155,6 +167,8 @@ class ZendeskClient:
         """
         query: dict[str, Any] = dict(params)
         seen_cursors: set[str] = set()
+        progress = PageProgress()
+        idle_pages = 0
 
         def check_page(body: Any) -> None:
             if not isinstance(body, dict) or not isinstance(body.get("audit_logs"), list):
@@ -166,15 +180,25 @@ class ZendeskClient:
                     raise Retry("has_more without an after_cursor")
                 if cursor in seen_cursors:
                     raise Retry("a page cursor seen before")
+                if isinstance(cursor, str) and not is_unicode(cursor):
+                    raise Retry("an after_cursor that is not valid Unicode")
 
         while True:
             self.stats.add(list_requests=1)
-            body = self.request_json("GET", AUDIT_LOGS_PATH, params=query, check=check_page)
+            body = self.request_json("GET", AUDIT_LOGS_PATH, params=query, check=check_page, tolerant=True)
             records = body["audit_logs"]
             self.stats.add(pages=1, records=len(records))
             self.stats.changed()
             meta = body.get("meta") or {}
             has_more = bool(meta.get("has_more"))
+            idle_pages = 0 if progress.advanced(records) else idle_pages + 1
+            if has_more and idle_pages >= self.max_idle_pages:
+                raise ApiError(
+                    f"Zendesk answered {idle_pages} pages in a row at {AUDIT_LOGS_PATH} that brought no new record "
+                    f"(nothing after {terminal_text(progress.newest or 'the start')}) while saying more follow: its "
+                    "pagination is stuck; nothing partial was committed; check base_url and any proxy, try again "
+                    "later, or raise max_idle_pages"
+                )
             yield records, has_more
             if not has_more:
                 return
@@ -194,10 +218,13 @@ class ZendeskClient:
         json_body: Any = None,
         authenticated: bool = True,
         check: Callable[[Any], None] | None = None,
+        tolerant: bool = False,
     ) -> Any:
         """Send one API call with bounded retries and return its decoded JSON body.
 
         `check` may raise `transport.Retry` for a body that decoded but cannot be used.
+        `tolerant`: text that is not valid Unicode is decoded as lone surrogates rather than
+        refusing the answer (`decoding.decode_answer`); for audit-log pages, whose records are checked.
 
         Raises:
             ZendeskAuditError: a user-fixable answer (401, 403, 404 endpoint) or retries exhausted.
@@ -211,7 +238,7 @@ class ZendeskClient:
             # Outside the try: a refusal from /oauth/tokens is final, not a stale token to renew.
             authorization = self.auth.header() if authenticated else None
             try:
-                body = self._attempt(method, url, path, json_body, authorization)
+                body = self._attempt(method, url, path, json_body, authorization, tolerant)
                 if check is not None:
                     check(body)
                 return body
@@ -237,7 +264,17 @@ class ZendeskClient:
                 self.auth.invalidate(authorization or "")
                 attempt -= 1
 
-    def _attempt(self, method: str, url: str, path: str, json_body: Any, authorization: str | None) -> Any:
+    def _attempt(
+        self, method: str, url: str, path: str, json_body: Any, authorization: str | None, tolerant: bool = False
+    ) -> Any:
+        """One request and its whole answer within `max_answer_seconds` (`deadline.guarded_call`)."""
+        with guarded_call(self.max_answer_seconds, self._loopback_only) as call:
+            return self._attempt_within(call, method, url, path, json_body, authorization, tolerant)
+
+    def _attempt_within(
+        self, call: GuardedCall, method: str, url: str, path: str, json_body: Any, authorization: str | None,
+        tolerant: bool,
+    ) -> Any:
         signals.raise_if_signalled()
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "gzip, deflate"}
         if authorization is not None:
@@ -259,6 +296,8 @@ class ZendeskClient:
                     preload_content=False,
                 )
         except urllib3.exceptions.HTTPError as exc:  # refused, reset, timed out
+            if call.expired:
+                raise too_slow(path, call.seconds) from None
             if is_name_resolution_failure(exc):
                 raise SubdomainError(
                     f"cannot resolve {self.host}: check the subdomain (the part before .zendesk.com) or base_url"
@@ -266,7 +305,7 @@ class ZendeskClient:
             if is_connection_refused(exc):
                 raise self._refused() from None
             raise Retry(f"connection error: {type(exc).__name__}") from None
-        data = read_answer(response, self.max_answer_bytes, path)
+        data = read_answer(response, self.max_answer_bytes, path, call)
         self.pacer.note_latency(time.monotonic() - sent)
         self._note_rate_limit(response.headers)
         if self._on_response is not None:
@@ -289,8 +328,8 @@ class ZendeskClient:
                 raise Retry("empty 200 body")
             return None
         try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
+            return decode_answer(data, tolerant)
+        except UndecodableAnswer:
             raise Retry(f"{status} body is not valid JSON") from None
 
     def _refused(self) -> BaseException:
@@ -319,15 +358,16 @@ class ZendeskClient:
         """
         self.stats.add(requests=1)
         try:
-            response = self._http.request(
-                "GET",
-                self.base_url + USERS_ME_PATH,
-                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-                timeout=TIMEOUT,
-                redirect=False,
-                preload_content=False,
-            )
-            data = read_answer(response, self.max_answer_bytes, USERS_ME_PATH)
+            with guarded_call(self.max_answer_seconds, self._loopback_only) as call:
+                response = self._http.request(
+                    "GET",
+                    self.base_url + USERS_ME_PATH,
+                    headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                    timeout=TIMEOUT,
+                    redirect=False,
+                    preload_content=False,
+                )
+                data = read_answer(response, self.max_answer_bytes, USERS_ME_PATH, call)
         except (urllib3.exceptions.HTTPError, Retry, ApiError):
             return False
         if response.status != 200:

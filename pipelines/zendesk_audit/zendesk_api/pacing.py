@@ -19,6 +19,7 @@ from dlt.common.runtime import signals
 
 from zendesk_audit.errors import WaitTooLong
 from zendesk_audit.settings import MAX_WORKERS
+from zendesk_audit.zendesk_api.numbers import bounded_number, header_number
 from zendesk_audit.zendesk_api.stats import RequestStats
 
 FAST_ANSWER_SECONDS = 0.05
@@ -28,28 +29,9 @@ def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header; Zendesk has sent non-integers, so accept any number.
 
     Unreadable, NaN or negative values give None (back off as for an edge 429); `inf` and huge
-    values are returned as they are, for the caller to refuse against its longest wait.
+    values come back as `NUMBER_CEILING`, finite, for the caller to refuse against its longest wait.
     """
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    if seconds != seconds or seconds < 0:  # NaN or negative
-        return None
-    return seconds
-
-
-def header_number(headers: Mapping[str, str], *names: str) -> float | None:
-    for name in names:
-        value = headers.get(name)
-        if value is not None:
-            try:
-                return float(value)
-            except ValueError:
-                continue
-    return None
+    return bounded_number(value)
 
 
 class Pacer:
@@ -100,7 +82,8 @@ class Pacer:
         if remaining is None or not limit:
             return
         reset = header_number(headers, "ratelimit-reset")
-        window_left = reset if reset is not None and reset > 0 else 60.0
+        # At least a second: a window "ending in 1e-300 s" must not make the budget infinite.
+        window_left = max(1.0, reset) if reset is not None and reset > 0 else 60.0
         with self._lock:
             self._window_seconds = max(self._window_seconds, window_left)
             # One request of slack: answers from concurrent workers arrive out of order.

@@ -21,6 +21,9 @@ class RequestStats:
     # of those, the ones staged in a load package for the merge to drop.
     duplicates: int = 0
     duplicates_in_package: int = 0
+    # Records set aside into audit_logs_rejected, and their raw JSON's characters (bounded per run).
+    rejected: int = 0
+    rejected_bytes: int = 0
     on_change: Callable[[RequestStats], None] | None = field(default=None, repr=False, compare=False)
     # Warnings given in this run: a load builds a source per chunk and must say each only once.
     warned: set[str] = field(default_factory=set, repr=False, compare=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
@@ -17,6 +18,7 @@ import urllib3
 
 from zendesk_audit.errors import ApiError, ZendeskAuditError
 from zendesk_audit.settings import CONNECT_TIMEOUT_SECONDS, MAX_WORKERS, READ_TIMEOUT_SECONDS
+from zendesk_audit.zendesk_api.deadline import GuardedCall, guard_pools
 
 USER_AGENT = "zendesk-audit (+dlt)"
 TIMEOUT = urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS)
@@ -46,8 +48,26 @@ class Retry(Exception):
         self.attempts, self.give_up = attempts, give_up
 
 
-def read_answer(response: urllib3.BaseHTTPResponse, limit: int, path: str) -> bytes:
-    """The decoded body, read at most `limit` bytes far, so that a compression bomb costs no memory.
+# An answer that did not arrive whole by its deadline is asked for this many times in all.
+SLOW_ATTEMPTS = 3
+
+
+def too_slow(path: str, seconds: float) -> Retry:
+    """A call cut off at its deadline (`deadline.guarded_call`): retried, then one line."""
+    return Retry(
+        f"no whole answer within {seconds:g} s",
+        attempts=SLOW_ATTEMPTS,
+        give_up=ApiError(
+            f"Zendesk's answer at {path} did not arrive whole within {seconds:g} s, {SLOW_ATTEMPTS} times "
+            "(max_answer_seconds): the connection, or a proxy in between, is too slow; nothing partial was "
+            "committed; try again later, or raise max_answer_seconds"
+        ),
+    )
+
+
+def read_answer(response: urllib3.BaseHTTPResponse, limit: int, path: str, call: GuardedCall | None = None) -> bytes:
+    """The decoded body, read at most `limit` bytes far, so that a compression bomb costs no memory,
+    and whole before `call`'s deadline (then finished, before the connection goes back to the pool).
 
     urllib3 (2.6 and later) inflates only as much as each read asks for.
     """
@@ -55,7 +75,14 @@ def read_answer(response: urllib3.BaseHTTPResponse, limit: int, path: str) -> by
         data = response.read(limit + 1, decode_content=True)
     except urllib3.exceptions.HTTPError as exc:  # truncated, reset, or a body that does not decompress
         response.close()
+        if call is not None and call.expired:
+            raise too_slow(path, call.seconds) from None
         raise Retry(f"answer body unreadable: {type(exc).__name__}") from None
+    if call is not None:
+        call.finish()
+        if call.expired:  # cut off: what was read may look whole (an answer without a length)
+            response.close()
+            raise too_slow(path, call.seconds)
     if len(data) > limit:
         response.close()  # the rest is never read: the connection is dropped, not reused
         raise ApiError(
@@ -100,11 +127,30 @@ def address(base_url: str) -> str:
     return f"{host}:{port or (443 if split.scheme == 'https' else 80)}"
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+def is_loopback(host: str, resolve: bool = True) -> bool:
+    """Whether `host` is this machine: `localhost`, a literal loopback address, or (`resolve`) a
+    name that resolves to loopback addresses only (`x.localhost` is a name like any other: DNS
+    answers it, and it is loopback only if every address DNS gives is).
+
+    This decides plain http and no proxy; the address each connection reaches is checked again
+    where it is made (`deadline.check_loopback_peer`).
+    """
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        pass
+    if not resolve or not host:
+        return False
+    try:
+        answers = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    addresses = {answer[4][0] for answer in answers}
+    try:
+        return bool(addresses) and all(ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in addresses)
     except ValueError:
         return False
 
@@ -125,6 +171,8 @@ def pool(base_url: str) -> urllib3.PoolManager:
     ca_certs = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
     options: dict[str, Any] = {"maxsize": MAX_WORKERS, "retries": False, "ca_certs": ca_certs}
     proxy = getproxies().get(split.scheme)
-    if proxy and not is_loopback(host) and not proxy_bypass(host):
-        return urllib3.ProxyManager(proxy, **options)
-    return urllib3.PoolManager(**options)
+    # Plain http skips the proxy only for this machine (the connection checks its peer again);
+    # an https name is not looked up here: the proxy, if any, resolves it.
+    if proxy and not is_loopback(host, resolve=split.scheme == "http") and not proxy_bypass(host):
+        return guard_pools(urllib3.ProxyManager(proxy, **options))
+    return guard_pools(urllib3.PoolManager(**options))
