@@ -147,14 +147,17 @@ def test_never_reported_twice_and_never_skipped_across_runs(loaded: tuple[Any, P
                    source_label="Mallory", change_description="Role changed from Agent to Administrator")
     load_and_build(sandbox, path)
     load_and_build(sandbox, path, start="2026-02-03T00:00:00Z", end="2026-02-04T00:00:00Z")
+    # The role change fires the critical admin grant and the low "any role change" rule.
     assert sensitive_keys(path) - everything == {"acme/6199000000100/two_factor_disabled",
-                                                  "acme/6199000000101/role_changed_to_admin"}
+                                                  "acme/6199000000101/role_changed_to_admin",
+                                                  "acme/6199000000101/role_changed"}
 
     code, body = json_run(path)
     assert code == 3
-    assert [alert["key"] for alert in body["alerts"]] == ["acme/6199000000101/role_changed_to_admin",
+    assert [alert["key"] for alert in body["alerts"]] == ["acme/6199000000101/role_changed",
+                                                          "acme/6199000000101/role_changed_to_admin",
                                                           "acme/6199000000100/two_factor_disabled"]
-    night = body["alerts"][1]
+    night = body["alerts"][2]
     assert night["severity"] == "critical" and night["created_at_local"].startswith(f"{three_am:%Y-%m-%d}T03:00")
     code, body = json_run(path)
     assert code == 0 and body["alerts"] == []

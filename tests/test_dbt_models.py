@@ -242,8 +242,8 @@ def test_a_record_from_the_api_and_a_csv_counts_once_and_csv_rows_get_their_kind
             ("trigger", "Forward everything", "rule")]
         assert query(f"select user_name, role_kind, old_role, new_role from {schema}.user_role_history "
                      "where actor_name = 'Mallory'") == [("Team member: Eve Example", "role", "Agent", "Administrator")]
-        assert query(f"select rule_id from {schema}.sensitive_changes where actor_name = 'Mallory'") == [
-            ("role_changed_to_admin",)]
+        assert query(f"select rule_id from {schema}.sensitive_changes where actor_name = 'Mallory' order by rule_id") == [
+            ("role_changed",), ("role_changed_to_admin",)]
         assert query(f"select user_name, product, old_role, new_role, grants_admin from {schema}.user_role_history "
                      "where actor_name = 'Trudy' order by line_number") == [
             ("Eve Example", "Explore", None, "Admin", True), ("Eve Example", "Talk", "Agent", None, False)]
