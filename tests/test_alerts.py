@@ -164,7 +164,7 @@ def test_never_reported_twice_and_never_skipped_across_runs(loaded: tuple[Any, P
 
     ledger = ledger_rows(create_pipeline("duckdb", "zendesk_audit", duckdb_path=str(path)))
     keys = [f"{row['subdomain']}/{row['audit_log_id']}/{row['rule_id']}" for row in ledger]
-    assert len(keys) == len(set(keys)) == len(everything) + 2
+    assert len(keys) == len(set(keys)) == len(everything) + 3
     assert {row["status"] for row in ledger} == {"reported"}
 
 
