@@ -51,9 +51,13 @@
 
 
 {#- A predicate true for the rows of the changed days: `local_date` is the expression for the local
-    date; `created_at` (optional) a UTC timestamp column that lets the engine skip untouched blocks. -#}
-{% macro in_changed_days(days, local_date, created_at=none, subdomain='subdomain') -%}
-    {%- if days | length == 0 -%}
+    date; `created_at` (optional) a UTC timestamp column that lets the engine skip untouched blocks;
+    `rescheduled_accounts`: also every row of the accounts whose schedules changed (off_hours_changes). -#}
+{% macro in_changed_days(days, local_date, created_at=none, subdomain='subdomain', rescheduled_accounts=false) -%}
+    {%- if rescheduled_accounts -%}
+        ({{ zendesk_audit.in_changed_days(days, local_date, created_at, subdomain) }}
+            or {{ zendesk_audit.in_rescheduled_accounts(subdomain) }})
+    {%- elif days | length == 0 -%}
         1 = 0
     {%- else -%}
         {%- set dates = days | map(attribute=1) | sort -%}
@@ -84,9 +88,29 @@
 
 
 {#- Pre-hook of the day-partitioned marts: delete the changed days before they are inserted again. -#}
-{% macro delete_changed_days(local_date, created_at=none) -%}
+{% macro delete_changed_days(local_date, created_at=none, rescheduled_accounts=false) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ zendesk_audit.in_changed_days(zendesk_audit.changed_days(), local_date, created_at) }}
+        delete from {{ this }} where {{ zendesk_audit.in_changed_days(zendesk_audit.changed_days(), local_date, created_at, rescheduled_accounts=rescheduled_accounts) }}
+    {%- else -%}
+        select 1 as nothing_to_delete
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- A predicate true for the accounts whose schedules loads after the watermark changed: a
+    workweek record decides the business hours of the account's other records (before it too:
+    the first change's "from" side), so off_hours_changes re-reads such an account whole. Schedule
+    edits are rare; the other accounts keep the day-by-day refresh. -#}
+{% macro in_rescheduled_accounts(subdomain='subdomain') -%}
+    {{ subdomain }} in ({{ zendesk_audit.changed_schedules('subdomain') }})
+{%- endmacro %}
+
+
+{#- Pre-hook of schedule_history: delete every version of the schedules that new loads changed
+    (they are inserted again, computed from all their records). -#}
+{% macro delete_changed_schedules() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where schedule_id in ({{ zendesk_audit.changed_schedules('source_id') }})
     {%- else -%}
         select 1 as nothing_to_delete
     {%- endif -%}
