@@ -21,6 +21,7 @@ from test_dbt_models import load, mart_rows, pipeline_of, records_of, target  # 
 from test_sql_models import ADMIN, SYSTEM, normalise, query_on, read_seed_csv
 
 from zendesk_audit.models.build import build_models
+from zendesk_audit.models.warehouse import open_engine
 from zendesk_audit.settings import SQL_DIR
 from zendesk_sandbox import Sandbox
 
@@ -194,30 +195,41 @@ def test_schedule_history_and_off_hours_against_each_accounts_hours(target: dict
 def test_a_schedule_in_a_later_load_refreshes_to_the_answers_of_a_full_build(
     target: dict[str, Any], tmp_path: Path  # noqa: F811
 ) -> None:
-    """The second load brings plain's first workweek record and acme's later changes: the new
-    record ends acme's version (valid_to) and turns plain's earlier records from the seed to its
-    schedule's version 0; the incremental refresh must equal a full build."""
+    """A later load brings plain's first workweek record (dated in the middle of its history, as a
+    late record would be): it turns plain's earlier records, on days no new record touches, from
+    the seed to its schedule's version 0. The incremental refresh must equal a full build."""
     seeds = seeds_with_a_holiday(tmp_path)
+    late_schedule = 7_000_000_000_100
     with Sandbox(records=0, subdomain="acme") as acme, Sandbox(records=0, subdomain="plain") as plain:
         fill(acme, plain)
         plain.append(1, created_at=paris(2026, 10, 20, 9, 0), action="update", action_label="Updated",
-                     source_type=WORKWEEK, source_id=7_000_000_000_100, source_label="Workweek: Plain hours",
+                     source_type=WORKWEEK, source_id=late_schedule, source_label="Workweek: Plain hours",
                      change_description=escape(f"Workweek changed from {NINE_TO_FIVE} to {EIGHT_TO_EIGHT}"), **ADMIN)
         for sandbox in (acme, plain):
-            load(sandbox, target, end="2026-10-08T00:00:00Z")
-        pipeline = pipeline_of(target)
-        build_models(pipeline, seeds_dir=seeds)
-        for sandbox in (acme, plain):
             load(sandbox, target)
-        refreshed = build_models(pipeline, seeds_dir=seeds)
-        assert {"schedule_history", "off_hours_changes"} <= set(refreshed.refreshed)
         records = records_of(acme) + records_of(plain)
+    pipeline = pipeline_of(target)
+    raw = f"{target['dataset']}.audit_logs"
+    with open_engine(pipeline) as engine:  # the record stays out of the first build, then comes with a new load
+        engine.execute(f"create table {target['dataset']}.held_back as select * from {raw} where source_id = {late_schedule}")
+        engine.execute(f"delete from {raw} where source_id = {late_schedule}")
+    build_models(pipeline, seeds_dir=seeds)
     query = query_on(pipeline)
     schema = f"{target['dataset']}_models"
+    before = rows(query, OFF_HOURS.format(m=schema))
+    assert {row[3] for row in before if row[0] == "plain"} == {"seed"}
+    with open_engine(pipeline) as engine:
+        engine.execute(f"update {target['dataset']}.held_back set _dlt_load_id = '9999999999.000001'")
+        engine.execute(f"insert into {raw} select * from {target['dataset']}.held_back")
+    refreshed = build_models(pipeline, seeds_dir=seeds)
+    assert refreshed.built == [] and {"schedule_history", "off_hours_changes"} <= set(refreshed.refreshed)
     assert rows(query, SCHEDULES.format(m=schema)) == schedule_rows(records)
     off_hours = rows(query, OFF_HOURS.format(m=schema))
     assert off_hours == expected_off_hours(records, seeds)
     assert {row[3] for row in off_hours if row[0] == "plain"} == {"zendesk_schedules"}
+    early = {(row[0], row[2]) for row in off_hours if row[1] in {r["id"] for r in records
+                                                                 if r["created_at"] < paris(2026, 10, 2)}}
+    assert ("plain", "after_hours") in early  # 17:30 on 1 October: inside the seed's hours, not version 0's
     incremental = mart_rows(pipeline)
     build_models(pipeline, seeds_dir=seeds, full_refresh=True)
     assert mart_rows(pipeline) == incremental
