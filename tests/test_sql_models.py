@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from schedule_answers import BusinessHours, off_hours_reason, schedule_rows
 
 from conftest import POSTGRES_URL, load_sandbox
-from schedule_answers import BusinessHours, off_hours_reason, schedule_rows
 from zendesk_audit.cli.models import models_group
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.load.pipeline import create_pipeline

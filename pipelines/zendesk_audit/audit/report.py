@@ -41,6 +41,7 @@ from zendesk_audit.audit.report_data import VIEWS, ReportData, Rows, Window, hou
 from zendesk_audit.audit.report_html import Column, Notes, breakable, page, table
 from zendesk_audit.audit.report_words import (
     action_words,
+    business_hours_source_words,
     business_hours_words,
     count_words,
     long_date,
@@ -197,7 +198,8 @@ class _Builder:
         self.not_checked: dict[str, str] = {}
         zones = {zone.time_zone for zone in data.time_zones}
         self.when = f"when ({zones.pop()})" if len(zones) == 1 else "when (local)"
-        self.business = business_hours_words(data.business_hours) if data.business_hours is not None else None
+        seed = business_hours_words(data.business_hours) if data.business_hours is not None else None
+        self.business = business_hours_source_words(data.hours_sources, seed)
 
     # ------------------------------------------------------------------ helpers
     def section(self, section_id: str, title: str, rows: int, intro: str, content: str, alarm: str = "",
@@ -526,8 +528,9 @@ def _cover(data: ReportData, generated: datetime, version: str, period_text: str
         ("Account" if len(data.accounts) <= 1 else "Accounts", html_text(accounts)),
         ("Period", f"{escape(period_text)}<br><span class=\"more\">{escape(_period_detail(data.window))}</span>"),
         ("Local times", escape(_cover_zones(data.time_zones))),
-        ("Business hours", escape(business_hours_words(data.business_hours)) if data.business_hours is not None
-         else "not recorded with the models"),
+        ("Business hours", escape(business_hours_source_words(
+            data.hours_sources, business_hours_words(data.business_hours) if data.business_hours is not None else None)
+            or "not recorded with the models")),
     ]
     freshness = []
     for item in data.freshness:

@@ -122,6 +122,8 @@ class ReportData:
     day_zone: str  # the zone of the holidays' dates (the accounts' zone when they share one, else UTC)
     freshness: list[Freshness]
     business_hours: list[tuple[int, int, int]] | None  # (iso weekday, opens, closes minute); None: unknown
+    # Whose hours judged the period's records by people: (business_hours_source, schedule name, records).
+    hours_sources: list[tuple[str, str, int]]
     holidays: list[tuple[date, str]]  # in the period
     rules: list[tuple[str, str, str]]  # (severity, title, rule_id), most severe first
     approved_actors: int | None  # None: the models have no approved-actor list
@@ -267,6 +269,17 @@ def _business_hours(rows: list[tuple[Any, ...]] | None) -> list[tuple[int, int, 
         if day in WEEKDAYS and opens and closes:
             hours.append((WEEKDAYS.index(day) + 1, _minute(opens), _minute(closes)))
     return sorted(hours)
+
+
+def _hours_sources(q: _Queries, present: dict[str, str]) -> list[tuple[str, str, int]]:
+    """Whose business hours judged the period's records by people: the account's own Zendesk
+    schedule or the seed (int_audit_logs_business_hours_classified; none when models predate it)."""
+    name = "int_audit_logs_business_hours_classified"
+    if name not in present or "business_hours_source" not in q.engine.columns(q.schema, name):
+        return []
+    rows = q.rows(f"select business_hours_source, coalesce(business_hours_schedule_name, ''), count(*) "
+                  f"from {q.view(name)}{q.where(extra=['not is_system'])} group by 1, 2 order by 1, 2")
+    return [(str(source), str(schedule), int(count or 0)) for source, schedule, count in rows]
 
 
 def _rules(rows: list[tuple[Any, ...]] | None) -> list[tuple[str, str, str]]:
@@ -461,6 +474,7 @@ def read_report_data(engine: DltSqlEngine, dataset: str, period: Period) -> Repo
         day_zone=day_zone,
         freshness=freshness,
         business_hours=_business_hours(_seed_rows(engine, schema, present, "business_hours", "weekday, opens_at, closes_at")),
+        hours_sources=_hours_sources(q, present),
         holidays=holidays,
         rules=_rules(_seed_rows(engine, schema, present, "sensitive_rules", "rule_id, severity, title")),
         approved_actors=approved_actors,
