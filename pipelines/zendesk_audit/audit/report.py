@@ -369,15 +369,17 @@ class _Builder:
         if self.business is None:
             decided = "The business hours the figures were decided with could not be read, so no cell is marked."
         else:
-            decided = (f"Business hours: {escape(self.business)}; cells outside them are orange to red, the darker the "
-                       "more records.")
+            shaded = ("them" if data.heat_hours == data.business_hours or not data.heat_hours else
+                      f"its hours at the end of the period ({escape(business_hours_words(data.heat_hours))})")
+            decided = (f"Business hours: {escape(self.business)}; cells outside {shaded} are orange to red, the darker "
+                       "the more records.")
         holidays = (f" {count_words(len(data.holidays), 'holiday')} in the period count as off hours all day."
                     if data.holidays else "")
         intro = (f"Records by people (Zendesk's own system actor left out, sign-ins included) by weekday and local hour, "
                  f"{escape(_zones_sentence(data.time_zones))}. {decided}{holidays}")
         if off_total:
             intro += f" Outside business hours: {count_words(off_total, 'record')} ({reasons})."
-        chart = charts.heatmap(data.heat, data.heat_off, hour_zones(data.business_hours), "Records by weekday and local hour")
+        chart = charts.heatmap(data.heat, data.heat_off, hour_zones(data.heat_hours), "Records by weekday and local hour")
         return self.section("heatmap", "When people work", len(data.heat), intro, f'<figure class="chart">{chart}</figure>')
 
     def top_actors(self) -> str:
