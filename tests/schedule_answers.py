@@ -134,11 +134,15 @@ class BusinessHours:
             self.chosen[subdomain] = min(schedules, key=lambda item: item[:2])[2]
 
     def of(self, record: dict[str, Any]) -> tuple[str, int | None, str | None, Hours]:
-        """(business_hours_source, schedule id, schedule's latest name, hours) for one record."""
+        """(business_hours_source, schedule id, schedule name, hours) for one record; the name is the
+        schedule's when its hours last changed before the record."""
         versions = self.chosen.get(record["subdomain"], [])
-        for version in versions:
+        for position, version in enumerate(versions):
             if version.covers(record["created_at"]):
-                return "zendesk_schedules", version.schedule_id, versions[-1].name, version.hours
+                start = position  # the name when these hours began: the first of the versions with them
+                while start > 0 and versions[start - 1].hours == version.hours:
+                    start -= 1
+                return "zendesk_schedules", version.schedule_id, versions[start].name, version.hours
         return "seed", None, None, self.seed_hours
 
 

@@ -3,8 +3,10 @@
 -- in every account that has it); else the account's lowest schedule id: Zendesk numbers schedules
 -- as they are created, and the first one created is the default schedule unless an admin reorders
 -- them (which the audit log does not record). Consecutive versions with the same workweek are one
--- period, so records find their period with a short range join. An account without workweek
--- records has no row here: its business hours stay the seed's.
+-- period, so records find their period with a short range join; its name is the schedule's name
+-- when the period began (a later rename does not reach back: an incremental build re-reads only
+-- the records from a new change on). An account without workweek records has no row here: its
+-- business hours stay the seed's.
 with versions as (
     select * from {{ ref('int_schedule_versions') }}
 ),
@@ -51,10 +53,7 @@ numbered as (
         chosen_versions.*,
         sum(starts_period) over (
             partition by subdomain, schedule_id order by version_number rows between unbounded preceding and current row
-        ) as period_number,
-        first_value(schedule_name) over (
-            partition by subdomain, schedule_id order by version_number desc rows between unbounded preceding and current row
-        ) as current_schedule_name
+        ) as period_number
     from chosen_versions
 ),
 
@@ -63,7 +62,7 @@ periods as (
         subdomain,
         schedule_id,
         period_number,
-        max(current_schedule_name) as schedule_name,
+        min(case when starts_period = 1 then schedule_name end) as schedule_name,
         max(workweek) as workweek,
         case when count(*) > count(valid_from) then null else min(valid_from) end as valid_from,
         case when count(*) > count(valid_to) then null else max(valid_to) end as valid_to
