@@ -286,3 +286,35 @@ def test_spark_reads_every_encoding_and_judges_each_account_alike(
         assert rows(query, OFF_HOURS.format(m="zendesk_audit_models")) == expected_off_hours(records, seeds)
     finally:
         spark.stop()
+
+
+def test_a_var_names_the_schedule_that_counts(tmp_path: Path) -> None:
+    """`zendesk_audit_business_hours_schedule` picks Night shift over the lowest id (Support hours)
+    in the account that has it; the account without it keeps the seed."""
+    seeds = seeds_with_a_holiday(tmp_path)
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, sql_dir)
+    project = sql_dir / "dbt_project.yml"
+    text = project.read_text(encoding="utf-8")
+    assert "zendesk_audit_business_hours_schedule: null" in text
+    project.write_text(text.replace("zendesk_audit_business_hours_schedule: null",
+                                    'zendesk_audit_business_hours_schedule: "Night shift"'), encoding="utf-8")
+    duckdb_target = {"destination": "duckdb", "dataset": "named", "path": tmp_path / "audit.duckdb"}
+    with Sandbox(records=0, subdomain="acme") as acme, Sandbox(records=0, subdomain="plain") as plain:
+        fill(acme, plain)
+        load(acme, duckdb_target)
+        load(plain, duckdb_target)
+        records = records_of(acme) + records_of(plain)
+    pipeline = pipeline_of(duckdb_target)
+    build_models(pipeline, sql_dir=sql_dir, seeds_dir=seeds)
+    off_hours = rows(query_on(pipeline), OFF_HOURS.format(m="named_models"))
+    business = BusinessHours(records, seed_hours(seeds), named="Night shift")
+    holidays = {datetime(2026, 10, 14).date()}
+    expected = set()
+    for record in records:
+        source, schedule_id, _, hours = business.of(record)
+        reason = off_hours_reason(hours, holidays, record["created_at"].astimezone(PARIS).replace(tzinfo=None))
+        if reason and record.get("actor_id") != -1:
+            expected.add((record["subdomain"], record["id"], reason, source, schedule_id))
+    assert off_hours == expected
+    assert {(row[0], row[3], row[4]) for row in off_hours} >= {("acme", "zendesk_schedules", NIGHT), ("plain", "seed", None)}
