@@ -21,7 +21,6 @@ from schedule_answers import WORKWEEK, BusinessHours, off_hours_reason, parse_wo
 from test_dbt_models import load, mart_rows, pipeline_of, records_of, target  # noqa: F401 (target: a fixture)
 from test_sql_models import ADMIN, SYSTEM, _spark_missing, normalise, query_on, read_seed_csv
 
-from conftest import load_sandbox
 from zendesk_audit.models.build import build_models
 from zendesk_audit.models.warehouse import open_engine
 from zendesk_audit.settings import SQL_DIR
@@ -259,8 +258,9 @@ def test_spark_reads_every_encoding_and_judges_each_account_alike(
     monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", bucket.as_uri())
     with Sandbox(records=0, subdomain="acme") as acme, Sandbox(records=0, subdomain="plain") as plain:
         fill(acme, plain)
-        for sandbox in (acme, plain):
-            load_sandbox(sandbox, destination="filesystem", dataset="zendesk_audit")
+        lake = {"destination": "filesystem", "dataset": "zendesk_audit", "path": tmp_path / "unused.duckdb"}
+        for sandbox in (acme, plain):  # one pipeline per account, as `zendesk-audit load` runs them
+            load(sandbox, lake)
         records = records_of(acme) + records_of(plain)
     spark = (
         SparkSession.builder.master("local[1]")
@@ -275,6 +275,8 @@ def test_spark_reads_every_encoding_and_judges_each_account_alike(
     try:
         register_parquet_dataset(spark, bucket.as_uri(), "zendesk_audit")
         build_models_spark(spark, "zendesk_audit", work_dir=tmp_path / "dbt", seeds_dir=seeds)
+        loaded = spark.sql("select subdomain, count(*) from zendesk_audit.audit_logs group by 1").collect()
+        assert sorted(tuple(row) for row in loaded) == [("acme", 21), ("plain", 16)]
 
         def query(sql: str) -> list[tuple[Any, ...]]:
             return [tuple(row) for row in spark.sql(sql).collect()]
