@@ -7,6 +7,8 @@
 -- when the period began (a later rename does not reach back: an incremental build re-reads only
 -- the records from a new change on). An account without workweek records has no row here: its
 -- business hours stay the seed's.
+{%- set named = var('zendesk_audit_business_hours_schedule', none) %}
+{%- set named_text = (named | string | replace("'", "''")) if named is not none else none %}
 with versions as (
     select * from {{ ref('int_schedule_versions') }}
 ),
@@ -16,7 +18,11 @@ schedules as (
         subdomain,
         schedule_id,
         max(case
-            when {{ "1 = 0" if var('zendesk_audit_business_hours_schedule', none) is none else "cast(schedule_id as " ~ dbt.type_string() ~ ") = '" ~ (var('zendesk_audit_business_hours_schedule') | string | replace("'", "''")) ~ "' or schedule_name = '" ~ (var('zendesk_audit_business_hours_schedule') | string | replace("'", "''")) ~ "'" }} then 1
+            {%- if named_text is none %}
+            when 1 = 0 then 1
+            {%- else %}
+            when cast(schedule_id as {{ dbt.type_string() }}) = '{{ named_text }}' or schedule_name = '{{ named_text }}' then 1
+            {%- endif %}
             else 0
         end) as is_named
     from versions
