@@ -121,7 +121,15 @@ def test_the_cover_names_account_period_zone_hours_and_freshness_in_words(q3: st
     assert "acme · 1 July 2026 to 30 September 2026" in cover
     assert "92 days, from 00:00 UTC on the first day to 24:00 UTC on the last." in cover
     assert "Local times Europe/Paris, the time zone in the account's Zendesk settings" in cover
-    assert "Monday to Friday, 09:00 to 18:00; Saturday and Sunday off hours all day" in cover
+    # The account's own Zendesk schedule judged its records (its workweek records are in the log),
+    # the seed business_hours those before the schedule's first known version.
+    sources = raw(loaded, "select distinct business_hours_source, business_hours_schedule_name "
+                          "from zendesk_audit_models.int_audit_logs_business_hours_classified "
+                          f"where not is_system and created_at >= '{Q3_START}' and created_at < '{Q3_END}'")
+    assert ("zendesk_schedules", "Central US Schedule") in sources
+    assert "the account's own Zendesk schedule “Central US Schedule” (from its audit log: schedule_history)" in cover
+    if ("seed", None) in sources:
+        assert "the seed business_hours: Monday to Friday, 09:00 to 18:00; Saturday and Sunday off hours all day" in cover
     (latest,) = raw(loaded, "select max(created_at) from zendesk_audit.audit_logs")[0]
     (loaded_at,) = raw(loaded, "select loaded_at from zendesk_audit.accounts where subdomain = 'acme'")[0]
     # A full load leaves the cursor at the latest record: the next load continues from there.
@@ -264,7 +272,9 @@ def test_off_hours_cells_are_marked_and_one_change_is_never_near_white(q3: str) 
     for kind, count, red, green, blue, _, _ in cells:
         if kind == "business" and int(count):
             assert int(blue) > int(red), (count, red, green, blue)
-    assert "Business hours: Monday to Friday, 09:00 to 18:00" in visible_text(heatmap)
+    # The account's schedule (Central US: a lunch break 12:30 to 13:30) judged the period: the
+    # heatmap shades its hours, and says so.
+    assert "Business hours: the account's own Zendesk schedule “Central US Schedule”" in visible_text(heatmap)
     assert "off hours (weekends, before opening, after closing)" in heatmap  # the legend
 
 

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from schedule_answers import BusinessHours, off_hours_reason, schedule_rows
 from sigma_oracle import matches
 
 from conftest import POSTGRES_URL, load_sandbox
@@ -260,7 +261,10 @@ def expected_answers(records: list[dict[str, Any]], seeds_dir: Path, time_zone: 
         for row in read_seed_csv(seeds_dir, "incidents")
     ]
     answers: dict[str, Any] = {name: set() for name in (
-        "stg", "off_hours", "rules", "sensitive", "roles", "incidents", "changes", "items", "unapproved")}
+        "stg", "off_hours", "rules", "sensitive", "roles", "incidents", "changes", "items", "unapproved",
+        "business_hours")}
+    answers["schedules"] = schedule_rows(records)
+    business_hours = BusinessHours(records, hours)
     activity: Counter[tuple[Any, ...]] = Counter()
     by_item: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for record in records:
@@ -273,19 +277,12 @@ def expected_answers(records: list[dict[str, Any]], seeds_dir: Path, time_zone: 
         answers["stg"].add((rid, time_zone, local, text, is_system))
         activity[(local.date(), record["subdomain"], record.get("actor_id"), record.get("actor_name"), record.get("action"))] += 1
         if not is_system:
-            weekday, minute = local.isoweekday(), local.hour * 60 + local.minute
-            if weekday not in hours:
-                reason: str | None = "weekend"
-            elif local.date() in holidays:
-                reason = "holiday"
-            elif any(opens <= minute < closes for opens, closes in hours[weekday]):
-                reason = None
-            elif minute < min(opens for opens, _ in hours[weekday]):
-                reason = "before_hours"
-            else:
-                reason = "after_hours"
+            # The account's own schedule as it was then, else the seed (tests/schedule_answers.py).
+            hours_source, schedule_id, _, record_hours = business_hours.of(record)
+            reason = off_hours_reason(record_hours, holidays, local)
             if reason:
                 answers["off_hours"].add((rid, reason))
+                answers["business_hours"].add((rid, hours_source, schedule_id))
             if approved and record.get("actor_id") not in approved:
                 answers["unapproved"].add(rid)
         if source_type in ("rule", "trigger", "automation", "macro", "view", "sla/policy"):
@@ -332,6 +329,13 @@ MODEL_QUERIES = {
     "items": "select audit_log_id, change_number, previous_changed_at, previous_actor_id from {m}.item_history",
     "unapproved": "select audit_log_id from {m}.unapproved_actor_changes",
     "activity": "select activity_date, subdomain, actor_id, actor_name, action, changes from {m}.actor_activity_daily",
+    "schedules": (
+        "select subdomain, schedule_id, version_number, weekday, interval_number, audit_log_id, schedule_name, "
+        "opens_at_minute, closes_at_minute, valid_from, valid_to from {m}.schedule_history"
+    ),
+    "business_hours": (
+        "select audit_log_id, business_hours_source, business_hours_schedule_id from {m}.off_hours_changes"
+    ),
 }
 
 
@@ -803,6 +807,8 @@ def test_spark_gives_the_same_known_answers(
         actual = actual_answers(query, "zendesk_audit_models")
         # Spark's TIMESTAMP is UTC here (session time zone): make it aware like the other engines'.
         actual["items"] = {row[:2] + (row[2].replace(tzinfo=UTC) if row[2] else None,) + row[3:] for row in actual["items"]}
+        actual["schedules"] = {row[:-2] + tuple(value.replace(tzinfo=UTC) if value else None for value in row[-2:])
+                               for row in actual["schedules"]}
         assert_same_answers(actual, expected_answers(known_data["records"], seeds_dir, "Europe/Paris"))
     finally:
         spark.stop()

@@ -218,3 +218,23 @@
         union all select 5 union all select 6 union all select 7 union all select 8 union all select 9
     ) as digit_values
 {%- endmacro %}
+
+
+{#- The n-th part (1-based) of a text split at a one-character delimiter that is not a regular
+    expression's special character (`,`, `;`); `part_number` may be a column. Callers keep
+    part_number within the number of parts (Spark's element_at fails past the end in ANSI mode). -#}
+{% macro nth_part(text_column, delimiter, part_number) -%}
+    {{ return(adapter.dispatch('nth_part', 'zendesk_audit')(text_column, delimiter, part_number)) }}
+{%- endmacro %}
+
+{% macro default__nth_part(text_column, delimiter, part_number) -%}
+    split_part({{ text_column }}, '{{ delimiter }}', {{ part_number }})
+{%- endmacro %}
+
+{% macro spark__nth_part(text_column, delimiter, part_number) -%}
+    coalesce(element_at(split({{ text_column }}, '{{ delimiter }}'), {{ part_number }}), '')
+{%- endmacro %}
+
+{% macro bigquery__nth_part(text_column, delimiter, part_number) -%}
+    coalesce(split({{ text_column }}, '{{ delimiter }}')[safe_ordinal({{ part_number }})], '')
+{%- endmacro %}

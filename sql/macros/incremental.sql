@@ -51,9 +51,13 @@
 
 
 {#- A predicate true for the rows of the changed days: `local_date` is the expression for the local
-    date; `created_at` (optional) a UTC timestamp column that lets the engine skip untouched blocks. -#}
-{% macro in_changed_days(days, local_date, created_at=none, subdomain='subdomain') -%}
-    {%- if days | length == 0 -%}
+    date; `created_at` (optional) a UTC timestamp column that lets the engine skip untouched blocks;
+    `rescheduled_accounts`: also every row of the accounts whose schedules changed (off_hours_changes). -#}
+{% macro in_changed_days(days, local_date, created_at=none, subdomain='subdomain', rescheduled_accounts=false) -%}
+    {%- if rescheduled_accounts -%}
+        ({{ zendesk_audit.in_changed_days(days, local_date, created_at, subdomain) }}
+            or {{ zendesk_audit.in_rescheduled_accounts(subdomain, created_at or 'created_at') }})
+    {%- elif days | length == 0 -%}
         1 = 0
     {%- else -%}
         {%- set dates = days | map(attribute=1) | sort -%}
@@ -84,9 +88,83 @@
 
 
 {#- Pre-hook of the day-partitioned marts: delete the changed days before they are inserted again. -#}
-{% macro delete_changed_days(local_date, created_at=none) -%}
+{% macro delete_changed_days(local_date, created_at=none, rescheduled_accounts=false) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ zendesk_audit.in_changed_days(zendesk_audit.changed_days(), local_date, created_at) }}
+        delete from {{ this }} where {{ zendesk_audit.in_changed_days(zendesk_audit.changed_days(), local_date, created_at, rescheduled_accounts=rescheduled_accounts) }}
+    {%- else -%}
+        select 1 as nothing_to_delete
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The accounts whose schedules loads after the watermark changed, as [(subdomain, cutoff)]
+    (run at execution only): a new workweek record at time t changes the business hours of the
+    account's records from t on (cutoff: the earliest such t, as text); one that is the first known
+    change of its schedule (a new schedule, or a late record older than its schedule's others) can
+    also change the hours before it (version 0, or which schedule counts): cutoff none, the whole
+    account. Schedule edits are rare; the other accounts keep the day-by-day refresh. -#}
+{% macro rescheduled_accounts() -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set query -%}
+        with workweeks as (
+            select subdomain, source_id, created_at, _dlt_load_id
+            from {{ ref('int_audit_logs_deduplicated') }}
+            where source_type = 'zendesk/business_hours/workweek'
+        ),
+
+        stored_first as (
+            select subdomain, source_id, min(created_at) as first_changed_at
+            from workweeks
+            where _dlt_load_id <= '{{ zendesk_audit.since_load_id() }}'
+            group by subdomain, source_id
+        )
+
+        select
+            changed.subdomain,
+            cast(min(changed.created_at) at time zone 'UTC' as {{ dbt.type_string() }}) as first_changed_at,
+            max(case when stored_first.first_changed_at is null then 1 else 0 end) as is_whole_account
+        from workweeks as changed
+        left join stored_first
+            on stored_first.subdomain = changed.subdomain
+            and stored_first.source_id = changed.source_id
+            and stored_first.first_changed_at < changed.created_at
+        where changed._dlt_load_id > '{{ zendesk_audit.since_load_id() }}'
+        group by changed.subdomain
+        order by 1
+    {%- endset -%}
+    {%- set found = [] -%}
+    {%- for row in run_query(query).rows -%}
+        {%- do found.append((row[0], none if row[2] == 1 else (row[1] | string))) -%}
+    {%- endfor -%}
+    {{ return(found) }}
+{%- endmacro %}
+
+
+{#- A predicate true for the rows of off_hours_changes that the accounts' changed schedules
+    (rescheduled_accounts) may judge anew. -#}
+{% macro in_rescheduled_accounts(subdomain='subdomain', created_at='created_at') -%}
+    {%- set accounts = zendesk_audit.rescheduled_accounts() -%}
+    {%- if accounts | length == 0 -%}
+        1 = 0
+    {%- else -%}
+        (
+        {%- for account, cutoff in accounts %}
+            ({{ subdomain }} = '{{ account | replace("'", "''") }}'
+            {%- if cutoff is not none %} and {{ created_at }} >= {{ zendesk_audit.utc_timestamp(cutoff[:19] ~ '+00:00') }}{% endif %})
+            {{- " or" if not loop.last }}
+        {%- endfor %}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Pre-hook of schedule_history: delete every version of the schedules that new loads changed
+    (they are inserted again, computed from all their records). -#}
+{% macro delete_changed_schedules() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where schedule_id in ({{ zendesk_audit.changed_schedules('source_id') }})
     {%- else -%}
         select 1 as nothing_to_delete
     {%- endif -%}

@@ -41,6 +41,7 @@ from zendesk_audit.audit.report_data import VIEWS, ReportData, Rows, Window, hou
 from zendesk_audit.audit.report_html import Column, Notes, breakable, page, table
 from zendesk_audit.audit.report_words import (
     action_words,
+    business_hours_source_words,
     business_hours_words,
     count_words,
     long_date,
@@ -197,7 +198,8 @@ class _Builder:
         self.not_checked: dict[str, str] = {}
         zones = {zone.time_zone for zone in data.time_zones}
         self.when = f"when ({zones.pop()})" if len(zones) == 1 else "when (local)"
-        self.business = business_hours_words(data.business_hours) if data.business_hours is not None else None
+        seed = business_hours_words(data.business_hours) if data.business_hours is not None else None
+        self.business = business_hours_source_words(data.hours_sources, seed)
 
     # ------------------------------------------------------------------ helpers
     def section(self, section_id: str, title: str, rows: int, intro: str, content: str, alarm: str = "",
@@ -369,15 +371,17 @@ class _Builder:
         if self.business is None:
             decided = "The business hours the figures were decided with could not be read, so no cell is marked."
         else:
-            decided = (f"Business hours: {escape(self.business)}; cells outside them are orange to red, the darker the "
-                       "more records.")
+            shaded = ("them" if data.heat_hours == data.business_hours or not data.heat_hours else
+                      f"its hours at the end of the period ({escape(business_hours_words(data.heat_hours))})")
+            decided = (f"Business hours: {escape(self.business)}; cells outside {shaded} are orange to red, the darker "
+                       "the more records.")
         holidays = (f" {count_words(len(data.holidays), 'holiday')} in the period count as off hours all day."
                     if data.holidays else "")
         intro = (f"Records by people (Zendesk's own system actor left out, sign-ins included) by weekday and local hour, "
                  f"{escape(_zones_sentence(data.time_zones))}. {decided}{holidays}")
         if off_total:
             intro += f" Outside business hours: {count_words(off_total, 'record')} ({reasons})."
-        chart = charts.heatmap(data.heat, data.heat_off, hour_zones(data.business_hours), "Records by weekday and local hour")
+        chart = charts.heatmap(data.heat, data.heat_off, hour_zones(data.heat_hours), "Records by weekday and local hour")
         return self.section("heatmap", "When people work", len(data.heat), intro, f'<figure class="chart">{chart}</figure>')
 
     def top_actors(self) -> str:
@@ -529,8 +533,9 @@ def _cover(data: ReportData, generated: datetime, version: str, period_text: str
         ("Account" if len(data.accounts) <= 1 else "Accounts", html_text(accounts)),
         ("Period", f"{escape(period_text)}<br><span class=\"more\">{escape(_period_detail(data.window))}</span>"),
         ("Local times", escape(_cover_zones(data.time_zones))),
-        ("Business hours", escape(business_hours_words(data.business_hours)) if data.business_hours is not None
-         else "not recorded with the models"),
+        ("Business hours", escape(business_hours_source_words(
+            data.hours_sources, business_hours_words(data.business_hours) if data.business_hours is not None else None)
+            or "not recorded with the models")),
     ]
     freshness = []
     for item in data.freshness:

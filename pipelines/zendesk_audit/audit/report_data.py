@@ -124,6 +124,11 @@ class ReportData:
     day_zone: str  # the zone of the holidays' dates (the accounts' zone when they share one, else UTC)
     freshness: list[Freshness]
     business_hours: list[tuple[int, int, int]] | None  # (iso weekday, opens, closes minute); None: unknown
+    # Whose hours judged the period's records by people: (business_hours_source, schedule name, records).
+    hours_sources: list[tuple[str, str, int]]
+    # The hours the heatmap shades: the schedule's at the period's end when one Zendesk schedule
+    # judged every record by people in the period, else business_hours (the seed's).
+    heat_hours: list[tuple[int, int, int]] | None
     holidays: list[tuple[date, str]]  # in the period
     rules: list[tuple[str, str, str]]  # (severity, title, rule_id), most severe first
     approved_actors: int | None  # None: the models have no approved-actor list
@@ -269,6 +274,35 @@ def _business_hours(rows: list[tuple[Any, ...]] | None) -> list[tuple[int, int, 
         if day in WEEKDAYS and opens and closes:
             hours.append((WEEKDAYS.index(day) + 1, _minute(opens), _minute(closes)))
     return sorted(hours)
+
+
+def _hours_sources(q: _Queries, present: dict[str, str]) -> list[tuple[str, str, int | None, int]]:
+    """Whose business hours judged the period's records by people: (source, schedule name,
+    schedule id, records), the account's own Zendesk schedule or the seed
+    (int_audit_logs_business_hours_classified; none when the models predate schedules)."""
+    name = "int_audit_logs_business_hours_classified"
+    if name not in present or "business_hours_source" not in q.engine.columns(q.schema, name):
+        return []
+    rows = q.rows(f"select business_hours_source, coalesce(business_hours_schedule_name, ''), "
+                  f"business_hours_schedule_id, count(*) from {q.view(name)}{q.where(extra=['not is_system'])} "
+                  "group by 1, 2, 3 order by 1, 2, 3")
+    return [(str(source), str(schedule), int(schedule_id) if schedule_id is not None else None, int(count or 0))
+            for source, schedule, schedule_id, count in rows]
+
+
+def _schedule_hours(q: _Queries, present: dict[str, str], sources: list[tuple[str, str, int | None, int]],
+                    window: Window | None) -> list[tuple[int, int, int]] | None:
+    """The hours of the one Zendesk schedule that judged every record in the period, in its
+    version in force at the period's end (schedule_history); None when the seed or several did."""
+    if len(sources) != 1 or sources[0][0] != "zendesk_schedules" or "schedule_history" not in present:
+        return None
+    schedule_id = sources[0][2]
+    view = q.view("schedule_history")
+    end = f" and (valid_from is null or valid_from < {sql_literal(window.end.isoformat())})" if window else ""
+    rows = q.rows(f"select weekday, opens_at_minute, closes_at_minute from {view} where schedule_id = {schedule_id} "
+                  f"and version_number = (select max(version_number) from {view} where schedule_id = {schedule_id}{end}) "
+                  "and interval_number > 0")
+    return sorted((int(day), int(opens), int(closes)) for day, opens, closes in rows)
 
 
 def _rules(rows: list[tuple[Any, ...]] | None) -> list[tuple[str, str, str]]:
@@ -455,6 +489,8 @@ def read_report_data(engine: DltSqlEngine, dataset: str, period: Period) -> Repo
                                  else (None, "There is no record in this period."))
     heat, heat_off = _heat(q)
     stg = "stg_audit_logs"
+    hours_sources = _hours_sources(q, present)
+    seed_hours = _business_hours(_seed_rows(engine, schema, present, "business_hours", "weekday, opens_at, closes_at"))
     return ReportData(
         period=period,
         window=window,
@@ -462,7 +498,9 @@ def read_report_data(engine: DltSqlEngine, dataset: str, period: Period) -> Repo
         time_zones=zones,
         day_zone=day_zone,
         freshness=freshness,
-        business_hours=_business_hours(_seed_rows(engine, schema, present, "business_hours", "weekday, opens_at, closes_at")),
+        business_hours=seed_hours,
+        hours_sources=[(source, name, count) for source, name, _, count in hours_sources],
+        heat_hours=_schedule_hours(q, present, hours_sources, window) or seed_hours,
         holidays=holidays,
         rules=_rules(_seed_rows(engine, schema, present, "detection_rules", "rule_id, severity, title")),
         approved_actors=approved_actors,

@@ -45,6 +45,7 @@ __all__ = [
     "OFF_HOURS_WORDS",
     "ZONE_SOURCE_WORDS",
     "action_words",
+    "business_hours_source_words",
     "business_hours_words",
     "clock",
     "count_words",
@@ -127,3 +128,20 @@ def business_hours_words(hours: Sequence[tuple[int, int, int]]) -> str:
     if closed:
         text += "; " + " and ".join(closed) + " off hours all day"
     return text
+
+
+def business_hours_source_words(sources: Sequence[tuple[str, str, int]], seed_words: str | None) -> str | None:
+    """Whose business hours judged the period's records (off_hours_changes.business_hours_source).
+
+    `sources`: (business_hours_source, schedule name, records by people) rows; `seed_words`: the
+    seed's hours in words (None: unknown). Without any Zendesk schedule: the seed's words alone.
+    """
+    names = sorted({name for source, name, _ in sources if source == "zendesk_schedules" and name})
+    if not names:
+        return seed_words
+    quoted = " and ".join(f"“{name}”" for name in names)
+    words = (f"the account's own Zendesk schedule {quoted} (from its audit log: schedule_history), as it was when "
+             "each record was made")
+    if any(source == "seed" and count for source, _, count in sources) and seed_words:
+        words += f"; where no schedule is recorded yet, the seed business_hours: {seed_words}"
+    return words
