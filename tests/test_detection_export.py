@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from sigma.types import SigmaRegularExpression
+from test_detection_rules import GOOD_RULE as TEAM_RULE
 
 from zendesk_audit.audit.detection_export import TARGETS, export_detections, render_text, target_named
 from zendesk_audit.audit.siem_regex import anchored_re2, lucene_regex
@@ -22,19 +23,6 @@ from zendesk_audit.models.detection_rules import load_detection_rules
 RULE_NAMES = sorted(rule.name for rule in load_detection_rules())
 CASES_FILE = Path(__file__).parent / "data" / "detection_cases.yml"
 
-TEAM_RULE = """\
-title: Trigger deleted
-id: 5a2b4c47-6f61-4f43-9a57-3f7a31f6a2b1
-name: trigger_deleted
-logsource: {product: zendesk, service: audit_log}
-detection:
-  selection:
-    source_type: rule
-    source_label|startswith: 'Trigger:'
-    action: destroy
-  condition: selection
-level: medium
-"""
 
 
 def run(args: list[str], tmp_path: Path, *, without: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:

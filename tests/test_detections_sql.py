@@ -25,7 +25,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from sigma_oracle import matches
-from test_sql_models import _postgres_reachable, _spark_missing, normalise, query_on
+from test_sql_models import _postgres_reachable, _spark_missing, local_spark, normalise, query_on
 
 from conftest import POSTGRES_URL, load_sandbox
 from zendesk_audit.cli.commands import cli
@@ -416,23 +416,13 @@ def test_spark_fires_the_same_rules(case_sandbox: dict[str, Any], tmp_path: Path
     reason = _spark_missing()
     if reason:
         pytest.skip(reason)
-    from pyspark.sql import SparkSession
 
     from zendesk_audit.models.spark import build_models_spark, register_parquet_dataset
 
     bucket = tmp_path / "lake"
     monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", bucket.as_uri())
     load_sandbox(case_sandbox["sandbox"], destination="filesystem", dataset="detect")
-    spark = (
-        SparkSession.builder.master("local[1]")
-        .appName("zendesk-audit-detections-test")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.warehouse.dir", str(tmp_path / "warehouse"))
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_spark(tmp_path, "detections")
     try:
         register_parquet_dataset(spark, bucket.as_uri(), "detect")
         build_models_spark(spark, "detect", work_dir=tmp_path / "dbt")

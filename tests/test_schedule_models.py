@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from schedule_answers import WORKWEEK, BusinessHours, off_hours_reason, parse_workweek, schedule_rows
 from test_dbt_models import load, mart_rows, pipeline_of, records_of, target  # noqa: F401 (target: a fixture)
-from test_sql_models import ADMIN, SYSTEM, _spark_missing, normalise, query_on, read_seed_csv
+from test_sql_models import ADMIN, SYSTEM, _spark_missing, local_spark, normalise, query_on, read_seed_csv
 
 from zendesk_audit.models.build import build_models
 from zendesk_audit.models.warehouse import open_engine
@@ -249,7 +249,6 @@ def test_spark_reads_every_encoding_and_judges_each_account_alike(
     reason = _spark_missing()
     if reason:
         pytest.skip(reason)
-    from pyspark.sql import SparkSession
 
     from zendesk_audit.models.spark import build_models_spark, register_parquet_dataset
 
@@ -262,16 +261,7 @@ def test_spark_reads_every_encoding_and_judges_each_account_alike(
         for sandbox in (acme, plain):  # one pipeline per account, as `zendesk-audit load` runs them
             load(sandbox, lake)
         records = records_of(acme) + records_of(plain)
-    spark = (
-        SparkSession.builder.master("local[1]")
-        .appName("zendesk-audit-schedules-test")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.warehouse.dir", str(tmp_path / "warehouse"))
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_spark(tmp_path, "schedules")
     try:
         register_parquet_dataset(spark, bucket.as_uri(), "zendesk_audit")
         build_models_spark(spark, "zendesk_audit", work_dir=tmp_path / "dbt", seeds_dir=seeds)
@@ -290,17 +280,14 @@ def test_spark_reads_every_encoding_and_judges_each_account_alike(
         spark.stop()
 
 
-def test_a_var_names_the_schedule_that_counts(tmp_path: Path) -> None:
-    """`zendesk_audit_business_hours_schedule` picks Night shift over the lowest id (Support hours)
-    in the account that has it; the account without it keeps the seed."""
+def test_the_setting_names_the_schedule_that_counts_and_a_change_rebuilds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By default the lowest schedule id (Support hours) counts; `models.business_hours_schedule`
+    (env MODELS__BUSINESS_HOURS_SCHEDULE, the dbt var `zendesk_audit_business_hours_schedule`)
+    picks Night shift in the account that has it, and setting it rebuilds the marts without a full
+    refresh; the account without schedules keeps the seed."""
     seeds = seeds_with_a_holiday(tmp_path)
-    sql_dir = tmp_path / "sql"
-    shutil.copytree(SQL_DIR, sql_dir)
-    project = sql_dir / "dbt_project.yml"
-    text = project.read_text(encoding="utf-8")
-    assert "zendesk_audit_business_hours_schedule: null" in text
-    project.write_text(text.replace("zendesk_audit_business_hours_schedule: null",
-                                    'zendesk_audit_business_hours_schedule: "Night shift"'), encoding="utf-8")
     duckdb_target = {"destination": "duckdb", "dataset": "named", "path": tmp_path / "audit.duckdb"}
     with Sandbox(records=0, subdomain="acme") as acme, Sandbox(records=0, subdomain="plain") as plain:
         fill(acme, plain)
@@ -308,15 +295,24 @@ def test_a_var_names_the_schedule_that_counts(tmp_path: Path) -> None:
         load(plain, duckdb_target)
         records = records_of(acme) + records_of(plain)
     pipeline = pipeline_of(duckdb_target)
-    build_models(pipeline, sql_dir=sql_dir, seeds_dir=seeds)
-    off_hours = rows(query_on(pipeline), OFF_HOURS.format(m="named_models"))
-    business = BusinessHours(records, seed_hours(seeds), named="Night shift")
     holidays = {datetime(2026, 10, 14).date()}
-    expected = set()
-    for record in records:
-        source, schedule_id, _, hours = business.of(record)
-        reason = off_hours_reason(hours, holidays, record["created_at"].astimezone(PARIS).replace(tzinfo=None))
-        if reason and record.get("actor_id") != -1:
-            expected.add((record["subdomain"], record["id"], reason, source, schedule_id))
-    assert off_hours == expected
+
+    def expected(named: str | None) -> set[tuple[Any, ...]]:
+        business = BusinessHours(records, seed_hours(seeds), named=named)
+        answers = set()
+        for record in records:
+            source, schedule_id, _, hours = business.of(record)
+            reason = off_hours_reason(hours, holidays, record["created_at"].astimezone(PARIS).replace(tzinfo=None))
+            if reason and record.get("actor_id") != -1:
+                answers.add((record["subdomain"], record["id"], reason, source, schedule_id))
+        return answers
+
+    build_models(pipeline, seeds_dir=seeds)
+    by_default = rows(query_on(pipeline), OFF_HOURS.format(m="named_models"))
+    assert by_default == expected(None)
+    monkeypatch.setenv("MODELS__BUSINESS_HOURS_SCHEDULE", "Night shift")
+    result = build_models(pipeline, seeds_dir=seeds)
+    assert "off_hours_changes" in result.built, "a changed setting rebuilds the marts"
+    off_hours = rows(query_on(pipeline), OFF_HOURS.format(m="named_models"))
+    assert off_hours == expected("Night shift") and off_hours != by_default
     assert {(row[0], row[3], row[4]) for row in off_hours} >= {("acme", "zendesk_schedules", NIGHT), ("plain", "seed", None)}

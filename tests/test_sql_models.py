@@ -770,6 +770,24 @@ def _spark_missing() -> str | None:
     return None
 
 
+def local_spark(tmp_path: Path, name: str) -> Any:
+    """A one-core local Spark session as the Spark tests use it: UTC, no UI, one shuffle partition,
+    its warehouse under tmp_path. The caller stops it."""
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .appName(f"zendesk-audit-{name}-test")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.warehouse.dir", str(tmp_path / "warehouse"))
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
 @pytest.mark.slow
 def test_spark_gives_the_same_known_answers(
     known_data: dict[str, Any], seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -778,7 +796,6 @@ def test_spark_gives_the_same_known_answers(
     reason = _spark_missing()
     if reason:
         pytest.skip(reason)
-    from pyspark.sql import SparkSession
 
     from zendesk_audit.models.spark import build_models_spark, register_parquet_dataset
 
@@ -786,16 +803,7 @@ def test_spark_gives_the_same_known_answers(
     monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", bucket.as_uri())
     load_sandbox(known_data["sandbox"], destination="filesystem", dataset="zendesk_audit")
     assert list((bucket / "zendesk_audit" / "audit_logs").glob("*.parquet"))
-    spark = (
-        SparkSession.builder.master("local[1]")
-        .appName("zendesk-audit-models-test")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.warehouse.dir", str(tmp_path / "warehouse"))
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_spark(tmp_path, "models")
     try:
         assert register_parquet_dataset(spark, bucket.as_uri(), "zendesk_audit") == ["audit_logs", "accounts"]
         built = build_models_spark(spark, "zendesk_audit", work_dir=tmp_path / "dbt", seeds_dir=seeds_dir)

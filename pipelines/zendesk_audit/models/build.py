@@ -325,6 +325,19 @@ class Prepared:
     relations: dict[str, str]
     last_load_id: str | None
     detections: list[dict[str, str]] = field(default_factory=list)
+    business_hours_schedule: str | None = None
+
+
+def business_hours_schedule() -> str | None:
+    """The schedule (id or name) whose hours judge off-hours in an account with several: the config
+    key `models.business_hours_schedule` (env `MODELS__BUSINESS_HOURS_SCHEDULE`); None means the
+    account's first schedule (the lowest id). Passed to dbt as the var
+    `zendesk_audit_business_hours_schedule`, and part of every model's fingerprint like the time
+    zone, so a change rebuilds the models instead of leaving rows judged the old way."""
+    import dlt
+
+    value = dlt.config.get("models.business_hours_schedule", str)
+    return str(value).strip() or None if value is not None else None
 
 
 def _accounts_state(engine: DltSqlEngine, dataset: str, present: dict[str, str]) -> list[object]:
@@ -383,17 +396,21 @@ def prepare(
     project = DbtProject(project_dir, work_dir, profile, work_dir / "seeds")
     write_checked_seeds(seeds, project.seeds_dir)
     project.write_profile()
+    schedule = business_hours_schedule()
     settings = {"time_zone": override, "accounts": accounts, "dataset": dataset}
-    manifest = project.parse(_variables(dataset, override, detections.detections, None))
+    if schedule is not None:  # absent by default, so fingerprints of builds before this setting stay valid
+        settings["business_hours_schedule"] = schedule
+    manifest = project.parse(_variables(dataset, override, detections.detections, None, schedule=schedule))
     nodes = project_nodes(manifest, seeds, settings, {"sensitive_changes": detections.fingerprint})
     zone_label = override or ("account time zone" if accounts else "UTC")
-    return Prepared(project, schema, override, zone_label, nodes, ledger, relations, last_load_id, detections.detections)
+    return Prepared(project, schema, override, zone_label, nodes, ledger, relations, last_load_id, detections.detections,
+                    schedule)
 
 
 def _variables(dataset: str, time_zone: str | None, detections: list[dict[str, str]], since: str | None,
-               days: list[list[str]] | None = None) -> str:
+               days: list[list[str]] | None = None, *, schedule: str | None = None) -> str:
     values: dict[str, Any] = {"zendesk_audit_schema": dataset, "zendesk_audit_time_zone": time_zone,
-                              DETECTIONS_VAR: detections}
+                              DETECTIONS_VAR: detections, "zendesk_audit_business_hours_schedule": schedule}
     if since is not None:
         values["zendesk_audit_since_load_id"] = since
     if days is not None:
@@ -412,7 +429,8 @@ def _vars(prepared: Prepared, pipeline: dlt.Pipeline, since: str | None) -> str:
                 f"where _dlt_load_id > {sql_literal(since)} group by 1, 2 order by 1, 2"
             )
         days = [[str(subdomain), str(day)] for subdomain, day in rows]
-    return _variables(pipeline.dataset_name, prepared.override, prepared.detections, since, days)
+    return _variables(pipeline.dataset_name, prepared.override, prepared.detections, since, days,
+                      schedule=prepared.business_hours_schedule)
 
 
 def _selector(node: Node) -> str:
