@@ -25,7 +25,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from sigma_oracle import matches
-from test_sql_models import _postgres_reachable, _spark_missing, local_spark, normalise, query_on
+from test_sql_models import SPARK_TIMEOUT, _postgres_reachable, _spark_missing, local_spark, normalise, query_on
 
 from conftest import POSTGRES_URL, load_sandbox
 from zendesk_audit.cli.commands import cli
@@ -411,6 +411,7 @@ def test_a_seeds_folder_with_the_retired_sensitive_rules_fails_in_one_line(tmp_p
 
 # ----------------------------------------------------------------------------- Spark, once
 @pytest.mark.slow
+@pytest.mark.timeout(SPARK_TIMEOUT)
 def test_spark_fires_the_same_rules(case_sandbox: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The cases through the filesystem destination and dbt-spark, and the hard values straight on Spark SQL."""
     reason = _spark_missing()

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from schedule_answers import WORKWEEK, BusinessHours, off_hours_reason, parse_workweek, schedule_rows
 from test_dbt_models import load, mart_rows, pipeline_of, records_of, target  # noqa: F401 (target: a fixture)
-from test_sql_models import ADMIN, SYSTEM, _spark_missing, local_spark, normalise, query_on, read_seed_csv
+from test_sql_models import ADMIN, SPARK_TIMEOUT, SYSTEM, _spark_missing, local_spark, normalise, query_on, read_seed_csv
 
 from zendesk_audit.models.build import build_models
 from zendesk_audit.models.warehouse import open_engine
@@ -242,6 +242,7 @@ def test_a_schedule_in_a_later_load_refreshes_to_the_answers_of_a_full_build(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(SPARK_TIMEOUT)
 def test_spark_reads_every_encoding_and_judges_each_account_alike(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -770,6 +770,11 @@ def _spark_missing() -> str | None:
     return None
 
 
+# A JVM and a whole dbt build on one core: a few minutes on a quiet machine, past pytest's default
+# 300 s when the two cores are shared with other work. A hang still ends, at 15 minutes.
+SPARK_TIMEOUT = 900
+
+
 def local_spark(tmp_path: Path, name: str) -> Any:
     """A one-core local Spark session as the Spark tests use it: UTC, no UI, one shuffle partition,
     its warehouse under tmp_path. The caller stops it."""
@@ -789,6 +794,7 @@ def local_spark(tmp_path: Path, name: str) -> Any:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(SPARK_TIMEOUT)
 def test_spark_gives_the_same_known_answers(
     known_data: dict[str, Any], seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
