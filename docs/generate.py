@@ -6,14 +6,16 @@ what is shown no longer matches what the code prints:
 
 - docs/reference.md: `zendesk-audit --help` and every subcommand's `--help` (exact text);
 - marked blocks in README.md and docs/*.md, between `<!-- generated: NAME -->` and
-  `<!-- /generated -->`: `demo` (what `make demo` prints) and `load-json` (a first
-  `zendesk-audit load --json` against a small sandbox).
+  `<!-- /generated -->`: `demo` (what `make demo` prints), `models-after-demo` (`models build`
+  and `models status` on the demo's file) and `load-json` (a first `zendesk-audit load --json`
+  against a small sandbox).
 
 Run with the package importable (`make docs` does). `--help-only` skips the runs against the
 sandbox (seconds instead of about half a minute).
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -92,13 +94,24 @@ def _shown_paths(text: str) -> str:
     return text.replace(str(Path(sys.executable).parent) + "/", ".venv/bin/")
 
 
-def demo_output() -> str:
-    """What `make demo` prints: `zendesk-audit demo` in an empty folder (20,000 sandbox records)."""
+@functools.cache
+def demo_outputs() -> dict[str, str]:
+    """What `make demo` prints (`zendesk-audit demo` in an empty folder, 20,000 sandbox records), then
+    `models build` (nothing to do) and `models status` on the file it wrote."""
     with tempfile.TemporaryDirectory() as folder:
-        result = _run(["demo"], Path(folder), {})
-    if result.returncode != 0:
-        raise RuntimeError(f"zendesk-audit demo exited {result.returncode}: {result.stderr}")
-    return "$ make demo\n" + _shown_paths(result.stdout)
+        outputs = {}
+        steps = {
+            "demo": (["demo"], "make demo"),
+            "models-after-demo": (["models", "build", "--duckdb-path", "zendesk_demo.duckdb"], None),
+            "models-status-after-demo": (["models", "status", "--duckdb-path", "zendesk_demo.duckdb"], None),
+        }
+        for name, (args, shown) in steps.items():
+            result = _run(args, Path(folder), {})
+            if result.returncode != 0:
+                raise RuntimeError(f"zendesk-audit {' '.join(args)} exited {result.returncode}: {result.stderr}")
+            outputs[name] = f"$ {shown or 'zendesk-audit ' + ' '.join(args)}\n" + _shown_paths(result.stdout)
+    outputs["models-after-demo"] = outputs["models-after-demo"] + outputs.pop("models-status-after-demo")
+    return outputs
 
 
 def load_json_output() -> str:
@@ -118,7 +131,23 @@ def load_json_output() -> str:
     return "$ zendesk-audit load --json\n" + result.stdout
 
 
-PRODUCERS: dict[str, Callable[[], str]] = {"demo": demo_output, "load-json": load_json_output}
+def bench_results() -> str:
+    """bench/results.md, which `make bench` writes, as a section of the benchmarks page (headings one level down)."""
+    text = (ROOT / "bench" / "results.md").read_text()
+    text = re.sub(r"^# Benchmarks\n", "## The latest `make bench` run (`bench/results.md`)\n", text, count=1)
+    lines = text.splitlines()
+    return "\n".join(lines[:1] + [("#" + line if line.startswith("## ") else line) for line in lines[1:]]) + "\n"
+
+
+# Blocks written as Markdown, not as a code fence.
+RAW_BLOCKS = {"bench-results"}
+
+PRODUCERS: dict[str, Callable[[], str]] = {
+    "bench-results": bench_results,
+    "demo": lambda: demo_outputs()["demo"],
+    "models-after-demo": lambda: demo_outputs()["models-after-demo"],
+    "load-json": load_json_output,
+}
 
 
 def normalize(text: str) -> str:
@@ -141,7 +170,9 @@ def blocks(text: str) -> dict[str, str]:
     found = {}
     for match in BLOCK.finditer(text):
         body = match.group("body").strip("\n")
-        found[match.group("name")] = body.removeprefix("```").removesuffix("```").strip("\n") + "\n"
+        if match.group("name") not in RAW_BLOCKS:
+            body = body.removeprefix("```").removesuffix("```").strip("\n")
+        found[match.group("name")] = body + "\n"
     return found
 
 
@@ -150,6 +181,8 @@ def fill_blocks(text: str, outputs: dict[str, str]) -> str:
         name = match.group("name")
         if name not in outputs:
             return match.group(0)
+        if name in RAW_BLOCKS:
+            return f"{match.group(1)}{outputs[name].rstrip()}\n{match.group(4)}"
         return f"{match.group(1)}```\n{outputs[name].rstrip()}\n```\n{match.group(4)}"
 
     return BLOCK.sub(replace, text)
