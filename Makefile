@@ -71,7 +71,7 @@ bench: install
 	$(BIN)/python bench/run.py
 
 lint: install
-	$(BIN)/ruff check pipelines tests bench
+	$(BIN)/ruff check pipelines tests bench docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache zendesk_demo.duckdb .zendesk_audit site

@@ -16,6 +16,7 @@ sandbox (seconds instead of about half a minute).
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import subprocess
@@ -23,6 +24,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 from click.testing import CliRunner
@@ -128,7 +130,20 @@ def load_json_output() -> str:
         result = _run(["load", "--json"], Path(folder), env)
     if result.returncode != 0:
         raise RuntimeError(f"zendesk-audit load --json exited {result.returncode}: {result.stderr}")
-    return "$ zendesk-audit load --json\n" + result.stdout
+    return "$ zendesk-audit load --json     # prints one line; laid out here\n" + layout_json(json.loads(result.stdout)) + "\n"
+
+
+def layout_json(value: Any, indent: str = "") -> str:
+    """JSON with each key of an object on its own line and each item of a list on its own line
+    (the items themselves on one line): readable, and still exactly the command's values."""
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        lines = [f"{inner}{json.dumps(key)}: {layout_json(item, inner)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(lines) + f"\n{indent}}}"
+    if isinstance(value, list) and value:
+        lines = [f"{inner}{json.dumps(item, ensure_ascii=False)}" for item in value]
+        return "[\n" + ",\n".join(lines) + f"\n{indent}]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def bench_results() -> str:
@@ -161,7 +176,7 @@ def normalize(text: str) -> str:
                   r'"\1": N', text)
     text = re.sub(r'"load_ids": \[[^\]]*\]', '"load_ids": [N]', text)
     text = re.sub(r"/[^\s\"']*/(zendesk_demo\.duckdb|zendesk\.duckdb)", r"\1", text)
-    text = re.sub(r'"(duration|seconds)[a-z_]*": [\d.]+', r'"\1": N', text)
+    text = re.sub(r"\b\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?\b", "TIME", text)
     return text
 
 
