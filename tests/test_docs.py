@@ -160,14 +160,13 @@ def test_every_generated_block_has_a_producer_and_bench_results_are_current() ->
 
 def test_the_shown_outputs_are_what_the_code_prints_now() -> None:
     """Runs the demo (20,000 records), the models after it and a `load --json` again."""
-    shown: dict[str, str] = {}
-    for path in WRITTEN:
-        shown.update(generate.blocks(path.read_text()))
-    problems = []
-    for name in ("demo", "models-after-demo", "load-json"):
-        fresh = generate.normalize(generate.PRODUCERS[name]())
-        if generate.normalize(shown[name]) != fresh:
-            problems.append(f"{name}: the docs show\n{generate.normalize(shown[name])}\nthe code prints\n{fresh}")
+    shown = [(path, name, body) for path in WRITTEN for name, body in generate.blocks(path.read_text()).items()]
+    fresh = {name: generate.normalize(generate.PRODUCERS[name]()) for name in ("demo", "models-after-demo", "load-json")}
+    problems = [
+        f"{path.relative_to(ROOT)}: {name}: the page shows\n{generate.normalize(body)}\nthe code prints\n{fresh[name]}"
+        for path, name, body in shown if name in fresh and generate.normalize(body) != fresh[name]
+    ]
+    assert {name for _, name, _ in shown} >= set(fresh)
     assert not problems, "run `make docs`:\n" + "\n".join(problems)
 
 
