@@ -6,9 +6,11 @@ what is shown no longer matches what the code prints:
 
 - docs/reference.md: `zendesk-audit --help` and every subcommand's `--help` (exact text);
 - marked blocks in README.md and docs/*.md, between `<!-- generated: NAME -->` and
-  `<!-- /generated -->`: `demo` (what `make demo` prints), `models-after-demo` (`models build`
-  and `models status` on the demo's file) and `load-json` (a first `zendesk-audit load --json`
-  against a small sandbox).
+  `<!-- /generated -->`: `demo` (what `make demo` prints), then what other commands print on the
+  demo's file (DEMO_STEPS: `models build` and `status`, `status`, `report`, `evidence` and a failing
+  `evidence verify`, `models init-seeds`), `load-json` (a first `zendesk-audit load --json` against
+  a small sandbox), `detections-export` (the shipped rules for Splunk) and `bench-results`
+  (bench/results.md, which `make bench` writes).
 
 Run with the package importable (`make docs` does). `--help-only` skips the runs against the
 sandbox (seconds instead of about half a minute).
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +87,13 @@ def reference_page() -> str:
     return "\n".join(parts)
 
 
-def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(args: list[str], cwd: Path, env: dict[str, str | None]) -> subprocess.CompletedProcess[str]:
+    """`zendesk-audit ARGS` in a child process, this checkout's code first, no settings of the caller's."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__", "MODELS__"))}
-    full.update(env, DLT_DATA_DIR=str(cwd / "dlt-data"), DO_NOT_TRACK="1", PYTHONPATH=str(ROOT / "pipelines"))
+    full.update(DLT_DATA_DIR=str(cwd / "dlt-data"), DO_NOT_TRACK="1", PYTHONPATH=str(ROOT / "pipelines"))
+    full.update({key: value for key, value in env.items() if value is not None})
+    for key in [key for key, value in env.items() if value is None]:
+        full.pop(key, None)
     return subprocess.run([sys.executable, "-m", "zendesk_audit", *args], cwd=cwd, env=full, capture_output=True,
                           text=True, timeout=600, stdin=subprocess.DEVNULL)
 
@@ -96,24 +103,129 @@ def _shown_paths(text: str) -> str:
     return text.replace(str(Path(sys.executable).parent) + "/", ".venv/bin/")
 
 
+@dataclass(frozen=True)
+class Step:
+    """One command run in the demo's folder, shown under `block` as a terminal shows it."""
+
+    block: str
+    args: list[str]
+    shown: str = ""  # the command line as the page shows it; default `zendesk-audit ARGS`
+    exit_code: int = 0
+    env: dict[str, str | None] = field(default_factory=dict)  # None: not set
+    before: Callable[[Path], None] | None = None  # e.g. change a file the next command checks
+
+
+QUARTER = ["--from", "2026-07-01", "--to", "2026-10-01"]
+DEMO_DB = ["--duckdb-path", "zendesk_demo.duckdb"]
+
+
+def _change_an_exported_file(folder: Path) -> None:
+    with open(folder / "evidence-2026-q3" / "models" / "sensitive_changes.csv", "a", encoding="utf-8") as file:
+        file.write("x")
+
+
+# The team rule docs/detections.md shows, and one that uses a modifier SQL cannot express.
+TEAM_RULE = """title: Trigger deleted
+id: 5a2b4c47-6f61-4f43-9a57-3f7a31f6a2b1
+name: trigger_deleted
+logsource: {product: zendesk, service: audit_log}
+detection:
+  selection:
+    source_type: rule
+    source_label|startswith: 'Trigger:'
+    action: destroy
+  condition: selection
+level: medium
+tags: [attack.impact, attack.t1485]
+"""
+VPN_RULE = """title: Sign-in from outside the VPN
+id: 0f6c1f8e-8d7a-4c53-9a0e-2b1d5e7c9a41
+name: sign_in_outside_vpn
+logsource: {product: zendesk, service: audit_log}
+detection:
+  selection: {action: login}
+  vpn: {ip_address|cidr: 10.0.0.0/8}
+  condition: selection and not vpn
+level: medium
+"""
+
+
+def _write_rule(path: Path, text: str) -> None:
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _edit(path: Path, line_number: int, old: str, new: str) -> None:
+    """Replace `old` by `new` on one line of a file (a seed row made wrong on purpose)."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    if old not in lines[line_number - 1]:
+        raise RuntimeError(f"{path.name}:{line_number} has no {old!r}: {lines[line_number - 1]!r}")
+    lines[line_number - 1] = lines[line_number - 1].replace(old, new, 1)
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+# In order: each step runs in the folder the demo wrote, after the steps before it.
+DEMO_STEPS = [
+    Step("demo", ["demo"], shown="make demo"),
+    Step("models-after-demo", ["models", "build", *DEMO_DB]),
+    Step("models-after-demo", ["models", "status", *DEMO_DB]),
+    Step("status-after-demo", ["status", "--subdomain", "acme", *DEMO_DB]),
+    Step("report-html", ["report", *DEMO_DB, *QUARTER, "--out", "q3-review.html"]),
+    # No browser on the PATH: only the interpreter's folder.
+    Step("report-no-browser", ["report", *DEMO_DB, *QUARTER, "--out", "q3-review.pdf"], exit_code=2,
+         env={"PATH": str(Path(sys.executable).parent), "ZENDESK_AUDIT_BROWSER": None}),
+    Step("evidence", ["evidence", *DEMO_DB, *QUARTER, "--out", "evidence-2026-q3"]),
+    Step("evidence", ["evidence", "verify", "evidence-2026-q3"], exit_code=1, before=_change_an_exported_file),
+    Step("init-seeds", ["models", "init-seeds", "./zendesk-seeds"]),
+    Step("bad-seed", ["models", "build", "--seeds-dir", "./zendesk-seeds", *DEMO_DB], exit_code=2,
+         before=lambda folder: _edit(folder / "zendesk-seeds" / "business_hours.csv", 3, "tuesday", "funday")),
+    Step("bad-rule-field", ["detections", "list", "--detections-dir", "our-rules"], exit_code=2,
+         before=lambda folder: _write_rule(folder / "our-rules" / "trigger_deleted.yml", TEAM_RULE.replace(
+             "source_type: rule", "event_type: rule"))),
+    Step("bad-rule-modifier", ["models", "build", "--detections-dir", "./our-rules", *DEMO_DB], exit_code=2,
+         before=lambda folder: (_write_rule(folder / "our-rules" / "trigger_deleted.yml", TEAM_RULE),
+                                _write_rule(folder / "our-rules" / "vpn.yml", VPN_RULE))),
+]
+SHOWN_FOLDER = "/srv/zendesk-audit"
+
+
 @functools.cache
 def demo_outputs() -> dict[str, str]:
-    """What `make demo` prints (`zendesk-audit demo` in an empty folder, 20,000 sandbox records), then
-    `models build` (nothing to do) and `models status` on the file it wrote."""
-    with tempfile.TemporaryDirectory() as folder:
-        outputs = {}
-        steps = {
-            "demo": (["demo"], "make demo"),
-            "models-after-demo": (["models", "build", "--duckdb-path", "zendesk_demo.duckdb"], None),
-            "models-status-after-demo": (["models", "status", "--duckdb-path", "zendesk_demo.duckdb"], None),
-        }
-        for name, (args, shown) in steps.items():
-            result = _run(args, Path(folder), {})
-            if result.returncode != 0:
-                raise RuntimeError(f"zendesk-audit {' '.join(args)} exited {result.returncode}: {result.stderr}")
-            outputs[name] = f"$ {shown or 'zendesk-audit ' + ' '.join(args)}\n" + _shown_paths(result.stdout)
-    outputs["models-after-demo"] = outputs["models-after-demo"] + outputs.pop("models-status-after-demo")
+    """What `make demo` prints (`zendesk-audit demo` in an empty folder, 20,000 sandbox records),
+    then what the commands of DEMO_STEPS print on the file it wrote."""
+    outputs: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name).resolve()
+        for step in DEMO_STEPS:
+            if step.before:
+                step.before(folder)
+            result = _run(step.args, folder, step.env)
+            if result.returncode != step.exit_code:
+                raise RuntimeError(f"zendesk-audit {' '.join(step.args)} exited {result.returncode}, "
+                                   f"not {step.exit_code}: {result.stderr}")
+            shown = f"$ {step.shown or 'zendesk-audit ' + ' '.join(_quoted(step.args))}\n{result.stdout}{result.stderr}"
+            if step.exit_code:
+                shown += f"$ echo $?\n{step.exit_code}\n"
+            outputs[step.block] = outputs.get(step.block, "") + _shown_paths(shown).replace(str(folder), SHOWN_FOLDER)
     return outputs
+
+
+def _demo_block(name: str) -> str:
+    return demo_outputs()[name]
+
+
+def _quoted(args: list[str]) -> list[str]:
+    return [f"'{arg}'" if re.search(r"[^\w@%+=:,./-]", arg) else arg for arg in args]
+
+
+def detections_export_output() -> str:
+    """`detections export` for Splunk: every shipped rule as an SPL search (no database needed)."""
+    args = ["detections", "export", "--target", "splunk", "--source", "index=zendesk sourcetype=zendesk:audit"]
+    with tempfile.TemporaryDirectory() as folder:
+        result = _run(args, Path(folder), {})
+    if result.returncode != 0:
+        raise RuntimeError(f"zendesk-audit detections export exited {result.returncode}: {result.stderr}")
+    return f"$ zendesk-audit {' '.join(_quoted(args))}\n{result.stdout}"
 
 
 def load_json_output() -> str:
@@ -159,9 +271,9 @@ RAW_BLOCKS = {"bench-results"}
 
 PRODUCERS: dict[str, Callable[[], str]] = {
     "bench-results": bench_results,
-    "demo": lambda: demo_outputs()["demo"],
-    "models-after-demo": lambda: demo_outputs()["models-after-demo"],
     "load-json": load_json_output,
+    "detections-export": detections_export_output,
+    **{name: functools.partial(_demo_block, name) for name in dict.fromkeys(step.block for step in DEMO_STEPS)},
 }
 
 
@@ -169,6 +281,7 @@ def normalize(text: str) -> str:
     """What changes from run to run and machine to machine, masked: ports, durations, request
     counts (the workers' windows vary), pipeline keys (a hash of the file's path), load ids, memory."""
     text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
+    text = re.sub(r"\b[0-9a-f]{64}\b", "SHA256", text)
     text = re.sub(r"\b\d+(\.\d+)? s\b", "N s", text)
     text = re.sub(r"\b[\d,]+ (requests|retries|rate-limit waits|pages)\b", r"N \1", text)
     text = re.sub(r"_[0-9a-f]{8}\b", "_KEY", text)
