@@ -6,14 +6,17 @@ what is shown no longer matches what the code prints:
 
 - docs/reference.md: `zendesk-audit --help` and every subcommand's `--help` (exact text);
 - marked blocks in README.md and docs/*.md, between `<!-- generated: NAME -->` and
-  `<!-- /generated -->`: `demo` (what `make demo` prints), then what other commands print on the
-  demo's file (DEMO_STEPS: `models build` and `status`, `status`, `report`, `evidence` and a failing
-  `evidence verify`, `models init-seeds`), `load-json` (a first `zendesk-audit load --json` against
-  a small sandbox), `detections-export` (the shipped rules for Splunk) and `bench-results`
-  (bench/results.md, which `make bench` writes).
+  `<!-- /generated -->`:
+  - DEMO_STEPS: `demo` (what `make demo` prints), then commands on the file it wrote: `models
+    build` and `status`, `status`, `report`, `evidence` and a failing `evidence verify`,
+    `alerts`, `models init-seeds`, a bad seed row, bad team rules;
+  - SANDBOX_STEPS, against a small sandbox: a first `load --json`, `import-csv`,
+    `export-request`, and a load whose models fail (exit 4);
+  - `detections-export` (the shipped rules for Splunk) and `bench-results` (bench/results.md,
+    which `make bench` writes).
 
-Run with the package importable (`make docs` does). `--help-only` skips the runs against the
-sandbox (seconds instead of about half a minute).
+Run with the package importable (`make docs` does). `--help-only` writes the reference alone
+(seconds instead of about two minutes).
 """
 from __future__ import annotations
 
@@ -21,11 +24,13 @@ import functools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +118,7 @@ class Step:
     exit_code: int = 0
     env: dict[str, str | None] = field(default_factory=dict)  # None: not set
     before: Callable[[Path], None] | None = None  # e.g. change a file the next command checks
+    show_stderr: bool = True  # False: stdout alone (what an orchestrator parses)
 
 
 QUARTER = ["--from", "2026-07-01", "--to", "2026-10-01"]
@@ -176,6 +182,8 @@ DEMO_STEPS = [
          env={"PATH": str(Path(sys.executable).parent), "ZENDESK_AUDIT_BROWSER": None}),
     Step("evidence", ["evidence", *DEMO_DB, *QUARTER, "--out", "evidence-2026-q3"]),
     Step("evidence", ["evidence", "verify", "evidence-2026-q3"], exit_code=1, before=_change_an_exported_file),
+    Step("alerts", ["alerts", *DEMO_DB, "--min-severity", "critical", "--from", "2026-10-24", "--to", "2026-11-01"],
+         exit_code=3),
     Step("init-seeds", ["models", "init-seeds", "./zendesk-seeds"]),
     Step("bad-seed", ["models", "build", "--seeds-dir", "./zendesk-seeds", *DEMO_DB], exit_code=2,
          before=lambda folder: _edit(folder / "zendesk-seeds" / "business_hours.csv", 3, "tuesday", "funday")),
@@ -197,21 +205,16 @@ def demo_outputs() -> dict[str, str]:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name).resolve()
         for step in DEMO_STEPS:
-            if step.before:
-                step.before(folder)
-            result = _run(step.args, folder, step.env)
-            if result.returncode != step.exit_code:
-                raise RuntimeError(f"zendesk-audit {' '.join(step.args)} exited {result.returncode}, "
-                                   f"not {step.exit_code}: {result.stderr}")
-            shown = f"$ {step.shown or 'zendesk-audit ' + ' '.join(_quoted(step.args))}\n{result.stdout}{result.stderr}"
-            if step.exit_code:
-                shown += f"$ echo $?\n{step.exit_code}\n"
-            outputs[step.block] = outputs.get(step.block, "") + _shown_paths(shown).replace(str(folder), SHOWN_FOLDER)
+            outputs[step.block] = outputs.get(step.block, "") + _run_step(step, folder, {})
     return outputs
 
 
 def _demo_block(name: str) -> str:
     return demo_outputs()[name]
+
+
+def _sandbox_block(name: str) -> str:
+    return sandbox_outputs()[name]
 
 
 def _quoted(args: list[str]) -> list[str]:
@@ -228,21 +231,76 @@ def detections_export_output() -> str:
     return f"$ zendesk-audit {' '.join(_quoted(args))}\n{result.stdout}"
 
 
-def load_json_output() -> str:
-    """A first `zendesk-audit load --json` against a small sandbox, with OAuth client credentials."""
+ADMIN_CENTER_CSV = """Time,Actor,IP address,Item,Activity type,Activity
+2024-01-31 09:15:00 UTC,Ada Okafor,81.2.69.160,Trigger: Notify requester,Updated,Conditions changed
+2024-01-31 09:16:12 UTC,Ada Okafor,81.2.69.160,Team member: Omar Haddad,Updated,Role changed from Agent to Administrator
+2024-01-31 18:40:03 UTC,José Núñez,85.13.101.184,API token: ci,Created,
+"""
+
+
+def _write_csv(folder: Path) -> None:
+    (folder / "audit-log-2024-01.csv").write_text(ADMIN_CENTER_CSV, encoding="utf-8")
+
+
+def _bad_seed_row(folder: Path) -> None:
+    """A copy of the shipped seeds with Tuesday's opening edited to 25:00."""
+    shutil.copytree(ROOT / "sql" / "seeds", folder / "seeds")
+    _edit(folder / "seeds" / "business_hours.csv", 3, "tuesday,09:00", "tuesday,25:00")
+
+
+# Records that arrive after the first load: after the sandbox's newest, before now minus the lag.
+NEW_RECORDS_AT = datetime(2026, 11, 15, 10, 0, tzinfo=timezone.utc)
+
+# Against a small sandbox with OAuth client credentials, in order, in one folder.
+SANDBOX_STEPS = [
+    Step("load-json", ["load", "--json"], shown="zendesk-audit load --json     # prints one line; laid out here",
+         show_stderr=False),
+    Step("import-csv", ["import-csv", "audit-log-2024-01.csv", "--subdomain", "acme"], before=_write_csv),
+    Step("export-request", ["export-request", "--subdomain", "acme", "--start", "2024-01-01", "--end", "2024-02-01",
+                            "--action", "update"]),
+    Step("models-failed", ["load"], shown="MODELS__SEEDS_DIR=seeds zendesk-audit load      # a seed row edited to 25:00",
+         exit_code=4, env={"MODELS__SEEDS_DIR": "seeds"}, before=_bad_seed_row),
+]
+
+
+@functools.cache
+def sandbox_outputs() -> dict[str, str]:
+    """SANDBOX_STEPS against a small sandbox (JSON_SANDBOX); new records arrive before the last load."""
     from zendesk_sandbox import Sandbox
 
-    with tempfile.TemporaryDirectory() as folder, Sandbox(**JSON_SANDBOX) as sandbox:
+    outputs: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as name, Sandbox(**JSON_SANDBOX) as sandbox:
+        folder = Path(name).resolve()
         env = {
             "SOURCES__ZENDESK_AUDIT__BASE_URL": sandbox.base_url,
             "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": sandbox.config.subdomain,
             "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID": sandbox.config.client_id,
             "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET": sandbox.config.client_secret,
+            # As the README's real-account steps: `read` lets the load read the account's time zone.
+            "SOURCES__ZENDESK_AUDIT__CREDENTIALS__SCOPE": "auditlogs:read read",
         }
-        result = _run(["load", "--json"], Path(folder), env)
-    if result.returncode != 0:
-        raise RuntimeError(f"zendesk-audit load --json exited {result.returncode}: {result.stderr}")
-    return "$ zendesk-audit load --json     # prints one line; laid out here\n" + layout_json(json.loads(result.stdout)) + "\n"
+        for step in SANDBOX_STEPS:
+            if step.block == "models-failed":
+                sandbox.append(25, created_at=NEW_RECORDS_AT)
+            outputs[step.block] = _run_step(step, folder, env)
+    outputs["load-json"] = outputs["load-json"].splitlines()[0] + "\n" + layout_json(
+        json.loads(outputs["load-json"].split("\n", 1)[1])) + "\n"
+    return outputs
+
+
+def _run_step(step: Step, folder: Path, env: dict[str, str | None]) -> str:
+    """One step as a terminal shows it: the command, its output, `echo $?` when it is not 0."""
+    if step.before:
+        step.before(folder)
+    result = _run(step.args, folder, {**env, **step.env})
+    if result.returncode != step.exit_code:
+        raise RuntimeError(f"zendesk-audit {' '.join(step.args)} exited {result.returncode}, "
+                           f"not {step.exit_code}: {result.stderr}")
+    output = result.stdout + (result.stderr if step.show_stderr else "")
+    shown = f"$ {step.shown or 'zendesk-audit ' + ' '.join(_quoted(step.args))}\n{output}"
+    if step.exit_code:
+        shown += f"$ echo $?\n{step.exit_code}\n"
+    return _shown_paths(shown).replace(str(folder), SHOWN_FOLDER)
 
 
 def layout_json(value: Any, indent: str = "") -> str:
@@ -271,7 +329,7 @@ RAW_BLOCKS = {"bench-results"}
 
 PRODUCERS: dict[str, Callable[[], str]] = {
     "bench-results": bench_results,
-    "load-json": load_json_output,
+    **{step.block: functools.partial(_sandbox_block, step.block) for step in SANDBOX_STEPS},
     "detections-export": detections_export_output,
     **{name: functools.partial(_demo_block, name) for name in dict.fromkeys(step.block for step in DEMO_STEPS)},
 }
@@ -283,7 +341,7 @@ def normalize(text: str) -> str:
     text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
     text = re.sub(r"\b[0-9a-f]{64}\b", "SHA256", text)
     text = re.sub(r"\b\d+(\.\d+)? s\b", "N s", text)
-    text = re.sub(r"\b[\d,]+ (requests|retries|rate-limit waits|pages)\b", r"N \1", text)
+    text = re.sub(r"\b[\d,]+ (requests|retries|rate-limit waits|pages|rows/s)\b", r"N \1", text)
     text = re.sub(r"_[0-9a-f]{8}\b", "_KEY", text)
     text = re.sub(r'"(seconds|requests|list_requests|pages|peak_rss_mb|retries|rate_limit_waits)": [\d.]+',
                   r'"\1": N', text)
