@@ -1,13 +1,13 @@
 # Every target installs what it needs first, so each works on a fresh clone. One venv, .venv:
-# `make demo` installs the package with the DuckDB shell only (about 380 MB); `make test` (and
-# lint, bench, chaos) adds the test tools, Dagster, PySpark and the PostgreSQL driver (about 1 GB).
+# `make demo` installs the package with the DuckDB shell only; `make test` (and lint, bench, chaos,
+# docs) adds the test tools, Dagster, PySpark, the PostgreSQL driver and MkDocs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-demo browser screenshots demo test bench chaos lint clean
+.PHONY: install install-demo browser screenshots demo test bench chaos lint docs docs-build clean
 
 install: $(TEST_STAMP)
 
@@ -23,7 +23,7 @@ $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 
 # The test stamp covers the demo's install too: the test extras are a superset.
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,shell,spark]'
+	$(BIN)/python -m pip install --quiet -e '.[test,shell,spark,docs]'
 	touch $(TEST_STAMP) $(DEMO_STAMP)
 
 # Debian's Chromium and poppler-utils for the report tests (they render the HTML and the PDF headless and
@@ -35,7 +35,7 @@ browser:
 		 poppler-utils >/dev/null) || \
 		echo "chromium or poppler-utils could not be installed: the report's browser and PDF tests will skip"
 
-# The README's report screenshots (docs/report-html.png, docs/report-pdf.png), from the current code.
+# The docs' report screenshots (docs/report-html.png, docs/report-pdf.png), from the current code.
 screenshots: install browser
 	$(BIN)/python docs/screenshots.py
 
@@ -45,8 +45,20 @@ demo: install-demo
 # Includes the wheel test (-m wheel): builds the sdist and wheel, installs the wheel in a fresh venv.
 # Two workers (pytest-xdist), each taking whole test files: a file's module fixtures (a sandbox, a
 # loaded database) are built once, in one worker.
-test: install browser
+test: install browser docs-build
 	$(BIN)/python -m pytest -q -rs -n 2 --dist loadfile
+
+# The documentation site: docs/generate.py writes every command output the README and docs/ show
+# (the --help of each command, `make demo`'s output, a `load --json`; about half a minute), then
+# MkDocs builds site/ with --strict: a broken link or anchor fails. tests/test_docs.py checks the
+# outputs against the code.
+docs: install
+	$(BIN)/python docs/generate.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# What `make test` (and so CI) runs: the strict build alone, in seconds.
+docs-build: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 chaos: install
 	$(BIN)/python tests/chaos.py --records 100000 --kills 12
@@ -59,7 +71,7 @@ bench: install
 	$(BIN)/python bench/run.py
 
 lint: install
-	$(BIN)/ruff check pipelines tests bench
+	$(BIN)/ruff check pipelines tests bench docs
 
 clean:
-	rm -rf $(VENV) .pytest_cache zendesk_demo.duckdb .zendesk_audit
+	rm -rf $(VENV) .pytest_cache zendesk_demo.duckdb .zendesk_audit site

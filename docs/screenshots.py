@@ -1,4 +1,4 @@
-"""The README's report screenshots, from the current code: `make screenshots`.
+"""The report screenshots of docs/evidence.md, from the current code: `make screenshots`.
 
 Loads the sandbox as `make demo` does (20,000 records, into a temporary DuckDB file), writes the
 third quarter of 2026 as HTML and as PDF with `zendesk-audit report`, then takes:

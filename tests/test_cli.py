@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from zendesk_audit.cli.commands import cli
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def run_cli(
@@ -251,13 +252,16 @@ def test_bad_configuration_table_exits_2_with_one_line_and_writes_nothing(tmp_pa
     assert not problems, "\n".join(problems)
 
 
-def test_every_command_has_help_with_an_example_and_is_in_the_readme() -> None:
+def test_every_command_has_help_with_an_example_and_is_in_the_readme_and_the_docs() -> None:
+    """The README lists every command at a glance; a docs page (not only the generated reference) explains it."""
     readme = README.read_text()
+    guides = "\n".join(path.read_text() for path in sorted(DOCS.glob("*.md")) if path.name != "reference.md")
     for name in cli.commands:
         result = CliRunner().invoke(cli, [name, "--help"])
         assert result.exit_code == 0
         assert "Example" in result.output, name
         assert f"zendesk-audit {name}" in readme, f"`zendesk-audit {name}` is not in the README"
+        assert f"zendesk-audit {name}" in guides, f"`zendesk-audit {name}` is in no page of docs/"
 
 
 def test_load_with_alerts_exits_3_once_then_0(sandbox_factory: Any, tmp_path: Path) -> None:

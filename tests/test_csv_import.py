@@ -188,7 +188,7 @@ def test_a_large_file_streams_in_bounded_memory(tmp_path: Path) -> None:
 
     Measured when written: parsing 200k rows (30 MB) grows peak RSS by about 8 MB at ~80k rows/s;
     the full import with DuckDB runs at ~25k rows/s and stays near 280 MB growth from 200k to
-    1.2M rows, because it commits every 100,000 rows (see the README).
+    1.2M rows, because it commits every 100,000 rows (see docs/imports.md).
     """
     rng = random.Random(3)
     path = tmp_path / "big.csv"

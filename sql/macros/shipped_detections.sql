@@ -149,6 +149,6 @@
         {'rule_id': "user_unsuspended", 'condition': "((coalesce(lower(source_type) = 'user_setting', false) or coalesce(lower(source_type) = 'user', false)) and coalesce(lower(source_label) like 'suspension%', false) and coalesce(lower(change_description_text) like 'unsuspended%', false))"},
     ]) }}
     {%- else %}
-    {{ exceptions.raise_compiler_error('sensitive_changes: no compiled detections for ' ~ dialect ~ ': pass the var zendesk_audit_detections (see the README)') }}
+    {{ exceptions.raise_compiler_error('sensitive_changes: no compiled detections for ' ~ dialect ~ ': pass the var zendesk_audit_detections (see docs/detections.md)') }}
     {%- endif %}
 {%- endmacro %}

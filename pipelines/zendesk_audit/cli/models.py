@@ -23,7 +23,7 @@ from zendesk_audit.load.pipeline import open_database
 
 NO_SQL_MODELS = (
     "the filesystem destination has no SQL engine: run sql/ as a dbt project with dbt-spark "
-    "(session mode) over the Parquet files, see the README's SQL models section"
+    "(session mode) over the Parquet files, see docs/models.md, Engines"
 )
 
 

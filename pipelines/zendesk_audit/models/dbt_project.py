@@ -81,7 +81,7 @@ def profile_for(pipeline: dlt.Pipeline, schema: str) -> DbtProfile:
     if name not in ADAPTER_PACKAGES:
         raise ConfigurationError(
             f"the SQL models run with dbt on {', '.join(ADAPTER_PACKAGES)}; {name} has none here: "
-            "load into one of those, or run sql/ as a dbt project with your own profile (see the README)"
+            "load into one of those, or run sql/ as a dbt project with your own profile (see docs/models.md)"
         )
     credentials = pipeline.destination_client().config.credentials
     if name == "duckdb":

@@ -392,7 +392,7 @@ def shipped_macro_text(rules: Sequence[DetectionRule]) -> str:
     lines += [
         "    {%- else %}",
         "    {{ exceptions.raise_compiler_error('sensitive_changes: no compiled detections for ' ~ dialect ~ "
-        "': pass the var zendesk_audit_detections (see the README)') }}",
+        "': pass the var zendesk_audit_detections (see docs/detections.md)') }}",
         "    {%- endif %}",
         "{%- endmacro %}",
         "",

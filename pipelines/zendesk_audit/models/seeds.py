@@ -29,7 +29,7 @@ GENERATED_SEEDS = ("detection_rules",)
 RETIRED_SEEDS = {
     "sensitive_rules": (
         "sensitive rules are Sigma rules now (sql/detections/*.yml): write each row as a Sigma rule file in a "
-        "folder named by --detections-dir (config models.detections_dir), then delete this file (see the README)"
+        "folder named by --detections-dir (config models.detections_dir), then delete this file (see docs/detections.md)"
     ),
 }
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
