@@ -183,4 +183,8 @@ def test_the_command_says_so_in_json_and_load_skips_on_a_noop(world: dict[str, A
     loaded = run("load")
     assert loaded["records_loaded"] == 2 and loaded["models"]["dbt_skipped"] is False
     assert "item_history" in loaded["models"]["refreshed"]
+    # The phases an orchestrator charts; the process's time covers the load's and the models'.
+    assert set(loaded["phases"]) == {"fetch", "normalize", "load", "models"}
+    assert all(seconds >= 0 for seconds in loaded["phases"].values())
+    assert loaded["process_seconds"] >= loaded["seconds"] + loaded["phases"]["models"]
     assert run("models", "build")["dbt_skipped"] is True
