@@ -28,6 +28,8 @@ sys.path.insert(0, str(HERE))
 
 from throughput import SandboxProcess, fetch_only  # noqa: E402
 
+from zendesk_audit.settings import DEFAULT_DUCKDB_PATH  # noqa: E402
+
 RESULTS = HERE / "results.md"
 BEGIN, END = "<!-- whole-process: begin -->", "<!-- whole-process: end -->"
 PYTHON = sys.executable
@@ -93,8 +95,8 @@ def main() -> None:
     load_before = os.getloadavg()
     folder = Path(tempfile.mkdtemp(prefix="zendesk-audit-bench-"))
     runs, slow_runs = options.runs, max(3, options.runs // 2)
-    database = "rm -rf zendesk_audit.duckdb dlt"
-    drop_models = (f"{PYTHON} -c \"import duckdb; duckdb.connect('zendesk_audit.duckdb')"
+    database = f"rm -rf {DEFAULT_DUCKDB_PATH} {DEFAULT_DUCKDB_PATH}.wal dlt"
+    drop_models = (f"{PYTHON} -c \"import duckdb; duckdb.connect('{DEFAULT_DUCKDB_PATH}')"
                    ".execute('drop schema if exists zendesk_audit_models cascade')\"")
     try:
         env = environment("", folder)
