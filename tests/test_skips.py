@@ -64,6 +64,27 @@ def _skipped(result: BuildResult) -> None:
     assert len(result.unchanged) == len(build_module.model_names())
 
 
+def test_a_build_that_compiled_the_rules_lets_the_early_check_skip_pysigma(world: dict[str, Any]) -> None:
+    from zendesk_audit.models import rule_check
+
+    stamp = rule_check._stamp(rule_check.rules_digest([rule_check.DEFAULT_RULES_DIR]))
+    assert stamp.is_file()  # the fixture's build wrote it; a changed rule file has another digest
+    import zendesk_audit.models.detection_sql as detection_sql
+
+    compiled: list[object] = []
+    real = detection_sql.compile_rules
+    try:
+        detection_sql.compile_rules = lambda *args: compiled.append(args) or real(*args)  # type: ignore[assignment]
+        rule_check.check_rules(None)
+        assert compiled == []  # remembered: not compiled again
+        stamp.unlink()
+        rule_check.check_rules(None)
+        assert len(compiled) == 1 and not stamp.exists()  # the check itself writes nothing
+    finally:
+        detection_sql.compile_rules = real
+        rule_check.remember_checked(None)
+
+
 def test_a_build_after_a_build_skips_dbt_and_says_every_model_is_unchanged(world: dict[str, Any]) -> None:
     _skipped(build_models(world["pipeline"]))
     _skipped(build_models(world["pipeline"]))

@@ -383,6 +383,9 @@ def prepare(
 
     detections = detection_inputs(seeds, profile.adapter, detections_dir)
     seeds = detections.seeds
+    from zendesk_audit.models.rule_check import remember_checked
+
+    remember_checked(detections_dir)  # the next run's early check may then skip pySigma
     check_adapter(profile.adapter)
     with open_engine(pipeline) as engine:
         present = engine.relations(dataset)

@@ -5,7 +5,9 @@ fails in one line (`file: field: reason`). pySigma's import and the compile cost
 second of CPU, most of a no-op run's budget; so a check that passed leaves a stamp named by the
 digest of what it read (every rule file's name and bytes, this package's rule code, the versions of
 zendesk-audit and pySigma), under dlt's data folder (`$DLT_DATA_DIR/zendesk_audit/checked_rules`).
-A stamp is written only after a check passed, so a bad rule is never remembered; any byte changed
+A stamp is written only by a models build that compiled the rules (`remember_checked`), never by
+the check itself (a command that fails on its configuration writes nothing), so a bad rule is never
+remembered; any byte changed
 in any rule, or an upgrade, makes a new digest and a real check. The build itself still compiles
 the rules (`detection_sql.detection_inputs`) whenever dbt runs.
 """
@@ -68,6 +70,20 @@ def check_rules(detections_dir: str | Path | None) -> None:
     from zendesk_audit.models.detection_sql import compile_rules
 
     compile_rules(load_detection_rules([team] if team else []), "postgres")
+
+
+def remember_checked(detections_dir: str | Path | None) -> None:
+    """Leave the stamp for these rules: called by a models build once it compiled them (it writes
+    the database anyway then), never by the early check, so a command that fails on its
+    configuration still writes nothing."""
+    from zendesk_audit.models.detection_rules import load_detection_rules
+    from zendesk_audit.models.detection_sql import compile_rules
+
+    team = team_rules_dir(detections_dir)
+    stamp = _stamp(rules_digest([DEFAULT_RULES_DIR, *([team] if team else [])]))
+    if stamp.is_file():
+        return
+    compile_rules(load_detection_rules([team] if team else []), "postgres")  # the check's own dialect
     try:
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.write_text("passed\n", encoding="utf-8")
