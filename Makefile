@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-demo browser screenshots demo test bench chaos lint docs docs-build clean
+.PHONY: install install-demo browser screenshots demo test bench bench-process hyperfine chaos lint docs docs-build clean
 
 install: $(TEST_STAMP)
 
@@ -65,10 +65,21 @@ chaos: install
 
 # pandas is for the seed-style baseline only: it goes to its own folder, not the venv, because
 # DuckDB's client imports pandas whenever it is installed, which would add ~40 MB to the loader.
-bench: install
+bench: install hyperfine
 	test -d bench/.baseline-deps/pandas -a -d bench/.baseline-deps/numpy || \
 		$(BIN)/python -m pip install --quiet --no-deps --target bench/.baseline-deps 'pandas==3.1.1' 'numpy==2.4.6'
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/whole_process.py
+
+# Issue 26's table: each row a whole `zendesk-audit` process, timed by hyperfine (Debian's package).
+bench-process: install hyperfine
+	$(BIN)/python bench/whole_process.py
+
+hyperfine:
+	@command -v hyperfine >/dev/null || \
+		(command -v apt-get >/dev/null && apt-get update -qq && \
+		 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends hyperfine >/dev/null) || \
+		(echo "hyperfine could not be installed: bench/whole_process.py needs it" && false)
 
 lint: install
 	$(BIN)/ruff check pipelines tests bench docs

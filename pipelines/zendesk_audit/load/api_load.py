@@ -3,6 +3,7 @@ for each account. The chunks, locks, signals and the after-load step are the loa
 from __future__ import annotations
 
 import itertools
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -71,6 +72,14 @@ class LoadResult:
     time_zone_reason: str | None = None
     # Copies of a record that Zendesk sent more than once in this run, kept once (the latest).
     records_duplicated: int = 0
+    # Seconds by phase, for an orchestrator's charts: fetch (dlt's extract step: the requests, their
+    # decoding and the Arrow batches), normalize, load (dlt's steps, summed over the chunks) and
+    # models (the whole build after the load: the lock, the no-op check, dbt's start, parse and runs).
+    # `seconds` is the load from the first request to the last commit (fetch + normalize + load and
+    # what runs between them); `process_seconds` is the whole process as the user waits for it, from
+    # its start (Python's own start and imports included) until the result, models included.
+    phases: dict[str, float] = field(default_factory=dict)
+    process_seconds: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,7 +91,7 @@ class LoadResult:
             zone += f": {self.time_zone_reason}" if self.time_zone_reason else ""
         return (
             f"loaded {self.records_loaded:,} audit log records into {self.destination} dataset "
-            f"{self.dataset} in {self.seconds:.1f} s: {self.requests:,} requests, {self.retries:,} retries, "
+            f"{self.dataset} in {self.seconds:.1f} s{self._phases_text()}: {self.requests:,} requests, {self.retries:,} retries, "
             f"{self.rate_limit_waits:,} rate-limit waits; cursor at {self.cursor or 'start'}"
             + (f"; {self.records_rejected:,} rejected into {REJECTED_TABLE}" if self.records_rejected else "")
             + (f"; {self.records_duplicated:,} duplicate records kept once" if self.records_duplicated else "")
@@ -90,9 +99,26 @@ class LoadResult:
             + (f"; dlt pipeline {self.pipeline_name}" if self.pipeline_name else "")
         )
 
+    def _phases_text(self) -> str:
+        shown = [f"{name} {self.phases[name]:.1f} s" for name in ("fetch", "normalize", "load") if name in self.phases]
+        return f" ({', '.join(shown)})" if shown else ""
+
     def lines(self) -> list[str]:
         """The summary, then the models' line when they were built."""
         return [self.summary_line(), *([self.models_summary] if self.models_summary else [])]
+
+
+def process_seconds() -> float | None:
+    """Seconds since this process started (Linux's /proc: the kernel's start time, so Python's own
+    start and the imports count too); None where /proc is missing."""
+    try:
+        with open("/proc/self/stat") as stat:
+            started_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as uptime:
+            up = float(uptime.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return round(max(0.0, up - started_ticks / os.sysconf("SC_CLK_TCK")), 3)
 
 
 def peak_rss_mb() -> float:
@@ -171,6 +197,7 @@ def run_load(
         cursor=current_cursor(pipeline),
         pipeline_name=pipeline.pipeline_name,
         load_ids=totals.load_ids,
+        phases=dict(totals.phases),
         subdomain=report.subdomain,
         time_zone=zone.time_zone if zone else None,
         time_zone_source=zone.source if zone else None,
@@ -245,4 +272,5 @@ def load_one_account(
             if display:
                 display.close()
         build_models_after(pipeline, result, options)
+    result.process_seconds = process_seconds()
     return result

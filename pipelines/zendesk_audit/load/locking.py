@@ -64,7 +64,9 @@ def duckdb_database(destination: Any) -> str | None:
     if not str(getattr(destination, "destination_type", "")).endswith(".duckdb"):
         return None
     try:
-        credentials = destination.configuration(destination.spec(), accept_partial=True).credentials
+        from zendesk_audit.load.destination_config import partial_configuration
+
+        credentials = partial_configuration(destination).credentials
     except Exception:  # noqa: BLE001 - unresolvable: dlt reports it when the run starts
         return None
     database = getattr(credentials, "database", None)
@@ -147,7 +149,9 @@ def destination_lock(destination: Any, dataset_name: str, local_key: str, wait_s
 def _postgres_identity(destination: Any) -> str:
     """host:port/database of a SQL destination, for telling this process's PostgreSQL locks apart."""
     try:
-        credentials = destination.configuration(destination.spec(), accept_partial=True).credentials
+        from zendesk_audit.load.destination_config import partial_configuration
+
+        credentials = partial_configuration(destination).credentials
     except Exception:  # noqa: BLE001 - the lock itself reports unusable credentials
         return ""
     return f"{getattr(credentials, 'host', '')}:{getattr(credentials, 'port', '')}/{getattr(credentials, 'database', '')}"

@@ -14,6 +14,7 @@ together, so a crash or a kill loses at most the chunk in flight, never what was
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -85,6 +86,10 @@ class LoadOptions:
         return " ".join(["zendesk-audit models build", *self.command_arguments(), *extra])
 
 
+# dlt's step -> the phase `--json` reports it as.
+PHASES = {"extract": "fetch", "normalize": "normalize", "load": "load"}
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One dlt run's input: the source and the file format its dict rows are written in."""
@@ -100,6 +105,18 @@ class ChunkTotals:
     row_counts: dict[str, int] = field(default_factory=dict)
     load_ids: list[str] = field(default_factory=list)
     chunks: int = 0
+    # Seconds in dlt's steps over every chunk, by phase (`PHASES`): see `add_phases`.
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def add_phases(self, pipeline: dlt.Pipeline) -> None:
+        """Add the last dlt run's step times: `fetch` is dlt's extract step, which drives the source
+        (the requests, their decoding and the Arrow batches); `normalize` and `load` are dlt's."""
+        trace = pipeline.last_trace
+        for step in trace.steps if trace else []:
+            phase = PHASES.get(step.step)
+            if phase and step.finished_at is not None:
+                seconds = (step.finished_at - step.started_at).total_seconds()
+                self.phases[phase] = round(self.phases.get(phase, 0.0) + seconds, 3)
 
     def rows(self, table: str) -> int:
         return self.row_counts.get(table, 0)
@@ -134,9 +151,11 @@ def run_chunks(
     with owner_only(pipeline.working_dir), write_lock(pipeline, wait_for_lock, command), signals.intercepted_signals():
         if pipeline.has_pending_data:
             totals.add(*_run_chunk(pipeline, None))
+            totals.add_phases(pipeline)
         while True:
             report.more = False
             totals.add(*_run_chunk(pipeline, next_chunk(totals.chunks)))
+            totals.add_phases(pipeline)
             totals.chunks += 1
             if not report.more:
                 return
@@ -252,9 +271,16 @@ def build_models_after(
         return
     from zendesk_audit.models.build import build_models
 
-    with write_lock(pipeline, options.wait_for_lock, "models build"):
-        built = after_load_step(result, "models", lambda: build_models(pipeline, detections_dir=options.detections_dir),
-                               options.models_command(), what)
+    started = time.monotonic()
+    try:
+        with write_lock(pipeline, options.wait_for_lock, "models build"):
+            built = after_load_step(result, "models",
+                                    lambda: build_models(pipeline, detections_dir=options.detections_dir),
+                                    options.models_command(), what)
+    finally:
+        phases = getattr(result, "phases", None)
+        if phases is not None:  # the whole step: waiting for the lock, the build, dbt's start
+            phases["models"] = round(time.monotonic() - started, 3)
     result.models, result.models_summary = built.as_dict(), built.summary_line()
 
 

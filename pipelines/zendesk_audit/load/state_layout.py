@@ -65,7 +65,9 @@ def destination_fingerprint(destination: Destination, dataset_name: str) -> str:
     """A short, stable, secret-free key for "this database and dataset"."""
     parts = [destination.destination_type, destination.destination_name or "", dataset_name]
     try:
-        config = destination.configuration(destination.spec(), accept_partial=True)
+        from zendesk_audit.load.destination_config import partial_configuration
+
+        config = partial_configuration(destination)
     except Exception:  # noqa: BLE001 - an unresolvable config still gets a per-name key
         config = None
     credentials = getattr(config, "credentials", None)
@@ -185,7 +187,9 @@ def _missing_duckdb_file(destination: Destination) -> bool:
     if destination.destination_type != "dlt.destinations.duckdb":
         return False
     try:
-        config = destination.configuration(destination.spec(), accept_partial=True)
+        from zendesk_audit.load.destination_config import partial_configuration
+
+        config = partial_configuration(destination)
         database = config.credentials.database
     except Exception:  # noqa: BLE001 - unknown location: do not open anything
         return True

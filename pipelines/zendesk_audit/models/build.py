@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -98,6 +99,9 @@ class BuildResult:
     seconds: float
     models: list[ModelOutcome] = field(default_factory=list)
     seeds_loaded: list[str] = field(default_factory=list)
+    # True when nothing changed since the last complete build (no new load, the same project, seeds,
+    # rules, settings and versions: see `unchanged_build`), so dbt was not started at all.
+    dbt_skipped: bool = False
 
     def _named(self, action: str) -> list[str]:
         return [outcome.name for outcome in self.models if outcome.action == action]
@@ -326,6 +330,7 @@ class Prepared:
     last_load_id: str | None
     detections: list[dict[str, str]] = field(default_factory=list)
     business_hours_schedule: str | None = None
+    inputs: str = ""  # `build_inputs` of this build: the ledger's INPUTS row after it completes
 
 
 def business_hours_schedule() -> str | None:
@@ -378,6 +383,9 @@ def prepare(
 
     detections = detection_inputs(seeds, profile.adapter, detections_dir)
     seeds = detections.seeds
+    from zendesk_audit.models.rule_check import remember_checked
+
+    remember_checked(detections_dir)  # the next run's early check may then skip pySigma
     check_adapter(profile.adapter)
     with open_engine(pipeline) as engine:
         present = engine.relations(dataset)
@@ -397,14 +405,137 @@ def prepare(
     write_checked_seeds(seeds, project.seeds_dir)
     project.write_profile()
     schedule = business_hours_schedule()
-    settings = {"time_zone": override, "accounts": accounts, "dataset": dataset}
-    if schedule is not None:  # absent by default, so fingerprints of builds before this setting stay valid
-        settings["business_hours_schedule"] = schedule
+    settings = _settings(override, accounts, dataset, schedule)
+    inputs = build_inputs(project_dir, seeds_dir, detections_dir, profile, settings)
     manifest = project.parse(_variables(dataset, override, detections.detections, None, schedule=schedule))
     nodes = project_nodes(manifest, seeds, settings, {"sensitive_changes": detections.fingerprint})
     zone_label = override or ("account time zone" if accounts else "UTC")
     return Prepared(project, schema, override, zone_label, nodes, ledger, relations, last_load_id, detections.detections,
-                    schedule)
+                    schedule, inputs)
+
+
+# ----------------------------------------------------------------------------- skipping a no-op build
+# The ledger row that records what the last complete build read (`build_inputs`), the load it
+# reached and the relations it left: when all three still hold, a build has nothing to do.
+INPUTS_KEY = ("inputs", "build")
+# Raise it when the meaning of the inputs digest changes: every ledger then takes one full path.
+INPUTS_FORMAT = 1
+# Folders under a project that dbt or tools write, not the project's own files.
+_NOT_PROJECT = {"target", "logs", "dbt_packages", "__pycache__"}
+
+
+def _files_digest(folder: Path) -> list[tuple[str, str]]:
+    """Every file under `folder` (hidden and written folders left out) as (relative path, sha256)."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(name for name in dirs if name not in _NOT_PROJECT and not name.startswith("."))
+        for name in sorted(files):
+            path = Path(root) / name
+            found.append((str(path.relative_to(folder)), hashlib.sha256(path.read_bytes()).hexdigest()))
+    return found
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("zendesk-audit", "dbt-core", "dbt-duckdb", "dbt-postgres", "pysigma", "duckdb"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = ""
+    return found
+
+
+def build_inputs(project_dir: Path, seeds_dir: str | Path | None, detections_dir: str | Path | None,
+                 profile: Any, settings: dict[str, Any]) -> str:
+    """One digest of everything a build reads besides the loaded rows: every file of the dbt project
+    (models, macros, tests, shipped seeds and rules, dbt_project.yml), the seed folder, the team's
+    rule folder, this package's models code, the installed versions of zendesk-audit, dbt, its
+    adapters and pySigma, the dbt target (no secret: it holds `env_var()` only) and the settings
+    (time zone, schedule, dataset, each account's zone). Byte-level, so it errs towards building:
+    any edit, even one dbt would ignore, makes the next build take the full path.
+
+    Raises:
+        ConfigurationError: the seed or rule folder is missing (the full path says so in one line).
+    """
+    from zendesk_audit.models.detection_rules import team_rules_dir
+
+    seeds_path = _seeds_dir(project_dir, seeds_dir)
+    team = team_rules_dir(detections_dir)
+    for folder in (seeds_path, team):
+        if folder is not None and not Path(folder).is_dir():
+            raise ConfigurationError(f"{folder}: not a folder")
+    return _digest(
+        INPUTS_FORMAT, _files_digest(project_dir), _files_digest(seeds_path),
+        _files_digest(Path(team)) if team else [], _files_digest(Path(__file__).resolve().parent),
+        _versions(), profile.adapter, profile.target, settings,
+    )
+
+
+def _settings(override: str | None, accounts: list[object], dataset: str, schedule: str | None) -> dict[str, Any]:
+    """The settings every model's fingerprint holds (and the inputs digest)."""
+    settings: dict[str, Any] = {"time_zone": override, "accounts": accounts, "dataset": dataset}
+    if schedule is not None:  # absent by default, so fingerprints of builds before this setting stay valid
+        settings["business_hours_schedule"] = schedule
+    return settings
+
+
+def _inputs_record(prepared: Prepared, outcomes: list[ModelOutcome]) -> str:
+    relations = sorted({node.relation for node in prepared.nodes})
+    models = [[outcome.name, outcome.layer, outcome.version] for outcome in outcomes]
+    return json.dumps({"inputs": prepared.inputs, "relations": relations, "models": models}, sort_keys=True)
+
+
+def unchanged_build(
+    pipeline: dlt.Pipeline,
+    *,
+    time_zone: str | None = None,
+    sql_dir: str | Path | None = None,
+    seeds_dir: str | Path | None = None,
+    detections_dir: str | Path | None = None,
+) -> BuildResult | None:
+    """The result of a build with nothing to do, without starting dbt; None when a build may have work.
+
+    Nothing to do means, against the ledger's INPUTS row, which only a build that completed without
+    error writes (a failed or partial one blanks it): the same `build_inputs` digest, the same last
+    load in `audit_logs` (no new rows since), and every model and seed relation still present. Then
+    the full path would also rebuild nothing (every fingerprint is made from those inputs) and
+    refresh nothing (every watermark is that load). Anything else, a missing ledger, a ledger of
+    another shape, a failed read, takes the full path, which decides per model.
+    """
+    started = time.monotonic()
+    project_dir = Path(sql_dir) if sql_dir else default_sql_dir()
+    if not (project_dir / "dbt_project.yml").is_file():
+        return None
+    try:
+        override = resolve_time_zone(time_zone)
+        dataset = pipeline.dataset_name
+        schema = models_schema_name(dataset)
+        profile = profile_for(pipeline, schema)
+        with open_engine(pipeline) as engine:
+            present = engine.relations(dataset)
+            if "audit_logs" not in present:
+                return None
+            entry = read_ledger(engine, schema).get(INPUTS_KEY)
+            if entry is None or not entry.checksum:
+                return None
+            accounts = _accounts_state(engine, dataset, present)
+            last_load_id = engine.query(f"select max(_dlt_load_id) from {engine.relation(dataset, 'audit_logs')}")[0][0]
+            relations = engine.relations(schema)
+        inputs = build_inputs(project_dir, seeds_dir, detections_dir, profile,
+                              _settings(override, accounts, dataset, business_hours_schedule()))
+        recorded = json.loads(entry.checksum)
+    except (ZendeskAuditError, ValueError, OSError):
+        return None  # the full path reports what is wrong, in its own words
+    if recorded.get("inputs") != inputs or (entry.load_id or "") != (last_load_id or ""):
+        return None
+    if any(relation not in relations for relation in recorded.get("relations", [None])):
+        return None
+    zone_label = override or ("account time zone" if accounts else "UTC")
+    models = [ModelOutcome(name, layer, version, "unchanged") for name, layer, version in recorded.get("models", [])]
+    return BuildResult(schema=schema, time_zone=zone_label, seconds=round(time.monotonic() - started, 3),
+                       models=models, dbt_skipped=True)
 
 
 def _variables(dataset: str, time_zone: str | None, detections: list[dict[str, str]], since: str | None,
@@ -543,9 +674,12 @@ def build_prepared(prepared: Prepared, pipeline: dlt.Pipeline, *, full_refresh: 
                 result.seeds_loaded.append(node.name)
             else:
                 result.models.append(ModelOutcome(node.name, node.layer, node.version, "built", reasons[node.unique_id]))
-    if entries:
-        with open_engine(pipeline) as engine:
-            write_ledger(engine, prepared.schema, entries)
+    # The row that lets the next build skip dbt (`unchanged_build`): blank after a failure, so
+    # only a build that left every model up to date with these inputs and this load can be skipped.
+    entries[INPUTS_KEY] = LedgerEntry(None, "" if error is not None else _inputs_record(prepared, result.models),
+                                      now, now, prepared.last_load_id)
+    with open_engine(pipeline) as engine:
+        write_ledger(engine, prepared.schema, entries)
     if error is not None:
         raise error
     result.seconds = round(time.monotonic() - started, 3)
@@ -583,8 +717,19 @@ def build_models(
         >>> print(build_models(pipeline).summary_line())
         models: 0 built, 10 refreshed, 7 unchanged in schema zendesk_audit_models (account time zone) in 1.9 s
     """
+    # `seconds` is the whole step: the check for a no-op, the seeds' and rules' checks, dbt's start
+    # and parse, the runs and the ledger (not the process's start nor the database's opening).
+    started = time.monotonic()
+    if not full_refresh:
+        skipped = unchanged_build(pipeline, time_zone=time_zone, sql_dir=sql_dir, seeds_dir=seeds_dir,
+                                  detections_dir=detections_dir)
+        if skipped is not None:
+            skipped.seconds = round(time.monotonic() - started, 3)
+            return skipped
     prepared = prepare(pipeline, time_zone=time_zone, sql_dir=sql_dir, seeds_dir=seeds_dir, detections_dir=detections_dir)
-    return build_prepared(prepared, pipeline, full_refresh=full_refresh)
+    result = build_prepared(prepared, pipeline, full_refresh=full_refresh)
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
 
 
 def model_status(

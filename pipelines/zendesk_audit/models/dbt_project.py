@@ -204,7 +204,13 @@ class DbtProject:
 
     @property
     def target_path(self) -> Path:
-        return self.work_dir / "target"
+        """dbt's target folder, one per project folder: dbt's partial-parse cache
+        (`partial_parse.msgpack`, kept between runs) mixed across two projects (`--sql-dir` and
+        back) kept a model version the files no longer declare."""
+        import hashlib
+
+        key = hashlib.sha256(str(self.project_dir.resolve()).encode("utf-8")).hexdigest()[:12]
+        return self.work_dir / "target" / key
 
     def write_profile(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
