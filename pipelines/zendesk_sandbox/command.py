@@ -108,6 +108,8 @@ def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: st
         click.echo(f"  export SOURCES__ZENDESK_AUDIT__SUBDOMAIN={subdomain}")
         click.echo(f"  export SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID={client_id}")
         click.echo(f"  export SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET={client_secret}")
+        click.echo(f"  export SOURCES__ZENDESK_AUDIT__CREDENTIALS__SCOPE=\"{printed_scope(config)}\"")
+        click.echo("Then: zendesk-audit load --duckdb-path zendesk_audit.duckdb")
         refusal = "" if plan == "enterprise" else f", audit logs answer {non_enterprise_answer}"
         served = "no account: every API path answers 404" if no_account else f"{plan} plan{refusal}"
         click.echo(f"Serving {records} records ({served}); Ctrl-C or SIGTERM stops.",
@@ -118,6 +120,23 @@ def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: st
         sandbox.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def printed_scope(config: SandboxConfig) -> str:
+    """The OAuth scope the printed setup asks for: the audit log's, plus the one that reads the
+    account settings, so that a first load gets the account's time zone instead of UTC.
+
+    Without the settings scope (what the connector asks for by default, like Zendesk's docs) the
+    first load falls back to UTC and says so; the sandbox's setup should lead to the right answer.
+    A settings scope the client may not ask for (`--client-scopes`) is left out: asking for it
+    would be refused with 400 invalid_scope.
+    """
+    scopes = ["auditlogs:read"]
+    wanted = config.settings_scope.strip()
+    allowed = config.client_scopes is None or wanted in config.client_scopes
+    if wanted and wanted not in scopes and allowed:
+        scopes.append(wanted)
+    return " ".join(scopes)
 
 
 def _zendesk_zone_name(iana: str) -> str:
