@@ -80,3 +80,55 @@ def test_the_printed_scope_leaves_out_a_settings_scope_the_client_may_not_ask_fo
     assert printed_scope(SandboxConfig(settings_scope="")) == "auditlogs:read"
 
 
+
+
+# ------------------------------------------------------------- 4. a destination without its extra
+# Simulates a missing extra: the child process marks psycopg2 as not importable (sys.modules[...] =
+# None makes every `import psycopg2` raise ImportError), as on a machine where only
+# `pip install zendesk-audit` ran. The real command runs after that, with real argv.
+BLOCK_PSYCOPG2 = (
+    "import sys; sys.modules['psycopg2'] = None; sys.argv[0] = 'zendesk-audit'; "
+    "from zendesk_audit.cli.commands import main; main()"
+)
+
+
+def test_postgres_without_its_extra_names_the_install_command_and_exits_2(sandbox_factory, tmp_path: Path) -> None:
+    """Before: exit 1, `the sync step into postgres failed: You must install additional dependencies
+    to run `postgres destination`. If you use pip you may do the following:; nothing of this run ...`."""
+    sandbox = sandbox_factory(records=5)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SOURCES__")}
+    env.update(
+        DLT_DATA_DIR=str(tmp_path / "dlt"),
+        SOURCES__ZENDESK_AUDIT__BASE_URL=sandbox.base_url,
+        SOURCES__ZENDESK_AUDIT__SUBDOMAIN=sandbox.config.subdomain,
+        SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID=sandbox.config.client_id,
+        SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET=sandbox.config.client_secret,
+        DESTINATION__POSTGRES__CREDENTIALS="postgresql://postgres:postgres@127.0.0.1:5432/test",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCK_PSYCOPG2, "load", "--destination", "postgres", "--dataset", "z_missing_extra"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: destination 'postgres' needs its driver, which is not installed: pip install 'zendesk-audit[postgres]'"
+    ]
+    assert result.stdout == "" and sandbox.counters()["requests_total"] == 0  # refused before any request
+
+
+# ------------------------------------------------------------- 6. a DuckDB path in a missing folder
+def test_a_duckdb_path_in_a_missing_folder_is_refused_and_nothing_is_created(sandbox_factory, tmp_path: Path) -> None:
+    """Before: `load --duckdb-path /no/such/dir/z.duckdb` created the folders and a new empty database."""
+    sandbox = sandbox_factory(records=5)
+    missing = tmp_path / "no" / "such" / "dir"
+    env = {"SOURCES__ZENDESK_AUDIT__BASE_URL": sandbox.base_url, "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": "acme",
+           "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID": sandbox.config.client_id,
+           "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET": sandbox.config.client_secret}
+    result = run_cli(["load", "--duckdb-path", str(missing / "z.duckdb")], tmp_path, env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --duckdb-path {missing / 'z.duckdb'}: the folder {missing} does not exist: check the path, "
+        f"or create the folder first (mkdir -p {missing})"
+    ]
+    assert not (tmp_path / "no").exists()
+    # A new file in a folder that exists is how a first load starts: still allowed.
+    assert run_cli(["load", "--no-models", "--duckdb-path", str(tmp_path / "z.duckdb")], tmp_path, env).returncode == 0
