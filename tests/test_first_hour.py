@@ -6,6 +6,7 @@ No test here contacts anything but 127.0.0.1: the unreachable hosts are `nosuchh
 """
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -132,3 +133,26 @@ def test_a_duckdb_path_in_a_missing_folder_is_refused_and_nothing_is_created(san
     assert not (tmp_path / "no").exists()
     # A new file in a folder that exists is how a first load starts: still allowed.
     assert run_cli(["load", "--no-models", "--duckdb-path", str(tmp_path / "z.duckdb")], tmp_path, env).returncode == 0
+
+
+# ------------------------------------------------------------- 3. load --json when the load fails
+def test_load_json_prints_one_object_on_stdout_when_the_load_fails(sandbox_factory, tmp_path: Path) -> None:
+    """Before: wrong credentials printed the error line on stderr and nothing at all on stdout."""
+    sandbox = sandbox_factory(records=5)
+    env = {"SOURCES__ZENDESK_AUDIT__BASE_URL": sandbox.base_url, "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": "acme",
+           "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID": sandbox.config.client_id,
+           "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET": "not-the-secret"}
+    result = run_cli(["load", "--json", "--duckdb-path", str(tmp_path / "z.duckdb")], tmp_path, env)
+    assert result.returncode == 1
+    [error] = result.stderr.strip().splitlines()
+    assert error.startswith("error: ") and "not-the-secret" not in result.stdout + result.stderr
+    [line] = result.stdout.strip().splitlines()
+    assert json.loads(line) == {"status": "failed", "error": error.removeprefix("error: "), "exit_code": 1,
+                                "committed": "earlier chunks"}
+
+    # A configuration error (exit 2) writes nothing, and says so.
+    refused = run_cli(["load", "--json", "--duckdb-path", str(tmp_path / "missing" / "z.duckdb")], tmp_path, env)
+    assert refused.returncode == 2
+    body = json.loads(refused.stdout)
+    assert body["status"] == "failed" and body["exit_code"] == 2 and body["committed"] == "nothing"
+    assert refused.stderr.strip() == f"error: {body['error']}"
