@@ -12,6 +12,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import duckdb
@@ -156,3 +157,43 @@ def test_load_json_prints_one_object_on_stdout_when_the_load_fails(sandbox_facto
     body = json.loads(refused.stdout)
     assert body["status"] == "failed" and body["exit_code"] == 2 and body["committed"] == "nothing"
     assert refused.stderr.strip() == f"error: {body['error']}"
+
+
+# ------------------------------------------------------------- 7. the lock file after a run
+def test_after_a_run_the_lock_file_says_free_and_a_concurrent_run_is_still_excluded(sandbox_factory, tmp_path: Path) -> None:
+    """Before: `zendesk.duckdb.lock` kept `zendesk-audit load, pid ..., started ...` after every run,
+    as if a run were in progress."""
+    from zendesk_audit.errors import LoadInProgress
+    from zendesk_audit.load.pipeline import create_pipeline, write_lock
+
+    sandbox = sandbox_factory(records=5)
+    database = tmp_path / "zendesk.duckdb"
+    env = {"SOURCES__ZENDESK_AUDIT__BASE_URL": sandbox.base_url, "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": "acme",
+           "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID": sandbox.config.client_id,
+           "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET": sandbox.config.client_secret}
+    done = run_cli(["load", "--no-models", "--duckdb-path", str(database)], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    text = Path(f"{database}.lock").read_text(encoding="utf-8")
+    assert text.startswith("free: no zendesk-audit run holds this lock (the last was zendesk-audit load, pid ")
+    assert "ended " in text
+
+    # The file still excludes: held here, a second writer (another thread) fails naming the holder.
+    pipeline = create_pipeline("duckdb", duckdb_path=str(database))
+    outcome: list[BaseException | None] = []
+
+    def second_writer() -> None:
+        try:
+            with write_lock(pipeline, keep_file_open=False):
+                outcome.append(None)
+        except LoadInProgress as exc:
+            outcome.append(exc)
+
+
+    with write_lock(pipeline, keep_file_open=False):
+        assert Path(f"{database}.lock").read_text(encoding="utf-8").startswith("zendesk-audit load, pid ")
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join()
+    assert isinstance(outcome[0], LoadInProgress)
+    assert f"another load into this database is running (zendesk-audit load, pid {os.getpid()}," in str(outcome[0])
+    assert Path(f"{database}.lock").read_text(encoding="utf-8").startswith("free: ")
