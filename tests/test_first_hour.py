@@ -6,6 +6,7 @@ No test here contacts anything but 127.0.0.1: the unreachable hosts are `nosuchh
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shlex
@@ -16,6 +17,7 @@ import threading
 from pathlib import Path
 
 import duckdb
+import pytest
 from test_cli import run_cli
 
 
@@ -197,3 +199,41 @@ def test_after_a_run_the_lock_file_says_free_and_a_concurrent_run_is_still_exclu
     assert isinstance(outcome[0], LoadInProgress)
     assert f"another load into this database is running (zendesk-audit load, pid {os.getpid()}," in str(outcome[0])
     assert Path(f"{database}.lock").read_text(encoding="utf-8").startswith("free: ")
+
+
+# ------------------------------------------------------------- 8. a CSV separated by ; or a tab
+def _imported(database: Path) -> list[tuple]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return connection.execute(
+            "select created_at, actor_name, ip_address, source_label, action_label, change_description "
+            "from zendesk_audit.audit_logs order by all").fetchall()
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_a_csv_separated_by_semicolons_or_tabs_imports_like_the_comma_file(sandbox, tmp_path: Path, delimiter: str) -> None:
+    """Before: `cannot map the column(s) 'Time;Actor;IP address;Item;Activity type;Activity'`."""
+    from click.testing import CliRunner
+
+    from zendesk_audit.cli.commands import cli
+    from zendesk_audit.extract.csv_source import write_admin_center_csv
+
+    records = sandbox.records()[:60]
+    records[0] = {**records[0], "change_description": "Moved to Paris; then to Lyon, France\tagain"}
+    comma = tmp_path / "comma.csv"
+    with open(comma, "w", newline="", encoding="utf-8") as handle:
+        write_admin_center_csv(records, handle)
+    with open(comma, newline="", encoding="utf-8") as source:
+        rows = list(csv.reader(source))
+    other = tmp_path / "other.csv"
+    with open(other, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, delimiter=delimiter).writerows(rows)
+    assert other.read_text(encoding="utf-8").startswith(f"Time{delimiter}Actor{delimiter}IP address")
+
+    for path, database in ((comma, tmp_path / "comma.duckdb"), (other, tmp_path / "other.duckdb")):
+        result = CliRunner().invoke(cli, ["import-csv", str(path), "--subdomain", "acme", "--no-models",
+                                          "--duckdb-path", str(database)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert "imported 60 CSV rows" in result.output
+    imported = _imported(tmp_path / "other.duckdb")
+    assert imported == _imported(tmp_path / "comma.duckdb") and len(imported) == 60
+    assert ("Moved to Paris; then to Lyon, France\tagain",) in {(row[5],) for row in imported}
