@@ -237,3 +237,30 @@ def test_a_csv_separated_by_semicolons_or_tabs_imports_like_the_comma_file(sandb
     imported = _imported(tmp_path / "other.duckdb")
     assert imported == _imported(tmp_path / "comma.duckdb") and len(imported) == 60
     assert ("Moved to Paris; then to Lyon, France\tagain",) in {(row[5],) for row in imported}
+
+
+# ------------------------------------------------------------- 10. a sample Admin Center CSV
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "admin-center-sample.csv"
+
+
+def test_the_shipped_sample_csv_is_what_the_sandbox_writes_and_imports(tmp_path: Path) -> None:
+    """Before: no sample shipped, so `import-csv` could not be tried without writing a CSV by hand."""
+    written = tmp_path / "sample.csv"
+    result = run_cli(["sandbox", "--write-sample-csv", str(written)], tmp_path, {})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (f"wrote 200 Admin Center CSV rows to {written}; try: "
+                                     f"zendesk-audit import-csv {written} --subdomain acme")
+    assert written.read_bytes() == SAMPLE.read_bytes()  # the shipped file is the command's output
+    with open(SAMPLE, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    assert header == ["Time", "Actor", "IP address", "Item", "Activity type", "Activity"]
+
+    database = tmp_path / "z.duckdb"
+    imported = run_cli(["import-csv", str(SAMPLE), "--subdomain", "acme", "--no-models", "--duckdb-path", str(database)],
+                       tmp_path, {})
+    assert imported.returncode == 0, imported.stderr
+    assert "imported 200 CSV rows" in imported.stdout
+    with duckdb.connect(str(database), read_only=True) as connection:
+        counts = connection.execute("select count(*), count(distinct id), count(action) from zendesk_audit.audit_logs "
+                                    "where _source = 'csv'").fetchone()
+    assert counts == (200, 200, 200)  # every Activity type of the sample maps to an action
