@@ -264,3 +264,51 @@ def test_the_shipped_sample_csv_is_what_the_sandbox_writes_and_imports(tmp_path:
         counts = connection.execute("select count(*), count(distinct id), count(action) from zendesk_audit.audit_logs "
                                     "where _source = 'csv'").fetchone()
     assert counts == (200, 200, 200)  # every Activity type of the sample maps to an action
+
+
+# ------------------------------------------------------------- 9. models build --time-zone, then models status
+def test_models_build_prints_versions_only_where_they_exist_and_status_after_it_is_up_to_date(
+    sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: `built stg_audit_logs (version None: ...)` for the 10 unversioned models, and right after
+    `models build --time-zone X` every model `outdated` in `models status`, with no reason."""
+    from click.testing import CliRunner
+
+    from conftest import load_sandbox
+    from zendesk_audit.cli.commands import cli
+    from zendesk_audit.models.build import model_names
+
+    database = tmp_path / "z.duckdb"
+    load_sandbox(sandbox, database)
+    monkeypatch.delenv("MODELS__TIME_ZONE", raising=False)
+
+    def run(*args: str) -> list[str]:
+        result = CliRunner().invoke(cli, [*args, "--duckdb-path", str(database)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.stdout.splitlines()
+
+    built = run("models", "build", "--time-zone", "America/New_York")
+    assert not any("None" in line for line in built)
+    assert "  built stg_audit_logs (new)" in built and "  built sensitive_changes (version 1: new)" in built
+    assert len([line for line in built if line.startswith("  built ")]) == len(model_names())
+
+    def states(lines: list[str]) -> dict[str, str]:
+        names = set(model_names())
+        return {line.split()[0]: line for line in lines if line.split() and line.split()[0] in names}
+
+    status = run("models", "status")
+    assert all("up to date" in line for line in states(status).values()), status
+    assert ("built with --time-zone America/New_York: the next build without it (as after each `zendesk-audit load`) "
+            "rebuilds them in each account's zone; set models.time_zone to keep it") in status
+
+    # A configured zone that differs from the build's: outdated, and the line says why.
+    monkeypatch.setenv("MODELS__TIME_ZONE", "Asia/Tokyo")
+    changed = states(run("models", "status"))
+    assert changed["stg_audit_logs"].endswith("(time zone: America/New_York -> Asia/Tokyo)")
+    assert all(" outdated " in line and line.endswith(")") for line in changed.values()), changed
+    monkeypatch.delenv("MODELS__TIME_ZONE")
+
+    rebuilt = run("models", "build")
+    assert "  built stg_audit_logs (time zone: America/New_York -> each account's zone)" in rebuilt
+    status = run("models", "status")
+    assert all("up to date" in line for line in states(status).values()) and not any("--time-zone" in line for line in status)
