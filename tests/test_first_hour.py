@@ -11,6 +11,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -312,3 +313,83 @@ def test_models_build_prints_versions_only_where_they_exist_and_status_after_it_
     assert "  built stg_audit_logs (time zone: America/New_York -> each account's zone)" in rebuilt
     status = run("models", "status")
     assert all("up to date" in line for line in states(status).values()) and not any("--time-zone" in line for line in status)
+
+
+# ------------------------------------------------------------- 5. an unreachable https:// host
+# Only loopback is ever contacted: `nosuchhost.invalid` never resolves (RFC 6761) and the proxy
+# variables are cleared, so no request can leave the machine through a proxy either.
+NO_PROXY_ENV = {"HTTPS_PROXY": None, "https_proxy": None, "HTTP_PROXY": None, "http_proxy": None,
+                "ALL_PROXY": None, "all_proxy": None, "NO_PROXY": "*", "no_proxy": "*"}
+
+
+def _unreachable_load(base_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {"SOURCES__ZENDESK_AUDIT__BASE_URL": base_url, "SOURCES__ZENDESK_AUDIT__SUBDOMAIN": "acme",
+           "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID": "client",
+           "SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET": "secret", **NO_PROXY_ENV}
+    return run_cli(["load", "--duckdb-path", str(tmp_path / "z.duckdb")], tmp_path, env)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_name_that_does_not_resolve_fails_at_once_in_one_line(tmp_path: Path) -> None:
+    """Before: 47 s of silence, then `SSLError after 8 attempts: try again later`."""
+    result = _unreachable_load("https://nosuchhost.invalid", tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "error: cannot resolve nosuchhost.invalid: check the subdomain (the part before .zendesk.com) or base_url"
+    ]  # no retry line: a name that does not resolve is not retried
+
+
+def test_a_loopback_port_nothing_listens_on_fails_at_once_naming_it(tmp_path: Path) -> None:
+    port = _free_port()
+    result = _unreachable_load(f"https://127.0.0.1:{port}", tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"error: nothing listens at 127.0.0.1:{port} (connection refused): check base_url, or start the sandbox "
+        "(zendesk-audit sandbox) or the tunnel that should answer there"
+    ]
+
+
+def test_a_server_that_does_not_speak_tls_is_named_at_each_retry_then_in_one_line(tmp_path: Path) -> None:
+    """A plain socket server on loopback that answers an HTTPS client with plain bytes."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def answer_in_plain_text() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nnot tls")
+
+    thread = threading.Thread(target=answer_in_plain_text, daemon=True)
+    thread.start()
+    try:
+        result = _unreachable_load(f"https://127.0.0.1:{port}", tmp_path)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1
+    cause = (f"TLS handshake with 127.0.0.1:{port} failed (WRONG_VERSION_NUMBER: the answer is not TLS, plain http "
+             "on this port?)")
+    assert len(lines) == 3, lines
+    for attempt, line in zip((2, 3), lines[:2]):
+        assert line.startswith(f"WARNING: {cause}; retrying /oauth/tokens in ")
+        assert line.endswith(f" s (attempt {attempt} of 3)")
+    assert lines[2] == (
+        f"error: TLS handshake with 127.0.0.1:{port} failed 3 times (WRONG_VERSION_NUMBER: the answer is not TLS, "
+        "plain http on this port?): what answers there does not speak HTTPS; check base_url (https:// or http://, "
+        "the port) and any proxy in between"
+    )
