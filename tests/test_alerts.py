@@ -126,7 +126,7 @@ def test_never_reported_twice_and_never_skipped_across_runs(loaded: tuple[Any, P
     everything = sensitive_keys(path)
     assert len(everything) > 20
 
-    first = cli("--duckdb-path", str(path))
+    first = cli("--history", "--duckdb-path", str(path))  # the past alerted too (not summarised)
     assert first.exit_code == 3, first.output
     lines = first.stdout.strip().splitlines()
     assert len(lines) == len(everything) + 1
@@ -168,10 +168,55 @@ def test_never_reported_twice_and_never_skipped_across_runs(loaded: tuple[Any, P
     assert {row["status"] for row in ledger} == {"reported"}
 
 
+def test_the_first_run_summarises_the_history_and_alerts_only_what_is_new(loaded: tuple[Any, Path]) -> None:
+    """Issue 27: the first `alerts` after a backfill printed 1,635 lines, every historic sensitive
+    change as if it were new. Now: one line per account, then only what arrives from then on."""
+    sandbox, path = loaded
+    everything = sensitive_keys(path)
+    with duckdb.connect(str(path), read_only=True) as connection:
+        latest = connection.execute("select max(created_at) from zendesk_audit_models.sensitive_changes "
+                                    "where severity_rank >= 1").fetchone()[0]
+    first = cli("--duckdb-path", str(path))
+    assert first.exit_code == 0, first.output
+    [history, summary] = first.stdout.strip().splitlines()
+    assert history.startswith(f"acme: {len(everything):,} historic sensitive changes at or above low up to "
+                              f"{latest.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ} (")
+    assert history.endswith(", not alerted: this is the first alerts run for acme, only changes from now on are "
+                            "alerted; see them with `zendesk-audit alerts --history` (add --webhook URL to send them) "
+                            "or in `zendesk-audit report`")
+    assert summary == "alerts: none new at or above low"
+    ledger = ledger_rows(create_pipeline("duckdb", "zendesk_audit", duckdb_path=str(path)))
+    assert {row["status"] for row in ledger} == {"historic"}
+
+    # Later runs: no summary again, and a new change (even one with an old created_at) is alerted.
+    assert cli("--duckdb-path", str(path)).stdout.strip() == "alerts: none new at or above low"
+    sandbox.append(1, created_at=datetime.now(timezone.utc) - timedelta(hours=1), id=6_199_000_000_400, action="update",
+                   source_type="account_setting", source_label="Two-factor authentication", change_description="Disabled")
+    load_and_build(sandbox, path)
+    code, body = json_run(path)
+    assert code == 3 and [alert["key"] for alert in body["alerts"]] == ["acme/6199000000400/two_factor_disabled"]
+    assert body["history_not_alerted"] == [] and body["historic"] == 0
+
+    # --history: the past, once, marked as such; then nothing.
+    code, body = json_run(path, "--history", "--min-severity", "critical")
+    critical = sensitive_keys(path, min_rank=4) - {"acme/6199000000400/two_factor_disabled"}
+    assert code == 3 and {alert["key"] for alert in body["alerts"]} == critical
+    assert all(alert["historic"] for alert in body["alerts"]) and body["new"] == 0
+    text = cli("--history", "--duckdb-path", str(path))
+    lines = text.stdout.strip().splitlines()
+    assert text.exit_code == 3 and len(lines) == len(everything) - len(critical) + 1
+    assert all(line.endswith("[history]") for line in lines[:-1])
+    assert lines[-1] == f"alerts: 0 new at or above low, {len(everything) - len(critical)} from the history; " \
+        "local times: acme Europe/Paris (account_settings)"
+    assert cli("--history", "--duckdb-path", str(path)).exit_code == 0
+    statuses = {row["status"] for row in ledger_rows(create_pipeline("duckdb", "zendesk_audit", duckdb_path=str(path)))}
+    assert statuses == {"reported"}
+
+
 def test_min_severity_and_window(loaded: tuple[Any, Path]) -> None:
     _, path = loaded
     critical = sensitive_keys(path, min_rank=4)
-    code, body = json_run(path, "--min-severity", "critical")
+    code, body = json_run(path, "--min-severity", "critical", "--history")
     assert code == 3 and {alert["key"] for alert in body["alerts"]} == critical
     assert {alert["severity"] for alert in body["alerts"]} == {"critical"}
 
@@ -192,7 +237,7 @@ def test_a_failed_webhook_is_retried_on_the_next_run(loaded: tuple[Any, Path], w
     everything = sensitive_keys(path, min_rank=3)
 
     # 1. Nobody listens: connection refused after the retries. Printed, kept, exit 1.
-    result = cli("--min-severity", "high", "--webhook", refused_url(), "--duckdb-path", str(path))
+    result = cli("--history", "--min-severity", "high", "--webhook", refused_url(), "--duckdb-path", str(path))
     assert result.exit_code == 1
     assert result.stderr.startswith("error: webhook http://127.0.0.1:") and "connection failed after 4 attempts" in result.stderr
     assert f"{len(everything)} alerts kept for the next run" in result.stderr
@@ -227,7 +272,7 @@ def test_a_failed_webhook_is_retried_on_the_next_run(loaded: tuple[Any, Path], w
 def test_a_refusing_webhook_is_not_hammered(loaded: tuple[Any, Path], webhook: Any) -> None:
     _, path = loaded
     refusing = webhook(400)
-    result = cli("--min-severity", "critical", "--webhook", refusing.url, "--duckdb-path", str(path))
+    result = cli("--history", "--min-severity", "critical", "--webhook", refusing.url, "--duckdb-path", str(path))
     assert result.exit_code == 1 and "(HTTP 400)" in result.stderr
     assert len(refusing.bodies) == 1
     # Without a webhook, undelivered alerts are neither printed again nor lost.
@@ -242,7 +287,7 @@ def test_a_redirecting_webhook_is_not_followed_and_counts_as_failed(loaded: tupl
     elsewhere = webhook(200)
     redirecting = webhook(307, location=elsewhere.url)
     critical = sensitive_keys(path, min_rank=4)
-    result = cli("--min-severity", "critical", "--webhook", redirecting.url, "--duckdb-path", str(path))
+    result = cli("--history", "--min-severity", "critical", "--webhook", redirecting.url, "--duckdb-path", str(path))
     assert result.exit_code == 1
     assert elsewhere.bodies == []  # the alerts went nowhere else
     assert len(redirecting.bodies) == 1  # and a redirect is not retried
@@ -279,7 +324,7 @@ def test_alert_text_is_inert_and_json_keeps_the_exact_values(loaded: tuple[Any, 
     everything = sensitive_keys(path)
     raw_control = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
-    as_json = cli("--duckdb-path", str(path), "--format", "json")
+    as_json = cli("--duckdb-path", str(path), "--format", "json", "--history")
     assert as_json.exit_code == 3 and not raw_control.search(as_json.stdout), repr(raw_control.search(as_json.stdout))
     body = json.loads(as_json.stdout)
     assert len(body["alerts"]) == len(everything)
@@ -330,7 +375,7 @@ def test_never_twice_and_webhook_retry_on_postgres(sandbox_factory: Any, postgre
     pipeline = create_pipeline("postgres", postgres)
     build_models(pipeline)
 
-    failed = run_alerts(pipeline, min_severity="critical", webhook=refused_url())
+    failed = run_alerts(pipeline, min_severity="critical", webhook=refused_url(), history=True)
     assert failed.exit_code == 1 and failed.alerts and failed.delivered == 0
     hook = webhook(200)
     retried = run_alerts(pipeline, webhook=hook.url)

@@ -427,11 +427,16 @@ def test_models_failing_after_a_load_print_the_summary_then_one_line_and_exit_4(
 
 def test_alerts_failing_after_a_load_exit_4_after_the_summary_and_the_alerts(sandbox: Sandbox, tmp_path: Path) -> None:
     webhook = f"http://127.0.0.1:{free_port()}/hooks/{SECRET}"
+    # The first run records the history (nothing to deliver); a new sensitive change then fails to reach the webhook.
+    first = run_cli(["load", "--alerts"], tmp_path, oauth_env(sandbox))
+    assert first.returncode == 0 and "historic sensitive changes" in first.stdout, first.stderr
+    sandbox.append(1, created_at=datetime.now(timezone.utc) - timedelta(hours=1), action="update",
+                   source_type="account_setting", source_label="Two-factor authentication", change_description="Disabled")
     done = run_cli(["load", "--alerts", "--alerts-webhook", webhook], tmp_path, oauth_env(sandbox))
     one_error_line(done, 4, "alerts failed after the load committed its data", "webhook http://127.0.0.1:",
                    "kept for the next run")
     out = done.stdout.splitlines()
-    assert out[0].startswith("loaded 300 audit log records") and out[1].startswith("models: "), done.stdout
+    assert out[0].startswith("loaded 1 audit log record") and out[1].startswith("models: "), done.stdout
     assert out[-1].startswith("alerts: ") and "kept for the next run" in out[-1]
     again = run_cli(["load", "--json", "--alerts", "--alerts-webhook", webhook], tmp_path, oauth_env(sandbox))
     one_error_line(again, 4, "alerts failed")

@@ -240,7 +240,7 @@ def test_installed_wheel_loads_models_alerts_report_evidence_and_seeds_from_anot
     status = installed.cli(["models", "status"], work)
     assert status.returncode == 0 and "up to date" in status.stdout and "not built" not in status.stdout, status.stderr
 
-    alerts = installed.cli(["alerts", "--min-severity", "critical"], work)
+    alerts = installed.cli(["alerts", "--history", "--min-severity", "critical"], work)
     assert alerts.returncode == 3, alerts.stderr
     assert "critical" in alerts.stdout.lower()
     assert installed.cli(["alerts", "--min-severity", "critical"], work).returncode == 0

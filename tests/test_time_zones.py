@@ -84,7 +84,7 @@ def test_an_oauth_client_without_the_settings_scope_gets_utc_that_every_output_n
     status = run_cli(["models", "status"], tmp_path, env)
     assert status.returncode == 0, status.stderr
     assert "  acme: local times in UTC (utc_fallback): Zendesk refused" in status.stdout
-    alerts = run_cli(["alerts"], tmp_path, env)
+    alerts = run_cli(["alerts", "--history"], tmp_path, env)
     assert alerts.returncode == 3, alerts.stderr
     assert "local times: acme UTC (utc_fallback)" in alerts.stdout.splitlines()[-1]
     assert "warning: local times for acme are in UTC, not the account's time zone: Zendesk refused" in alerts.stderr
@@ -243,7 +243,7 @@ def test_a_zone_from_the_api_that_duckdb_does_not_know_falls_back_to_utc_and_not
     build_models(pipeline)
     [zone] = model_time_zones(pipeline)
     assert (zone.time_zone, zone.time_zone_source, zone.time_zone_reason) == ("UTC", "utc_fallback", result.time_zone_reason)
-    alerts = run_alerts(pipeline)
+    alerts = run_alerts(pipeline, history=True)
     assert alerts.new and {alert.time_zone for alert in alerts.new} == {"UTC"}
     assert alerts.warning_lines() == [
         f"local times for acme are in UTC, not the account's time zone: {result.time_zone_reason}"

@@ -8,7 +8,10 @@ from types import FrameType
 import click
 
 from zendesk_sandbox.config import CREATED_AT_BOUNDS, LAST_PAGE_CURSORS, SandboxConfig
+from zendesk_sandbox.data import RecordStore
 from zendesk_sandbox.handle import Sandbox
+
+SAMPLE_CSV_ROWS = 200
 
 
 @click.command("sandbox")
@@ -61,6 +64,10 @@ from zendesk_sandbox.handle import Sandbox
                    'has none for: empty is Zendesk\'s "", or null, absent, or a real cursor.')
 @click.option("--offset-count", default="off", show_default=True, type=click.Choice(["on", "off"]),
               help="Whether offset pages (no page[...] parameter) carry `count`; Zendesk does not promise it.")
+@click.option("--write-sample-csv", "sample_csv", type=click.Path(dir_okay=False, writable=True), default=None,
+              help=f"Write a sample Admin Center CSV ({SAMPLE_CSV_ROWS} rows of this seed's data, the columns "
+                   "Time, Actor, IP address, Item, Activity type, Activity) to this file and exit, to try "
+                   "`zendesk-audit import-csv` with.")
 @click.option("--created-at-bounds", default="inclusive", show_default=True, type=click.Choice(CREATED_AT_BOUNDS),
               help="Which filter[created_at][] bounds include their second (Zendesk does not say).")
 def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: str, email: str,
@@ -70,15 +77,22 @@ def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: st
                     latency_ms: float,
                     rate_limit: int | None, rate_window: float, fault_rate: float,
                     fault_seed: int, last_page_cursor: str, offset_count: str,
-                    created_at_bounds: str) -> None:
+                    sample_csv: str | None, created_at_bounds: str) -> None:
     """Serve a local Zendesk-compatible audit-log API until Ctrl-C or SIGTERM.
 
     The first line on stdout is the base URL; then the credentials it accepts.
+
+    With --write-sample-csv PATH it only writes a sample Admin Center CSV and exits.
 
     Example:
 
         zendesk-audit sandbox --port 8765 --records 100000 --rate-limit 700
     """
+    if sample_csv is not None:
+        rows = write_sample_csv(sample_csv, seed=seed, subdomain=subdomain, time_zone=time_zone)
+        click.echo(f"wrote {rows} Admin Center CSV rows to {sample_csv}; try: "
+                   f"zendesk-audit import-csv {sample_csv} --subdomain {subdomain}")
+        return
     config = SandboxConfig(
         host=host, port=port, records=records, seed=seed, subdomain=subdomain, email=email,
         api_token=api_token, client_id=client_id, client_secret=client_secret,
@@ -108,6 +122,8 @@ def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: st
         click.echo(f"  export SOURCES__ZENDESK_AUDIT__SUBDOMAIN={subdomain}")
         click.echo(f"  export SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_ID={client_id}")
         click.echo(f"  export SOURCES__ZENDESK_AUDIT__CREDENTIALS__CLIENT_SECRET={client_secret}")
+        click.echo(f"  export SOURCES__ZENDESK_AUDIT__CREDENTIALS__SCOPE=\"{printed_scope(config)}\"")
+        click.echo("Then: zendesk-audit load --duckdb-path zendesk_audit.duckdb")
         refusal = "" if plan == "enterprise" else f", audit logs answer {non_enterprise_answer}"
         served = "no account: every API path answers 404" if no_account else f"{plan} plan{refusal}"
         click.echo(f"Serving {records} records ({served}); Ctrl-C or SIGTERM stops.",
@@ -118,6 +134,39 @@ def sandbox_command(host: str, port: int, records: int, seed: int, subdomain: st
         sandbox.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def write_sample_csv(path: str, seed: int = 42, subdomain: str = "acme", time_zone: str = "Europe/Paris") -> int:
+    """Write `SAMPLE_CSV_ROWS` seeded sandbox records as Admin Center e-mails them; the row count.
+
+    The data's end is pinned (the sandbox's default history end), so the same seed writes the same
+    file: `examples/admin-center-sample.csv` is this function's output for the defaults. The rows
+    are written by the product's own Admin Center writer, the format `import-csv` reads.
+    """
+    from zendesk_audit.extract.csv_source import write_admin_center_csv
+
+    config = SandboxConfig(records=SAMPLE_CSV_ROWS, seed=seed, subdomain=subdomain,
+                           time_zone=_zendesk_zone_name(time_zone), iana_time_zone=time_zone, history_days=30)
+    store = RecordStore(config)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        return write_admin_center_csv((store.record(seq) for seq in store.all_seqs()), handle)
+
+
+def printed_scope(config: SandboxConfig) -> str:
+    """The OAuth scope the printed setup asks for: the audit log's, plus the one that reads the
+    account settings, so that a first load gets the account's time zone instead of UTC.
+
+    Without the settings scope (what the connector asks for by default, like Zendesk's docs) the
+    first load falls back to UTC and says so; the sandbox's setup should lead to the right answer.
+    A settings scope the client may not ask for (`--client-scopes`) is left out: asking for it
+    would be refused with 400 invalid_scope.
+    """
+    scopes = ["auditlogs:read"]
+    wanted = config.settings_scope.strip()
+    allowed = config.client_scopes is None or wanted in config.client_scopes
+    if wanted and wanted not in scopes and allowed:
+        scopes.append(wanted)
+    return " ".join(scopes)
 
 
 def _zendesk_zone_name(iana: str) -> str:

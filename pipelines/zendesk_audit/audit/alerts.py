@@ -15,6 +15,16 @@ JSON to a webhook, and records them in the ledger table `<dataset>_models.alert_
 What reaches a terminal is inert (`text_safety`): control characters escaped, invisible and
 bidirectional characters shown as `<U+XXXX>`, and the webhook only ever named as scheme://host[:port].
 
+- `historic`: on record before the account's first alerts run (below), not alerted; `--history`
+  reports these too.
+
+The first run for an account (the first `alerts`, or `load --alerts`, after a backfill) does not
+alert on the account's whole past: it records every sensitive change already there as `historic`,
+prints one line per account ("acme: 1,635 historic sensitive changes up to <time>, not alerted:
+see them with `zendesk-audit alerts --history` ..."), and marks the account in
+`<dataset>_models.alert_baselines`. From then on only what is new is alerted. `--history` (or
+`history=True`) reports the historic ones as alerts, once, and on a first run skips the summary.
+
 The ledger, not a time cursor, decides what is new: a record that arrives late with an old
 `created_at` is still reported, and a row is never reported twice. The one exception is a crash
 between the POST and the ledger write, which sends that batch again next time (at least once,
@@ -36,7 +46,7 @@ from zendesk_audit.errors import EXIT_ALERTS, EXIT_FAILED, EXIT_OK, Configuratio
 from zendesk_audit.models.account_zones import AccountTimeZone, account_time_zones, fallback_warnings
 from zendesk_audit.models.account_zones import summary as time_zone_summary
 from zendesk_audit.models.seeds import SEVERITIES, SEVERITY_RANKS
-from zendesk_audit.models.warehouse import sql_literal, value_literal
+from zendesk_audit.models.warehouse import sql_literal, sql_type_name, value_literal
 from zendesk_audit.text_safety import json_text, terminal_text
 from zendesk_audit.zendesk_api.deadline import GuardedAdapter, guarded_call
 
@@ -57,6 +67,14 @@ LEDGER_COLUMNS = [
     ("last_error", "text"),
     ("delivered_at", "timestamp"),
 ]
+
+BASELINE_TABLE = "alert_baselines"
+BASELINE_COLUMNS = [
+    ("subdomain", "text"),
+    ("baselined_at", "timestamp"),
+    ("historic_changes", "integer"),
+]
+HISTORIC = "historic"
 
 # Webhook delivery: bounded exponential backoff, then the alerts wait for the next run.
 WEBHOOK_ATTEMPTS = 4
@@ -119,6 +137,7 @@ class Alert:
     created_at_local: datetime | None
     retry: bool = False
     time_zone: str | None = None  # the zone of created_at_local (see AlertsResult.time_zones)
+    historic: bool = False  # recorded as history by a first run, reported now on request (--history)
 
     @property
     def key(self) -> str:
@@ -130,6 +149,7 @@ class Alert:
         data.update({name: _text(getattr(self, name)) for name in ALERT_COLUMNS})
         data["time_zone"] = self.time_zone
         data["retry"] = self.retry
+        data["historic"] = self.historic
         return data
 
     def line(self) -> str:
@@ -143,12 +163,36 @@ class Alert:
         detail = terminal_text((self.change_description_text or "").replace("\n", " / ").strip())
         detail = f": {detail[:160]}" if detail else ""
         ip = f" from {terminal_text(self.ip_address)}" if self.ip_address else ""
-        retry = " [retrying delivery]" if self.retry else ""
+        retry = " [retrying delivery]" if self.retry else " [history]" if self.historic else ""
         actor = terminal_text(self.actor_name or self.actor_id)
         return (
             f"{terminal_text(self.severity.upper()):<8} {terminal_text(self.rule_id)} at {when}{local} in "
             f"{terminal_text(self.subdomain)}: {actor} {what}{label}{detail}{ip} (audit log {self.audit_log_id}){retry}"
         )
+
+
+@dataclass
+class HistorySummary:
+    """One account's sensitive changes recorded, not alerted, by its first alerts run."""
+
+    subdomain: str
+    changes: int  # at or above the run's severity
+    by_severity: dict[str, int]
+    up_to: datetime | None  # the latest of them
+
+    def line(self, min_severity: str) -> str:
+        counts = ", ".join(f"{count:,} {name}" for name, count in self.by_severity.items() if count)
+        when = f" up to {_text(self.up_to)}" if self.up_to else ""
+        return (
+            f"{self.subdomain}: {self.changes:,} historic sensitive changes at or above {min_severity}{when}"
+            f"{f' ({counts})' if counts else ''}, not alerted: this is the first alerts run for {self.subdomain}, "
+            "only changes from now on are alerted; see them with `zendesk-audit alerts --history` "
+            "(add --webhook URL to send them) or in `zendesk-audit report`"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"subdomain": self.subdomain, "changes": self.changes, "by_severity": self.by_severity,
+                "up_to": _text(self.up_to) if self.up_to else None}
 
 
 @dataclass
@@ -164,10 +208,16 @@ class AlertsResult:
     delivery_error: str | None = None
     # Each account's zone for the local times, its source, and why it fell back to UTC.
     time_zones: list[AccountTimeZone] = field(default_factory=list)
+    # Accounts whose first run recorded their past instead of alerting on it.
+    history: list[HistorySummary] = field(default_factory=list)
 
     @property
     def new(self) -> list[Alert]:
-        return [alert for alert in self.alerts if not alert.retry]
+        return [alert for alert in self.alerts if not alert.retry and not alert.historic]
+
+    @property
+    def historic(self) -> list[Alert]:
+        return [alert for alert in self.alerts if alert.historic]
 
     @property
     def retried(self) -> list[Alert]:
@@ -187,6 +237,8 @@ class AlertsResult:
             counts = {name: sum(1 for alert in self.new if alert.severity == name) for name in reversed(SEVERITIES)}
             by_severity = ", ".join(f"{count} {name}" for name, count in counts.items() if count)
             found = f"alerts: {len(self.new)} new at or above {self.min_severity}" + (f" ({by_severity})" if by_severity else "")
+            if self.historic:
+                found += f", {len(self.historic)} from the history"
             if self.retried:
                 found += f", {len(self.retried)} retried"
         if self.alerts and self.time_zones:  # the zone of the local times printed above
@@ -210,13 +262,16 @@ class AlertsResult:
             "delivery_error": self.delivery_error,
             "exit_code": self.exit_code,
             "time_zones": [zone.as_dict() for zone in self.time_zones],
+            "historic": len(self.historic),
+            "history_not_alerted": [summary.as_dict() for summary in self.history],
         }
 
     def lines(self, format: str = "text") -> list[str]:
         """What the command prints on stdout: one line per alert and a summary, or one JSON object."""
         if format == "json":
             return [json_text(self.as_dict())]
-        return [alert.line() for alert in self.alerts] + [terminal_text(self.summary_line())]
+        history = [terminal_text(summary.line(self.min_severity)) for summary in self.history]
+        return history + [alert.line() for alert in self.alerts] + [terminal_text(self.summary_line())]
 
     def warning_lines(self) -> list[str]:
         """Lines for stderr: each account whose local times fell back to UTC, why, and the fixes."""
@@ -336,8 +391,6 @@ def deliver(
 
 # ----------------------------------------------------------------------------- ledger
 def ensure_ledger(engine: DltSqlEngine, schema: str) -> str:
-    from zendesk_audit.models.warehouse import sql_type_name
-
     table = engine.relation(schema, LEDGER_TABLE)
     engine.create_schema(schema)
     columns = ", ".join(f"{name} {sql_type_name(kind)}" for name, kind in LEDGER_COLUMNS)
@@ -345,7 +398,8 @@ def ensure_ledger(engine: DltSqlEngine, schema: str) -> str:
     return table
 
 
-def _candidates(engine: DltSqlEngine, view: str, ledger: str, period: Period, rank: int, retry: bool) -> list[Alert]:
+def _candidates(engine: DltSqlEngine, view: str, ledger: str, period: Period, rank: int, retry: bool,
+                history: bool = False) -> list[Alert]:
     columns = ", ".join(f"sensitive_changes.{name}" for name in ALERT_COLUMNS)
     conditions = [f"sensitive_changes.severity_rank >= {rank}"] + period.conditions(ALERT_COLUMNS, "sensitive_changes")
     matches = (
@@ -354,14 +408,15 @@ def _candidates(engine: DltSqlEngine, view: str, ledger: str, period: Period, ra
     )
     new = f"not exists (select 1 from {ledger} as alert_ledger where {matches})"
     pending = f"exists (select 1 from {ledger} as alert_ledger where {matches} and alert_ledger.status = 'undelivered')"
-    wanted = f"({new} or {pending})" if retry else new
+    historic = f"exists (select 1 from {ledger} as alert_ledger where {matches} and alert_ledger.status = '{HISTORIC}')"
+    wanted = " or ".join([new, *([pending] if retry else []), *([historic] if history else [])])
     sql = (
-        f"select {columns}, {pending} as is_retry from {view} as sensitive_changes "
-        f"where {' and '.join(conditions + [wanted])} "
+        f"select {columns}, {pending} as is_retry, {historic} as is_historic from {view} as sensitive_changes "
+        f"where {' and '.join(conditions + [f'({wanted})'])} "
         "order by sensitive_changes.created_at, sensitive_changes.audit_log_id, sensitive_changes.rule_id"
     )
     _, rows = fetch(engine, sql)
-    return [Alert(*row[:-1], retry=bool(row[-1])) for row in rows]
+    return [Alert(*row[:-2], retry=bool(row[-2]), historic=bool(row[-1])) for row in rows]
 
 
 def _record(engine: DltSqlEngine, ledger: str, result: AlertsResult, delivered: set[str], webhook: bool) -> None:
@@ -376,6 +431,16 @@ def _record(engine: DltSqlEngine, ledger: str, result: AlertsResult, delivered: 
             f"where rule_id = {sql_literal(alert.rule_id)} and subdomain = {sql_literal(alert.subdomain)} "
             f"and audit_log_id = {alert.audit_log_id}"
         )
+    for alert in result.historic:  # reported now (--history): from then on like any reported alert
+        ok = alert.key in delivered
+        status = ("delivered" if ok else "undelivered") if webhook else "reported"
+        engine.execute(
+            f"update {ledger} set status = {sql_literal(status)}, reported_at = {value_literal(now, 'timestamp')}, "
+            f"attempts = {1 if webhook else 0}, last_error = {sql_literal(None if ok or not webhook else error)}, "
+            f"delivered_at = {value_literal(now if ok else None, 'timestamp')} "
+            f"where rule_id = {sql_literal(alert.rule_id)} and subdomain = {sql_literal(alert.subdomain)} "
+            f"and audit_log_id = {alert.audit_log_id}"
+        )
     rows = []
     for alert in result.new:
         ok = alert.key in delivered
@@ -384,6 +449,51 @@ def _record(engine: DltSqlEngine, ledger: str, result: AlertsResult, delivered: 
                      1 if webhook else 0, None if ok or not webhook else error, now if ok else None))
     if rows:
         engine.insert_rows(ledger, LEDGER_COLUMNS, rows)
+
+
+def ensure_baselines(engine: DltSqlEngine, schema: str) -> str:
+    table = engine.relation(schema, BASELINE_TABLE)
+    columns = ", ".join(f"{name} {sql_type_name(kind)}" for name, kind in BASELINE_COLUMNS)
+    engine.execute(f"create table if not exists {table} ({columns}, primary key (subdomain))")
+    return table
+
+
+def _record_history(engine: DltSqlEngine, schema: str, view: str, ledger: str, subdomain: str | None, rank: int,
+                    history: bool) -> list[HistorySummary]:
+    """The first run for each account with records: mark it in `alert_baselines` and, unless
+    `history` (then everything is alerted as new), record its sensitive changes of every severity
+    in the ledger as `historic`; one summary per account whose history was recorded."""
+    baselines = ensure_baselines(engine, schema)
+    accounts = engine.relation(schema, "stg_audit_logs")
+    where = f" where subdomain = {sql_literal(subdomain)}" if subdomain else ""
+    known = {str(row[0]) for row in engine.query(f"select subdomain from {baselines}")}
+    first = sorted(str(row[0]) for row in engine.query(f"select distinct subdomain from {accounts}{where}")
+                   if row[0] is not None and str(row[0]) not in known)
+    now = datetime.now(timezone.utc)
+    summaries = []
+    for name in first:
+        count = 0
+        if not history:
+            columns = ("rule_id", "subdomain", "audit_log_id", "severity", "severity_rank", "created_at")
+            _, rows = fetch(engine, (
+                f"select {', '.join(f'sensitive_changes.{column}' for column in columns)} from {view} as sensitive_changes "
+                f"where sensitive_changes.subdomain = {sql_literal(name)} and not exists (select 1 from {ledger} as "
+                "alert_ledger where alert_ledger.rule_id = sensitive_changes.rule_id and alert_ledger.subdomain = "
+                "sensitive_changes.subdomain and alert_ledger.audit_log_id = sensitive_changes.audit_log_id)"
+            ))
+            if rows:
+                engine.insert_rows(ledger, LEDGER_COLUMNS, [
+                    (rule_id, account, audit_log_id, severity, now, HISTORIC, 0, None, None)
+                    for rule_id, account, audit_log_id, severity, _, _ in rows
+                ])
+            shown = [row for row in rows if row[4] is not None and int(row[4]) >= rank]
+            count = len(shown)
+            if shown:
+                by_severity = {level: sum(1 for row in shown if row[3] == level) for level in reversed(SEVERITIES)}
+                times = [row[5] for row in shown if row[5] is not None]
+                summaries.append(HistorySummary(name, count, by_severity, max(times) if times else None))
+        engine.insert_rows(baselines, BASELINE_COLUMNS, [(name, now, count)])
+    return summaries
 
 
 def _as_period(from_: str | datetime | None, to: str | datetime | None, subdomain: str | None) -> Period:
@@ -404,6 +514,7 @@ def run_alerts(
     webhook: str | None = None,
     subdomain: str | None = None,
     webhook_answer_seconds: float | None = None,
+    history: bool = False,
 ) -> AlertsResult:
     """Report the `sensitive_changes` rows not reported before, and remember them.
 
@@ -419,6 +530,8 @@ def run_alerts(
         subdomain: only this account.
         webhook_answer_seconds: the longest one answer of the webhook may take, headers and body
             (default `WEBHOOK_ANSWER_SECONDS`, 60 s); a slower one is cut off and counts as failed.
+        history: also report what an account's first run recorded as history (not alerted), and
+            on an account's first run report its whole past instead of summarising it.
 
     Returns:
         The alerts (new and retried) and the delivery outcome; `exit_code` is 3 when alerts were
@@ -449,8 +562,10 @@ def run_alerts(
             if engine.dialect == "postgres":
                 # Two runs at once would both see a row as new: the second waits for the first.
                 engine.execute(f"lock table {ledger} in share row exclusive mode")
-            result.alerts = _candidates(engine, engine.relation(schema, "sensitive_changes"), ledger, period, rank,
-                                        retry=bool(webhook))
+            view = engine.relation(schema, "sensitive_changes")
+            if since_last and period.start is None and period.end is None:
+                result.history = _record_history(engine, schema, view, ledger, period.subdomain, rank, history)
+            result.alerts = _candidates(engine, view, ledger, period, rank, retry=bool(webhook), history=history)
             result.time_zones = account_time_zones(engine, dataset, period.subdomain)
             zones = {zone.subdomain: zone.time_zone for zone in result.time_zones}
             for alert in result.alerts:

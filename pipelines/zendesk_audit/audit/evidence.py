@@ -157,12 +157,12 @@ def _select(engine: DltSqlEngine, schema: str, name: str, period: Period) -> str
 def _model_versions(engine: DltSqlEngine, schema: str, relations: dict[str, str]) -> dict[str, dict[str, Any]]:
     if "model_ledger" not in relations:
         return {}
-    rows = engine.query(f"select kind, model, version, checksum, built_at from {engine.relation(schema, 'model_ledger')}")
+    rows = engine.query(f"select kind, model, version, checksum, built_at from {engine.relation(schema, 'model_ledger')} "
+                        "where kind in ('model', 'seed')")  # not the build's rows (inputs, settings): no models
     return {
         str(model): {"kind": str(kind), "version": None if version is None else int(version), "checksum": str(checksum),
                      "built_at": built_at.isoformat() if isinstance(built_at, (datetime, date)) else str(built_at)}
         for kind, model, version, checksum, built_at in sorted(rows, key=lambda row: (str(row[0]), str(row[1])))
-        if str(kind) in ("model", "seed")  # not the build's INPUTS row (models/build.py), which is no model
     }
 
 

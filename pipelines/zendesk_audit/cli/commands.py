@@ -11,9 +11,10 @@ import importlib
 import logging
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+from dlt.common.configuration.exceptions import ConfigurationException
 
 from zendesk_audit.cli.detections import detections_group
 from zendesk_audit.cli.evidence import alerts_command, evidence_group, report_command
@@ -24,15 +25,21 @@ from zendesk_audit.cli.options import (
     destination_options,
     detections_dir_option,
     fails_in_one_line,
+    failure_summary,
     filter_options,
     lock_option,
     quiet_library_logs,
+    user_error,
     verbose_option,
 )
 from zendesk_audit.cli.state import repair_cursor_command, status_command
+from zendesk_audit.errors import ZendeskAuditError
 from zendesk_audit.models.seeds import SEVERITIES
 from zendesk_audit.settings import DEFAULT_CHUNK_PAGES, DEFAULT_CHUNK_SECONDS, DEMO_DUCKDB_PATH
-from zendesk_audit.text_safety import terminal_text
+from zendesk_audit.text_safety import json_text, terminal_text
+
+if TYPE_CHECKING:
+    from zendesk_audit.load.accounts import LoadCommandResult
 
 
 class InertFormatter(logging.Formatter):
@@ -182,6 +189,40 @@ def load(
 
     Example: zendesk-audit load --subdomain acme --start 2024-01-01 --time-zone Europe/Paris
     """
+    try:
+        outcome = _run_load(
+            destination, dataset, duckdb_path, as_json, wait_for_lock, progress, chunk_pages, chunk_seconds, no_models,
+            detections_dir, with_alerts, alerts_min_severity, alerts_webhook, subdomains, source_args,
+        )
+    except (ZendeskAuditError, ConfigurationException) as exc:
+        failure = user_error(exc)
+        if as_json:  # stdout still gets one object to parse; the line goes to stderr as always
+            click.echo(json_text(failure_summary(failure)))
+        raise failure from None
+    for line, to_stderr in outcome.lines(as_json):
+        click.echo(terminal_text(line) if to_stderr else line, err=to_stderr)
+    if outcome.failure is not None and not outcome.failed_accounts:
+        raise outcome.failure  # one line, exit 4: the data is committed, the step after it is not
+    return outcome.exit_code
+
+
+def _run_load(
+    destination: str,
+    dataset: str,
+    duckdb_path: str,
+    as_json: bool,
+    wait_for_lock: float,
+    progress: str,
+    chunk_pages: int,
+    chunk_seconds: float,
+    no_models: bool,
+    detections_dir: str | None,
+    with_alerts: bool,
+    alerts_min_severity: str,
+    alerts_webhook: str | None,
+    subdomains: tuple[str, ...],
+    source_args: dict[str, Any],
+) -> LoadCommandResult:
     from zendesk_audit.load.accounts import AlertsRequest, load_all
     from zendesk_audit.load.runner import LoadOptions
 
@@ -199,17 +240,12 @@ def load(
         build_models=not no_models,
         detections_dir=detections_dir,
     )
-    outcome = load_all(
+    return load_all(
         subdomains,
         {key: value for key, value in source_args.items() if value not in (None, ())},
         options,
         AlertsRequest(alerts_min_severity, alerts_webhook) if with_alerts else None,
     )
-    for line, to_stderr in outcome.lines(as_json):
-        click.echo(terminal_text(line) if to_stderr else line, err=to_stderr)
-    if outcome.failure is not None and not outcome.failed_accounts:
-        raise outcome.failure  # one line, exit 4: the data is committed, the step after it is not
-    return outcome.exit_code
 
 
 @cli.command()

@@ -111,11 +111,15 @@ def verify_command(directory: str, manifest_sha256: str | None) -> int:
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: one line per alert and a summary; json: one object.")
 @click.option("--webhook", metavar="URL", help="POST the alerts as JSON here (with retries); failed ones are sent next run.")
+@click.option("--history", is_flag=True,
+              help="Also report the sensitive changes from before an account's first alerts run (which "
+                   "summarises them instead of alerting), once; on a first run, report the whole past.")
 @destination_options
 @lock_option
 @verbose_option
 @fails_in_one_line
 def alerts_command(
+    history: bool,
     since_last: bool,
     from_: str | None,
     to: str | None,
@@ -135,6 +139,10 @@ def alerts_command(
     above --min-severity were found, 1 when the webhook failed (they are retried next run), 0
     when there is nothing new.
 
+    The first run for an account does not alert on its past (a backfill's years of changes): it
+    prints one line per account with how many there were, records them as history, and alerts on
+    what is new from then on. --history reports that history too.
+
     Example: zendesk-audit alerts --min-severity high --webhook https://hooks.example.com/T0/B0/x
     """
     from zendesk_audit.audit.alerts import run_alerts
@@ -152,6 +160,7 @@ def alerts_command(
             min_severity=min_severity.lower(),
             webhook=webhook,
             subdomain=subdomain,
+            history=history,
         )
     for line in result.lines(output_format):
         click.echo(line)

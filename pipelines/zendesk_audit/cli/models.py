@@ -85,7 +85,8 @@ def build_command(
     click.echo(result.summary_line())
     for outcome in result.models:
         if outcome.action == "built":
-            click.echo(f"  built {outcome.name} (version {outcome.version}: {outcome.reason})")
+            version = "" if outcome.version is None else f"version {outcome.version}: "
+            click.echo(f"  built {outcome.name} ({version}{outcome.reason})")
 
 
 @models_group.command("status")
@@ -121,11 +122,12 @@ def status_command(
 
     Example: zendesk-audit models status --duckdb-path zendesk.duckdb
     """
-    from zendesk_audit.models.build import model_status, model_time_zones
+    from zendesk_audit.models.build import model_status, model_time_zones, zone_note
 
     with open_database(destination, dataset, duckdb_path, wait_for_lock, no_sql_engine=NO_SQL_MODELS) as pipeline:
         statuses = model_status(pipeline, sql_dir=sql_dir, seeds_dir=seeds_dir, detections_dir=detections_dir)
         zones = [] if as_json else model_time_zones(pipeline)
+        note = None if as_json else zone_note(pipeline)
     if as_json:
         for status in statuses:
             click.echo(json.dumps(status.as_dict()))
@@ -137,7 +139,10 @@ def status_command(
         if status.built_at is None:
             built = "-"
         when = f"{status.built_at:%Y-%m-%d %H:%M:%S}" if status.built_at else "-"
-        click.echo(f"{status.name:<42} {status.layer:<13} {version:>4} {built:>5}  {status.state:<13} {when}")
+        why = f"  ({status.reason})" if status.reason else ""
+        click.echo(f"{status.name:<42} {status.layer:<13} {version:>4} {built:>5}  {status.state:<13} {when}{why}")
+    if note:
+        click.echo(note)
     click.echo("time zones:" if zones else "time zones: none yet (no records in the views, or the models are not built)")
     for zone in zones:
         click.echo(f"  {zone.line()}")

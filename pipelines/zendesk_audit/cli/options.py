@@ -32,10 +32,8 @@ def fails_in_one_line(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
             code = func(*args, **kwargs)
-        except ZendeskAuditError as exc:
-            failure = exc
-        except ConfigurationException as exc:
-            failure = ConfigurationError(f"configuration: {config_problem(exc)}")
+        except (ZendeskAuditError, ConfigurationException) as exc:
+            failure = user_error(exc)
         else:
             if code:
                 sys.exit(code)
@@ -44,6 +42,30 @@ def fails_in_one_line(func: F) -> F:
         sys.exit(failure.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def user_error(exc: ZendeskAuditError | ConfigurationException) -> ZendeskAuditError:
+    """The error as the user sees it: dlt's configuration errors become `ConfigurationError` (exit 2)."""
+    if isinstance(exc, ZendeskAuditError):
+        return exc
+    return ConfigurationError(f"configuration: {config_problem(exc)}")
+
+
+def failure_summary(failure: ZendeskAuditError) -> dict[str, Any]:
+    """What `--json` prints on stdout when a command fails before its summary: an orchestrator
+    parsing stdout always gets one object. The error line is the one stderr shows."""
+    from zendesk_audit.errors import EXIT_USAGE, LoadFailed
+
+    if failure.exit_code == EXIT_USAGE or isinstance(failure, LoadFailed):
+        committed = "nothing"  # exit 2 writes nothing; a refused load step commits nothing of the run
+    else:
+        committed = "earlier chunks"  # chunks committed before the failure stay; `status` shows the cursor
+    return {
+        "status": "failed",
+        "error": terminal_text(failure),
+        "exit_code": failure.exit_code,
+        "committed": committed,
+    }
 
 
 LIBRARY_LOGGER = "dlt"  # dlt's own logger: its level comes from RUNTIME__LOG_LEVEL / [runtime] log_level

@@ -3,6 +3,7 @@
 Zendesk e-mails the CSV with the columns Time, Actor, IP address, Item, Activity type and Activity,
 but documents neither the exact header row nor the time format, so:
 
+- the separator is the comma, or a semicolon or tab when that is what splits the header row;
 - headers are mapped by name, case, spacing, punctuation and order free; the API's field names
   (`created_at`, `actor_name`, `source_label`, ...) are accepted too. A header we cannot map stops
   the import before anything is written, naming it;
@@ -224,6 +225,29 @@ def _open_text(path: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
+DELIMITERS = (",", ";", "\t")
+
+
+def header_delimiter(text: io.TextIOWrapper) -> str:
+    """The separator of the header row: whichever of comma, semicolon or tab splits it into the
+    most fields (comma on a tie or a one-column header). Leaves `text` at its start.
+
+    Zendesk sends commas, but a spreadsheet saved in a locale whose decimal mark is a comma (most
+    of Europe) writes semicolons, and some tools write tabs: read as commas, such a header is one
+    column, `Time;Actor;...`, that no name maps.
+    """
+    first = text.readline()
+    text.seek(0)
+    widths = {}
+    for delimiter in DELIMITERS:
+        try:
+            widths[delimiter] = len(next(csv.reader([first], delimiter=delimiter), []))
+        except csv.Error:
+            widths[delimiter] = 0
+    best = max(DELIMITERS, key=lambda delimiter: (widths[delimiter], delimiter == ","))
+    return best if widths[best] > 1 else ","
+
+
 def read_csv_rows(
     path: str, subdomain: str, time_format: str | None = None, batch_rows: int = BATCH_ROWS
 ) -> Iterator[list[dict[str, Any]]]:
@@ -235,7 +259,7 @@ def read_csv_rows(
     csv.field_size_limit(_MAX_FIELD)
     text = _open_text(path)
     try:
-        reader = csv.reader(text, strict=True)
+        reader = csv.reader(text, strict=True, delimiter=header_delimiter(text))
         line = 1
         try:
             headers = next(reader)
@@ -361,7 +385,7 @@ def check_files(paths: Iterable[str]) -> list[str]:
     for path in paths:
         text = _open_text(path)
         try:
-            headers = next(csv.reader(text), None)
+            headers = next(csv.reader(text, delimiter=header_delimiter(text)), None)
         except csv.Error as exc:
             raise CsvImportError(f"{path}:1: not a valid CSV header row ({exc})") from None
         finally:

@@ -188,21 +188,43 @@ def _file_lock(path: str, deadline: float, wait_seconds: float, command: str) ->
             f"cannot create the lock file {path} ({exc.strerror or type(exc).__name__}): a load needs write access "
             "to the folder of the database file"
         ) from None
+    holder = holder_line(command)
     try:
         # filelock 3.x truncates the file on every attempt, so a waiter may find it empty: best effort.
         with open(path, "w", encoding="utf-8") as handle:
-            handle.write(holder_line(command))
+            handle.write(holder)
         yield
     finally:
+        _mark_free(path, holder)
         lock.release()
 
 
+FREE = "free"
+
+
+def _mark_free(path: str, holder: str) -> None:
+    """Say in the lock file that no run holds it, before letting go of it.
+
+    The file itself stays: deleting a lock file while others wait on it lets two runs hold two
+    different files at once (one locks the unlinked file, the next creates a new one). Its text is
+    what a person reads: it must not name a run that has ended.
+    """
+    ended = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(f"{FREE}: no zendesk-audit run holds this lock (the last was {holder}, ended {ended})\n")
+    except OSError:
+        pass  # the lock itself is released either way
+
+
 def _read_holder(path: str) -> str:
+    """The line of the run that holds the lock; '' when unknown or free."""
     try:
         with open(path, encoding="utf-8") as handle:
-            return handle.read(300).strip()
+            text = handle.read(300).strip()
     except OSError:
         return ""
+    return "" if text.startswith(FREE) else text
 
 
 def advisory_key(database: str, dataset_name: str) -> int:

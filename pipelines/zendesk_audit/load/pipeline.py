@@ -50,7 +50,8 @@ def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKD
     writes. PostgreSQL comes with the bulk path for Arrow tables (`postgres_copy`).
 
     Raises:
-        ConfigurationError: an unknown destination, a missing driver, or a DuckDB path that is a folder.
+        ConfigurationError: an unknown destination, a missing driver, or a DuckDB path that is a folder
+            or lies in a folder that does not exist.
     """
     if not name or name == "duckdb":
         if os.path.isdir(duckdb_path):
@@ -58,20 +59,72 @@ def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKD
                 f"--duckdb-path {duckdb_path} is a folder, not a DuckDB file: pass a file, "
                 f"e.g. {os.path.join(duckdb_path, 'zendesk.duckdb')}"
             )
+        check_duckdb_folder(duckdb_path)
         if read_only:
             from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
             return dlt.destinations.duckdb(credentials=DuckDbCredentials(os.path.abspath(duckdb_path), read_only=True))
         return dlt.destinations.duckdb(credentials=os.path.abspath(duckdb_path))
     try:
-        return with_bulk_path(Destination.from_reference(name))
+        destination = with_bulk_path(Destination.from_reference(name))
     except MissingDependencyException:
-        raise ConfigurationError(f"destination {name!r} needs its driver: pip install 'zendesk-audit[{name}]'") from None
+        raise missing_extra(name) from None
     except DestinationException:
         raise ConfigurationError(
             f"unknown destination {name!r}: use duckdb, postgres, snowflake, bigquery, databricks, "
             "filesystem or another dlt destination name"
         ) from None
+    check_driver(name)
+    return destination
+
+
+# The module each destination's extra installs, probed before anything runs: dlt itself only
+# imports it at the sync step, and its message ("If you use pip you may do the following:"
+# followed by a line break) arrives cut off in one line.
+DESTINATION_DRIVERS = {
+    "postgres": "psycopg2",
+    "snowflake": "snowflake.connector",
+    "bigquery": "google.cloud.bigquery",
+    "databricks": "databricks.sql",
+}
+
+
+def missing_extra(name: str) -> ConfigurationError:
+    """The one line for a destination whose driver is not installed: the exact install command (exit 2)."""
+    return ConfigurationError(
+        f"destination {name!r} needs its driver, which is not installed: pip install 'zendesk-audit[{name}]'"
+    )
+
+
+def check_driver(name: str) -> None:
+    """Raises `missing_extra(name)` when the destination's driver cannot be imported."""
+    import importlib
+
+    driver = DESTINATION_DRIVERS.get(name)
+    if driver is None:
+        return
+    try:
+        importlib.import_module(driver)
+    except ImportError:
+        raise missing_extra(name) from None
+
+
+def check_duckdb_folder(duckdb_path: str) -> None:
+    """Refuse a DuckDB path whose folder does not exist, instead of creating it.
+
+    A typo in `--duckdb-path` (`/data/zendsk/z.duckdb`) would otherwise create the folders and a
+    new, empty database, and a first load would start a backfill into it while the real one waits
+    beside it. Creating a file in an existing folder stays allowed: that is how a first load starts.
+
+    Raises:
+        ConfigurationError: the folder does not exist (exit 2).
+    """
+    folder = os.path.dirname(os.path.abspath(duckdb_path))
+    if not os.path.isdir(folder):
+        raise ConfigurationError(
+            f"--duckdb-path {duckdb_path}: the folder {folder} does not exist: check the path, or create the "
+            f"folder first (mkdir -p {folder})"
+        )
 
 
 def create_pipeline(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import dlt
 from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.common.destination.exceptions import DestinationException
+from dlt.common.exceptions import MissingDependencyException
 from dlt.common.runtime import signals
 from dlt.common.runtime.signals import SignalReceivedException
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -42,7 +43,7 @@ from zendesk_audit.extract.cursor import destination_arguments
 from zendesk_audit.extract.source import ChunkReport
 from zendesk_audit.load.destination_errors import destination_line, destination_problem
 from zendesk_audit.load.locking import duckdb_database
-from zendesk_audit.load.pipeline import open_database, write_lock
+from zendesk_audit.load.pipeline import missing_extra, open_database, write_lock
 from zendesk_audit.load.private_files import owner_only
 from zendesk_audit.load.progress import ProgressMode
 from zendesk_audit.settings import (
@@ -203,6 +204,9 @@ def step_failure(pipeline: dlt.Pipeline, exc: PipelineStepFailed) -> BaseExcepti
     unreachable = destination_problem(exc, duckdb_database(pipeline.destination))
     if unreachable is not None:
         return unreachable
+    missing = find_cause(exc, MissingDependencyException)
+    if missing is not None:
+        return missing_extra(pipeline.destination.destination_name)
     config_error = find_cause(exc, ConfigurationException)
     if config_error is not None:
         return missing_setting(config_error, f"{exc.step} step: ")

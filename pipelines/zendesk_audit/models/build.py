@@ -141,6 +141,7 @@ class ModelStatus:
     state: str  # "up to date", "not built", "outdated", "missing"
     materialized: str = "view"
     refreshed_at: datetime | None = None
+    reason: str | None = None  # why it is outdated: what a build now would rebuild it for
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -331,6 +332,53 @@ class Prepared:
     detections: list[dict[str, str]] = field(default_factory=list)
     business_hours_schedule: str | None = None
     inputs: str = ""  # `build_inputs` of this build: the ledger's INPUTS row after it completes
+    # The --time-zone of the last build ('' for each account's zone); None: not recorded (older builds).
+    last_build_zone: str | None = None
+
+    def rebuild_reasons(self, full_refresh: bool = False) -> dict[str, str]:
+        """Why a build now rebuilds each node (by unique id); a node that is not here stays.
+
+        One answer for `build_prepared`, which acts on it, and `model_status`, which shows it.
+        """
+        reasons: dict[str, str] = {}
+        zone_changed = self.last_build_zone is not None and self.last_build_zone != (self.override or "")
+        for node in self.nodes:
+            entry = self.ledger.get((node.kind, node.name))
+            if full_refresh:
+                reasons[node.unique_id] = "full refresh"
+            elif node.relation not in self.relations:
+                reasons[node.unique_id] = "missing" if entry else "new"
+            elif entry is None:
+                reasons[node.unique_id] = "not in ledger"
+            elif entry.version != node.version:
+                reasons[node.unique_id] = f"version {entry.version} -> {node.version}"
+            elif entry.checksum != node.fingerprint:
+                if zone_changed and node.kind == "model":
+                    before, now = _zone_label(self.last_build_zone), _zone_label(self.override)
+                    reasons[node.unique_id] = f"time zone: {before} -> {now}"
+                else:
+                    reasons[node.unique_id] = "sql, seed or settings changed"
+        # What depends on a rebuilt node is rebuilt too (its fingerprint changed with its parent's).
+        names = {node.unique_id: node.name for node in self.nodes}
+        for node in self.nodes:
+            changed = [parent for parent in node.parents if parent in reasons]
+            if changed and (node.unique_id not in reasons or reasons[node.unique_id] == "sql, seed or settings changed"):
+                reasons[node.unique_id] = f"a parent changed ({names[changed[0]]})"
+        return reasons
+
+
+def _zone_label(zone: str | None) -> str:
+    return zone or "each account's zone"
+
+
+TIME_ZONE_SETTING = ("setting", "time_zone")
+
+
+def built_time_zone(ledger: dict[tuple[str, str], LedgerEntry]) -> str | None:
+    """The --time-zone (or models.time_zone) of the last build, '' for each account's zone;
+    None when the ledger does not say (built before it was recorded)."""
+    entry = ledger.get(TIME_ZONE_SETTING)
+    return None if entry is None else entry.checksum
 
 
 def business_hours_schedule() -> str | None:
@@ -363,8 +411,13 @@ def prepare(
     seeds_dir: str | Path | None = None,
     detections_dir: str | Path | None = None,
     require_data: bool = True,
+    zone_of_last_build: bool = False,
 ) -> Prepared:
     """Check the seeds, rules and settings, read the destination's state, and parse the dbt project.
+
+    `zone_of_last_build` (for the status): with no zone given or configured, compare with the zone
+    the last build used (`models build --time-zone`), so a model is not "outdated" right after the
+    build that chose it; `Prepared.last_build_zone` tells the status to say so.
 
     Raises:
         SeedError: a seed row is invalid (`file:line: reason`); nothing was opened or written.
@@ -400,6 +453,9 @@ def prepare(
             last_load_id = engine.query(f"select max(_dlt_load_id) from {engine.relation(dataset, 'audit_logs')}")[0][0]
         ledger = read_ledger(engine, schema)
         relations = engine.relations(schema)
+    last_build_zone = built_time_zone(ledger)
+    if zone_of_last_build and override is None and last_build_zone:
+        override = check_time_zone(last_build_zone, "the last build's --time-zone")
     work_dir = Path(pipeline.working_dir) / "dbt"
     project = DbtProject(project_dir, work_dir, profile, work_dir / "seeds")
     write_checked_seeds(seeds, project.seeds_dir)
@@ -411,7 +467,7 @@ def prepare(
     nodes = project_nodes(manifest, seeds, settings, {"sensitive_changes": detections.fingerprint})
     zone_label = override or ("account time zone" if accounts else "UTC")
     return Prepared(project, schema, override, zone_label, nodes, ledger, relations, last_load_id, detections.detections,
-                    schedule, inputs)
+                    schedule, inputs, last_build_zone)
 
 
 # ----------------------------------------------------------------------------- skipping a no-op build
@@ -620,23 +676,7 @@ def build_prepared(prepared: Prepared, pipeline: dlt.Pipeline, *, full_refresh: 
     started = time.monotonic()
     now = datetime.now(timezone.utc).replace(microsecond=0)
     result = BuildResult(schema=prepared.schema, time_zone=prepared.zone_label, seconds=0.0)
-    reasons: dict[str, str] = {}
-    for node in prepared.nodes:
-        entry = prepared.ledger.get((node.kind, node.name))
-        if full_refresh:
-            reasons[node.unique_id] = "full refresh"
-        elif node.relation not in prepared.relations:
-            reasons[node.unique_id] = "missing" if entry else "new"
-        elif entry is None:
-            reasons[node.unique_id] = "not in ledger"
-        elif entry.version != node.version:
-            reasons[node.unique_id] = f"version {entry.version} -> {node.version}"
-        elif entry.checksum != node.fingerprint:
-            reasons[node.unique_id] = "sql, seed or settings changed"
-    # What depends on a rebuilt node is rebuilt too (its fingerprint changed with its parent's).
-    for node in prepared.nodes:
-        if node.unique_id not in reasons and any(parent in reasons for parent in node.parents):
-            reasons[node.unique_id] = "a parent changed"
+    reasons = prepared.rebuild_reasons(full_refresh)
     seeds = [node for node in prepared.nodes if node.kind == "seed" and node.unique_id in reasons]
     rebuilt = [node for node in prepared.nodes if node.kind == "model" and node.unique_id in reasons]
     ledger_watermarks = [
@@ -674,6 +714,8 @@ def build_prepared(prepared: Prepared, pipeline: dlt.Pipeline, *, full_refresh: 
                 result.seeds_loaded.append(node.name)
             else:
                 result.models.append(ModelOutcome(node.name, node.layer, node.version, "built", reasons[node.unique_id]))
+    if done:  # the zone this build used, for the status (`Prepared.last_build_zone`)
+        entries[TIME_ZONE_SETTING] = LedgerEntry(None, prepared.override or "", now, now, None)
     # The row that lets the next build skip dbt (`unchanged_build`): blank after a failure, so
     # only a build that left every model up to date with these inputs and this load can be skipped.
     entries[INPUTS_KEY] = LedgerEntry(None, "" if error is not None else _inputs_record(prepared, result.models),
@@ -744,25 +786,45 @@ def model_status(
         >>> for status in model_status(pipeline):
         ...     print(status.name, status.file_version, status.built_version, status.state)
     """
-    prepared = prepare(pipeline, sql_dir=sql_dir, seeds_dir=seeds_dir, detections_dir=detections_dir, require_data=False)
+    return status_of(prepare(pipeline, sql_dir=sql_dir, seeds_dir=seeds_dir, detections_dir=detections_dir,
+                             require_data=False, zone_of_last_build=True))
+
+
+def status_of(prepared: Prepared) -> list[ModelStatus]:
+    """Each model's state and, when outdated, why (`Prepared.rebuild_reasons`)."""
+    reasons = prepared.rebuild_reasons()
     statuses = []
     for node in prepared.nodes:
         if node.kind != "model":
             continue
         entry = prepared.ledger.get((node.kind, node.name))
+        reason = None
         if entry is None:
             state = "not built"
         elif node.relation not in prepared.relations:
             state = "missing"
-        elif entry.version != node.version or entry.checksum != node.fingerprint:
-            state = "outdated"
+        elif node.unique_id in reasons:
+            state, reason = "outdated", reasons[node.unique_id]
         else:
             state = "up to date"
         statuses.append(ModelStatus(
             node.name, node.layer, node.version, entry.version if entry else None, entry.built_at if entry else None,
-            state, node.materialized, entry.refreshed_at if entry else None,
+            state, node.materialized, entry.refreshed_at if entry else None, reason,
         ))
     return statuses
+
+
+def zone_note(pipeline: dlt.Pipeline) -> str | None:
+    """For `models status`: the line saying the models were built with a --time-zone that the
+    next build without one (the one after each `load`) will not keep; None otherwise."""
+    from zendesk_audit.models.warehouse import open_engine
+
+    with open_engine(pipeline) as engine:
+        zone = built_time_zone(read_ledger(engine, models_schema_name(pipeline.dataset_name)))
+    if not zone or resolve_time_zone(None):
+        return None
+    return (f"built with --time-zone {zone}: the next build without it (as after each `zendesk-audit load`) rebuilds "
+            "them in each account's zone; set models.time_zone to keep it")
 
 
 def model_names(sql_dir: str | Path | None = None) -> list[str]:

@@ -56,6 +56,7 @@ from zendesk_audit.zendesk_api.transport import (
     USER_AGENT,
     Retry,
     address,
+    connection_retry,
     is_connection_refused,
     is_loopback,
     is_name_resolution_failure,
@@ -256,7 +257,12 @@ class ZendeskClient:
                     self.pacer.hold_all(delay)  # the budget is the account's: every worker backs off
                 else:
                     self.pacer.wait(delay)
-                logger.info("retrying %s %s in %.1fs: %s", method, path, delay, retry.reason)
+                if retry.announce:
+                    limit = min(retry.attempts or self.max_attempts, self.max_attempts)
+                    logger.warning("%s; retrying %s in %.1f s (attempt %d of %d)", retry.reason, path, delay,
+                                   attempt + 1, limit)
+                else:
+                    logger.info("retrying %s %s in %.1fs: %s", method, path, delay, retry.reason)
             except AuthenticationError:
                 if renewed_after_401 or not isinstance(self.auth, ClientCredentialsAuth) or not authenticated:
                     raise
@@ -304,7 +310,7 @@ class ZendeskClient:
                 ) from None
             if is_connection_refused(exc):
                 raise self._refused() from None
-            raise Retry(f"connection error: {type(exc).__name__}") from None
+            raise connection_retry(exc, self.address) from None
         data = read_answer(response, self.max_answer_bytes, path, call)
         self.pacer.note_latency(time.monotonic() - sent)
         self._note_rate_limit(response.headers)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
+import ssl
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import urllib3
 
-from zendesk_audit.errors import ApiError, ZendeskAuditError
+from zendesk_audit.errors import ApiError, UnreachableError, ZendeskAuditError
 from zendesk_audit.settings import CONNECT_TIMEOUT_SECONDS, MAX_WORKERS, READ_TIMEOUT_SECONDS
 from zendesk_audit.zendesk_api.deadline import GuardedCall, guard_pools
 
@@ -26,6 +28,10 @@ TIMEOUT = urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SEC
 # A refused connection on a remote host: a restarting proxy or load balancer comes back within a
 # few seconds; more attempts only delay the line that says what to check.
 REFUSED_ATTEMPTS = 3
+# The same for a failed TLS handshake and a connect that times out: a wrong host or port does not
+# heal, and eight attempts with backoff took 47 s before a line that named only "SSLError".
+HANDSHAKE_ATTEMPTS = 3
+CONNECT_TIMEOUT_ATTEMPTS = 3
 
 
 class Retry(Exception):
@@ -42,10 +48,14 @@ class Retry(Exception):
         rate_limited: bool = False,
         attempts: int | None = None,
         give_up: ZendeskAuditError | None = None,
+        announce: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason, self.delay, self.rate_limited = reason, delay, rate_limited
         self.attempts, self.give_up = attempts, give_up
+        # A connection that fails is said on stderr at each retry, not only with --verbose: the
+        # user waits, and should know for what.
+        self.announce = announce
 
 
 # An answer that did not arrive whole by its deadline is asked for this many times in all.
@@ -91,6 +101,68 @@ def read_answer(response: urllib3.BaseHTTPResponse, limit: int, path: str, call:
         )
     response.release_conn()
     return data
+
+
+_SSL_REASON = re.compile(r"\[SSL: ([A-Z0-9_]+)\]|\[SSL\] ([^(]+?) \(|(record layer failure|wrong version number|"
+                         r"unexpected eof[^(]*|certificate verify failed[^(]*)", re.IGNORECASE)
+
+
+# OpenSSL's words for an answer that is not TLS at all (a plain-http server on the port).
+_SSL_MEANING = {
+    name: f"{name}: the answer is not TLS, plain http on this port?"
+    for name in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG")
+}
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    found, current = [], exc
+    while current is not None and current not in found:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def connection_retry(exc: urllib3.exceptions.HTTPError, address: str) -> Retry:
+    """A connection that failed before an answer, as a retry whose reason names the cause: the TLS
+    handshake (and why), a connect that timed out, a reset, or another connection error.
+
+    A certificate that is not trusted is not retried: it will not be trusted in a second.
+    """
+    chain = _chain(exc)
+    if any(isinstance(item, (urllib3.exceptions.SSLError, ssl.SSLError)) for item in chain):
+        text = " ".join(str(item) for item in chain)
+        match = _SSL_REASON.search(text)
+        detail = next((group for group in match.groups() if group), "").strip() if match else "no TLS answer"
+        detail = _SSL_MEANING.get(detail.upper().replace(" ", "_"), detail)
+        if "CERTIFICATE_VERIFY_FAILED" in text.upper() or "certificate verify failed" in text:
+            return Retry(
+                f"the TLS certificate of {address} is not trusted", attempts=1, announce=True,
+                give_up=UnreachableError(
+                    f"the TLS certificate of {address} is not trusted ({detail}): check base_url; behind a proxy "
+                    "that inspects TLS, set REQUESTS_CA_BUNDLE to its CA file"
+                ),
+            )
+        return Retry(
+            f"TLS handshake with {address} failed ({detail})", attempts=HANDSHAKE_ATTEMPTS, announce=True,
+            give_up=UnreachableError(
+                f"TLS handshake with {address} failed {HANDSHAKE_ATTEMPTS} times ({detail}): what answers there "
+                "does not speak HTTPS; check base_url (https:// or http://, the port) and any proxy in between"
+            ),
+        )
+    if any(isinstance(item, urllib3.exceptions.ConnectTimeoutError) for item in chain):
+        return Retry(
+            f"connecting to {address} timed out after {CONNECT_TIMEOUT_SECONDS:g} s",
+            attempts=CONNECT_TIMEOUT_ATTEMPTS, announce=True,
+            give_up=UnreachableError(
+                f"connecting to {address} timed out {CONNECT_TIMEOUT_ATTEMPTS} times ({CONNECT_TIMEOUT_SECONDS:g} s "
+                "each): nothing answers there; check the subdomain or base_url, and any proxy or firewall in between"
+            ),
+        )
+    if any(isinstance(item, urllib3.exceptions.ReadTimeoutError) for item in chain):
+        return Retry(f"no answer from {address} within {READ_TIMEOUT_SECONDS:g} s", announce=True)
+    if any(isinstance(item, urllib3.exceptions.ProtocolError) for item in chain):
+        return Retry(f"the connection to {address} broke ({type(exc).__name__})", announce=True)
+    return Retry(f"connection error with {address}: {type(exc).__name__}", announce=True)
 
 
 def is_name_resolution_failure(exc: BaseException) -> bool:
