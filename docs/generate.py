@@ -343,8 +343,8 @@ def normalize(text: str) -> str:
     text = re.sub(r"\b\d+(\.\d+)? s\b", "N s", text)
     text = re.sub(r"\b[\d,]+ (requests|retries|rate-limit waits|pages|rows/s)\b", r"N \1", text)
     text = re.sub(r"_[0-9a-f]{8}\b", "_KEY", text)
-    text = re.sub(r'"(seconds|requests|list_requests|pages|peak_rss_mb|retries|rate_limit_waits)": [\d.]+',
-                  r'"\1": N', text)
+    text = re.sub(r'"(seconds|process_seconds|fetch|normalize|load|models|requests|list_requests|pages|peak_rss_mb|retries|'
+                  r'rate_limit_waits)": [\d.]+', r'"\1": N', text)
     text = re.sub(r'"load_ids": \[[^\]]*\]', '"load_ids": [N]', text)
     text = re.sub(r"/[^\s\"']*/(zendesk_demo\.duckdb|zendesk\.duckdb)", r"\1", text)
     text = re.sub(r"\b\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?\b", "TIME", text)

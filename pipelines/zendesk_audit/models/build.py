@@ -525,8 +525,14 @@ def build_inputs(project_dir: Path, seeds_dir: str | Path | None, detections_dir
     return _digest(
         INPUTS_FORMAT, _files_digest(project_dir), _files_digest(seeds_path),
         _files_digest(Path(team)) if team else [], _files_digest(Path(__file__).resolve().parent),
-        _versions(), profile.adapter, profile.target, settings,
+        _versions(), profile.adapter, _target_shape(profile.target), settings,
     )
+
+
+def _target_shape(target: dict[str, Any]) -> dict[str, Any]:
+    """The dbt target as the models see it: a DuckDB file's path is left out, so a database file
+    that was copied or moved (a backup, a read-only copy for readers) keeps its no-op builds."""
+    return {key: value for key, value in target.items() if not (target.get("type") == "duckdb" and key == "path")}
 
 
 def _settings(override: str | None, accounts: list[object], dataset: str, schedule: str | None) -> dict[str, Any]:
@@ -564,6 +570,9 @@ def unchanged_build(
     project_dir = Path(sql_dir) if sql_dir else default_sql_dir()
     if not (project_dir / "dbt_project.yml").is_file():
         return None
+    # The seeds are checked before any database is opened (opening a DuckDB file creates it): a bad
+    # row fails here in one line, as it would on the full path, and nothing is written.
+    read_project_seeds(project_dir, seeds_dir)
     try:
         override = resolve_time_zone(time_zone)
         dataset = pipeline.dataset_name
