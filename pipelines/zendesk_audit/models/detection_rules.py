@@ -27,7 +27,6 @@ from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.settings import SQL_DIR
 
 if TYPE_CHECKING:
-    from sigma.collection import SigmaCollection
     from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 # The rules that ship with the package.
@@ -234,10 +233,3 @@ def load_detection_rules(extra_dirs: Sequence[Path] = (), *, include_default: bo
         seen[rule.name] = path
         rules.append(rule)
     return rules
-
-
-def sigma_collection(rules: Sequence[DetectionRule]) -> SigmaCollection:
-    """The rules as one pySigma collection, for a backend to convert."""
-    from sigma.collection import SigmaCollection
-
-    return SigmaCollection([rule.sigma for rule in rules])
