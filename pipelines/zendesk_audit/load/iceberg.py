@@ -1,0 +1,193 @@
+"""`--destination iceberg`: dlt's filesystem destination writing Iceberg tables, registered in a SQL catalog.
+
+The data lands as Parquet files with Iceberg metadata in a folder or a bucket (config
+`destination.iceberg.bucket_url`, default `./zendesk_lake`), and every table is registered in an
+Iceberg catalog through pyiceberg: dlt's `[iceberg_catalog]` settings when given (a PostgreSQL
+catalog that several writers and readers share, or any catalog pyiceberg's own `.pyiceberg.yaml`
+names), else a SQLite file beside the data (`<lake>/iceberg_catalog.sqlite`). Spark, Trino,
+Snowflake or DuckDB read the tables through that catalog.
+
+Why a destination name of its own and not `--destination filesystem` plus an option: the name
+says where every command goes. `load` writes Iceberg tables (the merge on `(subdomain, id)` is
+pyiceberg's upsert: dlt offers no delete-insert on Iceberg), and the commands that need SQL
+(`models`, `report`, `alerts`, `evidence`) work on a DuckDB file beside the lake (`--duckdb-path`):
+its schema `<dataset>` holds one view per Iceberg table (`iceberg_scan` of the table's current
+metadata file, DuckDB's iceberg extension from its Python package: `duckdb_extensions`), and
+`<dataset>_models` the marts. `--destination filesystem` keeps meaning loose Parquet files without SQL.
+
+The views name a snapshot: each load (and `models build`) moves them to the catalog's current one,
+so the marts and what `report` or `evidence` read always come from the same snapshot of the lake.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from dlt.destinations import filesystem
+from dlt.destinations.impl.filesystem.filesystem import FilesystemClient
+
+from zendesk_audit.errors import ConfigurationError
+from zendesk_audit.load.duckdb_extensions import load_extension
+
+if TYPE_CHECKING:
+    from dlt.common.destination.reference import Destination
+    from dlt.sources import DltSource
+    from pyiceberg.catalog import Catalog
+
+ICEBERG = "iceberg"
+DEFAULT_LAKE = "zendesk_lake"
+CATALOG_FILE = "iceberg_catalog.sqlite"
+# dlt merges into Iceberg with pyiceberg's upsert (the rows of a key replaced by the newest load's),
+# which is what delete-insert does elsewhere.
+ICEBERG_MERGE = {"disposition": "merge", "strategy": "upsert"}
+
+
+class IcebergFilesystemClient(FilesystemClient):
+    """dlt's filesystem client with the catalog of `open_catalog`: dlt's own fallback, a SQLite
+    catalog in memory, forgets every table between two loads."""
+
+    def get_open_table_catalog(self, table_format: Any, catalog_name: str | None = None) -> Any:
+        if table_format == ICEBERG and not self._catalog:
+            self._catalog = open_catalog(self.config)
+        return super().get_open_table_catalog(table_format, catalog_name)
+
+
+class iceberg_filesystem(filesystem):  # noqa: N801 - dlt's destination factories are lower-case
+    """The filesystem destination whose Iceberg tables go to `open_catalog`'s catalog."""
+
+    @property
+    def client_class(self) -> type[FilesystemClient]:  # type: ignore[override]
+        return IcebergFilesystemClient
+
+
+def iceberg_destination() -> Destination:
+    """The `iceberg` destination: dlt's filesystem destination named `iceberg` (its settings under
+    `[destination.iceberg]`), at `./zendesk_lake` unless `bucket_url` is configured.
+
+    Raises:
+        ConfigurationError: pyiceberg is not installed.
+    """
+    import importlib.util
+
+    import dlt
+
+    if importlib.util.find_spec("pyiceberg") is None:
+        raise ConfigurationError("destination 'iceberg' needs pyiceberg, which is not installed: "
+                                 "pip install 'zendesk-audit[iceberg]'")
+    configured = dlt.config.get("destination.iceberg.bucket_url", str)
+    if configured:
+        return iceberg_filesystem(destination_name=ICEBERG)
+    return iceberg_filesystem(bucket_url=Path(DEFAULT_LAKE).absolute().as_uri(), destination_name=ICEBERG)
+
+
+def is_iceberg(destination: Any) -> bool:
+    """True for the `iceberg` destination (by name: the name is what the user chose)."""
+    return getattr(destination, "destination_name", destination) == ICEBERG
+
+
+def local_folder(bucket_url: str) -> Path | None:
+    """The local folder of a `file://` URL or a plain path; None for a bucket (s3://, gs://, ...)."""
+    parsed = urlparse(bucket_url)
+    if parsed.scheme == "file":
+        return Path(parsed.path)
+    if not parsed.scheme or len(parsed.scheme) == 1:  # a path (with a Windows drive letter)
+        return Path(bucket_url).absolute()
+    return None
+
+
+def open_catalog(config: Any) -> Catalog:
+    """The Iceberg catalog of the lake: the one configured for dlt (`[iceberg_catalog]`, a
+    `.pyiceberg.yaml`, `PYICEBERG_CATALOG__*`), else a SQLite catalog in the lake's folder.
+
+    Args:
+        config: the filesystem destination's resolved configuration (bucket_url, credentials).
+
+    Raises:
+        ConfigurationError: no catalog is configured and the lake is not a local folder.
+    """
+    from dlt.common.libs.pyiceberg import get_catalog, get_sql_catalog, is_ephemeral_catalog
+
+    catalog = get_catalog(credentials=config.credentials)
+    if not is_ephemeral_catalog(catalog):
+        return catalog
+    folder = local_folder(str(config.bucket_url))
+    if folder is None:
+        raise ConfigurationError(
+            f"the Iceberg lake at {config.bucket_url} needs a catalog every writer and reader reaches: set "
+            "[iceberg_catalog.iceberg_catalog_config] type = \"sql\", uri = \"postgresql+psycopg2://...\", "
+            "warehouse = \"...\" (see docs/destinations.md)"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    return get_sql_catalog("default", f"sqlite:///{folder / CATALOG_FILE}", config.credentials,
+                           {"warehouse": folder.as_uri()})
+
+
+def as_iceberg_source(source: DltSource) -> DltSource:
+    """The source's merges as dlt merges into Iceberg (`ICEBERG_MERGE`); the table format itself
+    is given to `pipeline.run` (`table_format="iceberg"`), which reaches table variants too."""
+    for resource in source.resources.values():
+        disposition = resource.write_disposition
+        if disposition == "merge" or (isinstance(disposition, dict) and disposition.get("disposition") == "merge"):
+            resource.apply_hints(write_disposition=dict(ICEBERG_MERGE))  # type: ignore[arg-type]
+    return source
+
+
+def table_locations(destination: Destination, dataset: str) -> dict[str, str]:
+    """Each Iceberg table of `dataset` -> its current metadata file, as the catalog says now."""
+    from pyiceberg.exceptions import NoSuchNamespaceError
+
+    from zendesk_audit.load.destination_config import partial_configuration
+
+    catalog = open_catalog(partial_configuration(destination))  # no dataset: the catalog serves them all
+    try:
+        identifiers = catalog.list_tables(dataset)
+    except NoSuchNamespaceError:
+        return {}
+    return {str(identifier[-1]): catalog.load_table(identifier).metadata_location for identifier in identifiers}
+
+
+def expose_tables(connection: Any, dataset: str, locations: dict[str, str]) -> None:
+    """One view per Iceberg table in schema `dataset` of a DuckDB connection (`iceberg_scan` of
+    its metadata file), in one transaction; the extension comes from its package (`duckdb_extensions`)."""
+    load_extension(connection, ICEBERG)
+
+    def quoted(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    connection.execute("begin")
+    try:
+        connection.execute(f"create schema if not exists {quoted(dataset)}")
+        for name, location in sorted(locations.items()):
+            literal = "'" + location.replace("'", "''") + "'"
+            connection.execute(
+                f"create or replace view {quoted(dataset)}.{quoted(name)} as select * from iceberg_scan({literal})"
+            )
+        connection.execute("commit")
+    except BaseException:
+        connection.execute("rollback")
+        raise
+
+
+def refresh_views(destination: Destination, dataset: str, duckdb_path: str, wait_for_lock: float = 0.0) -> dict[str, str]:
+    """Point the views of the DuckDB file at the lake's current snapshot; the tables and their metadata files.
+
+    Raises:
+        ConfigurationError: the catalog cannot be opened (see `open_catalog`).
+        DatabaseBusy: another process keeps the DuckDB file open after the wait (`locking.duckdb_session`).
+    """
+    import duckdb
+
+    from zendesk_audit.load.locking import duckdb_session
+
+    locations = table_locations(destination, dataset)
+    database = os.path.abspath(duckdb_path)
+    # Opened as dlt opens it, so a session this process already holds on the file is shared.
+    with duckdb_session(database, read_only=False, wait_seconds=wait_for_lock):
+        connection = duckdb.connect(database)
+        try:
+            expose_tables(connection, dataset, locations)
+        finally:
+            connection.close()
+    return locations
