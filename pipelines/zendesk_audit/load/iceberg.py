@@ -21,6 +21,7 @@ so the marts and what `report` or `evidence` read always come from the same snap
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -42,6 +43,7 @@ CATALOG_FILE = "iceberg_catalog.sqlite"
 # dlt merges into Iceberg with pyiceberg's upsert (the rows of a key replaced by the newest load's),
 # which is what delete-insert does elsewhere.
 ICEBERG_MERGE = {"disposition": "merge", "strategy": "upsert"}
+_SQLITE_CATALOG_LOCK = threading.Lock()
 
 
 class IcebergFilesystemClient(FilesystemClient):
@@ -120,8 +122,11 @@ def open_catalog(config: Any) -> Catalog:
             "warehouse = \"...\" (see docs/destinations.md)"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    return get_sql_catalog("default", f"sqlite:///{folder / CATALOG_FILE}", config.credentials,
-                           {"warehouse": folder.as_uri()})
+    # dlt's load jobs run in threads, each opening the catalog: pyiceberg creates its tables in a
+    # new SQLite file without `if not exists`, so two first openings at once collide.
+    with _SQLITE_CATALOG_LOCK:
+        return get_sql_catalog("default", f"sqlite:///{folder / CATALOG_FILE}", config.credentials,
+                               {"warehouse": folder.as_uri()})
 
 
 def as_iceberg_source(source: DltSource) -> DltSource:
