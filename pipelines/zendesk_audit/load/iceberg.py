@@ -12,8 +12,15 @@ says where every command goes. `load` writes Iceberg tables (the merge on `(subd
 pyiceberg's upsert: dlt offers no delete-insert on Iceberg), and the commands that need SQL
 (`models`, `report`, `alerts`, `evidence`) work on a DuckDB file beside the lake (`--duckdb-path`):
 its schema `<dataset>` holds one view per Iceberg table (`iceberg_scan` of the table's current
-metadata file, DuckDB's iceberg extension from its Python package: `duckdb_extensions`), and
-`<dataset>_models` the marts. `--destination filesystem` keeps meaning loose Parquet files without SQL.
+metadata file), and `<dataset>_models` the marts. `--destination filesystem` keeps meaning loose
+Parquet files without SQL.
+
+DuckDB's iceberg extension (and avro, which it loads when it starts) come from their Python
+packages (`duckdb_extensions`), never downloaded. Unlike the DuckLake's, which are loaded by path
+into our own connections, they are installed, i.e. copied from the package into DuckDB's extension
+folder (`install_extensions`): the views must open in every DuckDB of this version that reads the
+file (dbt's, dlt's, the `duckdb` shell, a BI tool's driver), and DuckDB autoloads an installed
+extension there, without asking the network.
 
 The views name a snapshot: each load (and `models build`) moves them to the catalog's current one,
 so the marts and what `report` or `evidence` read always come from the same snapshot of the lake.
@@ -30,7 +37,7 @@ from dlt.destinations import filesystem
 from dlt.destinations.impl.filesystem.filesystem import FilesystemClient
 
 from zendesk_audit.errors import ConfigurationError
-from zendesk_audit.load.duckdb_extensions import load_extension
+from zendesk_audit.load.duckdb_extensions import extension_path
 
 if TYPE_CHECKING:
     from dlt.common.destination.reference import Destination
@@ -44,6 +51,9 @@ CATALOG_FILE = "iceberg_catalog.sqlite"
 # which is what delete-insert does elsewhere.
 ICEBERG_MERGE = {"disposition": "merge", "strategy": "upsert"}
 _SQLITE_CATALOG_LOCK = threading.Lock()
+# iceberg reads the manifests with avro, which it loads itself when it starts: avro first.
+DUCKDB_EXTENSIONS = ("avro", "iceberg")
+FILESYSTEM_TYPE = "dlt.destinations.filesystem"
 
 
 class IcebergFilesystemClient(FilesystemClient):
@@ -57,7 +67,12 @@ class IcebergFilesystemClient(FilesystemClient):
 
 
 class iceberg_filesystem(filesystem):  # noqa: N801 - dlt's destination factories are lower-case
-    """The filesystem destination whose Iceberg tables go to `open_catalog`'s catalog."""
+    """The filesystem destination whose Iceberg tables go to `open_catalog`'s catalog. Its type
+    stays dlt's (`dlt.destinations.filesystem`), for dlt's state and `dlt pipeline` commands."""
+
+    @property
+    def destination_type(self) -> str:
+        return FILESYSTEM_TYPE
 
     @property
     def client_class(self) -> type[FilesystemClient]:  # type: ignore[override]
@@ -156,7 +171,9 @@ def table_locations(destination: Destination, dataset: str) -> dict[str, str]:
 def expose_tables(connection: Any, dataset: str, locations: dict[str, str]) -> None:
     """One view per Iceberg table in schema `dataset` of a DuckDB connection (`iceberg_scan` of
     its metadata file), in one transaction; the extension comes from its package (`duckdb_extensions`)."""
-    load_extension(connection, ICEBERG)
+    install_extensions()
+    for extension in DUCKDB_EXTENSIONS:
+        connection.execute(f"load {extension}")  # from DuckDB's extension folder, where it was just installed
 
     def quoted(name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
@@ -173,6 +190,29 @@ def expose_tables(connection: Any, dataset: str, locations: dict[str, str]) -> N
     except BaseException:
         connection.execute("rollback")
         raise
+
+
+def install_extensions() -> None:
+    """Install DuckDB's iceberg and avro extensions from their packages into DuckDB's extension
+    folder (a local copy; one already there is left as it is), where every DuckDB of this version
+    autoloads them (see the module).
+
+    Raises:
+        ConfigurationError: a package is missing or made for another DuckDB version.
+    """
+    import duckdb
+
+    try:
+        paths = [extension_path(name) for name in DUCKDB_EXTENSIONS]
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{exc}".split(":")[0] + ", which reads the Iceberg tables: "
+                                 "pip install 'zendesk-audit[iceberg]'") from None
+    connection = duckdb.connect()
+    try:
+        for path in paths:
+            connection.execute("install '" + path.replace("'", "''") + "'")
+    finally:
+        connection.close()
 
 
 def refresh_views(destination: Destination, dataset: str, duckdb_path: str, wait_for_lock: float = 0.0) -> dict[str, str]:
