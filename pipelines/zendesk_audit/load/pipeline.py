@@ -25,7 +25,7 @@ from zendesk_audit.errors import (
 )
 from zendesk_audit.extract.cursor import format_time, saved_cursor
 from zendesk_audit.load.dlt_settings import own_pipeline
-from zendesk_audit.load.iceberg import ICEBERG, iceberg_destination, refresh_views
+from zendesk_audit.load.iceberg import ICEBERG, iceberg_destination, install_extensions, refresh_views
 from zendesk_audit.load.locking import destination_lock, duckdb_database, duckdb_session
 from zendesk_audit.load.postgres_copy import uses_bulk_path, with_bulk_path
 from zendesk_audit.load.state_layout import (
@@ -280,6 +280,8 @@ def open_database(
         raise ConfigurationError(f"no DuckDB file at {duckdb_path}: run `{load}` first or pass --duckdb-path")
     if destination == "filesystem":
         raise ConfigurationError(no_sql_engine)
+    if lake:
+        install_extensions()  # this machine's DuckDB reads the views offline, whoever loaded them
     pipeline = create_pipeline("duckdb" if lake else destination, dataset, duckdb_path, read_only=read_only)
     with duckdb_session(duckdb_database(pipeline.destination), read_only=read_only, wait_seconds=wait_for_lock):
         if lake and not read_only:
