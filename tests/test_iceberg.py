@@ -31,7 +31,7 @@ from test_sql_models import (  # noqa: F401 - known_data and seeds_dir are modul
     seeds_dir,
 )
 
-from conftest import load_sandbox
+from conftest import POSTGRES_URL, load_sandbox, postgres_rows
 from zendesk_audit.cli import cli as zendesk_audit
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.load.duckdb_extensions import PACKAGES
@@ -155,6 +155,29 @@ def test_an_incremental_load_appends_only_new_records_and_a_rescan_adds_nothing(
     ids = lake_ids(duckdb_path)
     assert not [item for item, count in Counter(ids).items() if count > 1]
     assert set(ids) == sandbox.ids() and len(ids) == 770
+
+
+@pytest.mark.postgres
+def test_a_postgresql_catalog_shared_by_the_load_and_the_readers(
+    postgres: str, sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalog in PostgreSQL (its own schema here), as several machines would share it."""
+    import psycopg2
+
+    with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
+        cursor.execute(f'create schema "{postgres}"')
+    url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg2://") + f"?options=-csearch_path%3D{postgres}"
+    bucket = tmp_path / "lake"
+    monkeypatch.setenv("DESTINATION__ICEBERG__BUCKET_URL", bucket.as_uri())
+    monkeypatch.setenv("ICEBERG_CATALOG__ICEBERG_CATALOG_CONFIG",
+                       json.dumps({"type": "sql", "uri": url, "warehouse": bucket.as_uri()}))
+    sandbox = sandbox_factory(records=300, seed=8)
+    duckdb_path = tmp_path / "models.duckdb"
+    assert load_sandbox(sandbox, duckdb_path, destination=ICEBERG).records_loaded == 300
+    assert not (bucket / CATALOG_FILE).exists()
+    tables = postgres_rows(postgres, "select table_name from {dataset}.iceberg_tables where table_namespace = 'zendesk_audit'")
+    assert {row[0] for row in tables} == {"audit_logs", "accounts"}
+    assert sorted(lake_ids(duckdb_path)) == sorted(sandbox.ids())
 
 
 # ----------------------------------------------------------------------------- offline
