@@ -185,20 +185,13 @@ OFFLINE_SCRIPT = textwrap.dedent(
     """
     import sys
     import duckdb
-    import pyarrow as pa
-    from pyiceberg.catalog.sql import SqlCatalog
     from zendesk_audit.load.duckdb_extensions import extension_path
     from zendesk_audit.load.iceberg import install_extensions
 
     # No route at all: the namespace has no interface but a loopback that is down.
     routes = [line for line in open("/proc/net/route").read().splitlines()[1:] if line.strip()]
     assert not routes, routes
-    folder = sys.argv[1]
-    catalog = SqlCatalog("default", uri=f"sqlite:///{folder}/catalog.sqlite", warehouse=f"file://{folder}")
-    catalog.create_namespace("lake")
-    table = catalog.create_table("lake.t", schema=pa.schema([("id", pa.int64())]))
-    table.append(pa.table({"id": pa.array([1, 2, 3], pa.int64())}))
-    location = catalog.load_table("lake.t").metadata_location
+    folder, location = sys.argv[1:]
 
     # What DuckDB does by itself: the iceberg extension asks for avro, which it tries to download.
     bare = duckdb.connect()
@@ -221,14 +214,22 @@ OFFLINE_SCRIPT = textwrap.dedent(
 
 def test_the_iceberg_extension_loads_from_its_package_with_the_network_unreachable(tmp_path: Path) -> None:
     """A fresh DuckDB extension folder (HOME) in a network namespace without a route (`unshare -n`)."""
+    import pyarrow as pa
+    from pyiceberg.catalog.sql import SqlCatalog
+
     unshare = shutil.which("unshare")
     if unshare is None or subprocess.run([unshare, "-n", "true"], capture_output=True).returncode != 0:
         pytest.skip("unshare -n is not available here (needs util-linux and the right to create a network namespace)")
+    catalog = SqlCatalog("default", uri=f"sqlite:///{tmp_path}/catalog.sqlite", warehouse=tmp_path.as_uri())
+    catalog.create_namespace("lake")
+    table = catalog.create_table("lake.t", schema=pa.schema([("id", pa.int64())]))
+    table.append(pa.table({"id": pa.array([1, 2, 3], pa.int64())}))
+    location = catalog.load_table("lake.t").metadata_location
     home = tmp_path / "home"
     home.mkdir()
     environment = {**os.environ, "HOME": str(home), "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([unshare, "-n", sys.executable, "-c", OFFLINE_SCRIPT, str(tmp_path)], env=environment,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([unshare, "-n", sys.executable, "-c", OFFLINE_SCRIPT, str(tmp_path), location],
+                          env=environment, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert 'Failed to download extension "avro"' in done.stdout, done.stdout  # DuckDB alone needs the network
     assert "rows: 6" in done.stdout, done.stdout
