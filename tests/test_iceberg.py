@@ -157,6 +157,23 @@ def test_an_incremental_load_appends_only_new_records_and_a_rescan_adds_nothing(
     assert set(ids) == sandbox.ids() and len(ids) == 770
 
 
+def test_a_package_with_a_record_twice_merges_its_latest_row_and_many_keys_make_a_shallow_filter() -> None:
+    import pyarrow as pa
+    from pyiceberg.expressions import visitors
+
+    from zendesk_audit.load.iceberg import key_filter, one_row_per_key
+
+    at = [datetime(2026, 1, 1, hour, tzinfo=timezone.utc) for hour in (3, 1, 2, 1)]
+    data = pa.table({"id": [7, 7, 8, 9], "subdomain": ["a", "a", "a", "b"], "created_at": at, "v": ["new", "old", "x", "y"]})
+    kept = one_row_per_key(data, ["id", "subdomain"])
+    assert sorted(zip(kept.column("id").to_pylist(), kept.column("v").to_pylist())) == [(7, "new"), (8, "x"), (9, "y")]
+    # `id` first in the key, as dlt orders it: one `In` per subdomain, not one branch per id.
+    many = pa.table({"id": list(range(5_000)), "subdomain": ["a"] * 4_000 + ["b"] * 1_000})
+    expression = key_filter(many, ["id", "subdomain"])
+    assert visitors.rewrite_not(expression) == expression  # visited without exceeding the recursion limit
+    assert str(expression).count("In(") == 2
+
+
 @pytest.mark.postgres
 def test_a_postgresql_catalog_shared_by_the_load_and_the_readers(
     postgres: str, sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
