@@ -27,9 +27,11 @@ so the marts and what `report` or `evidence` read always come from the same snap
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -273,6 +275,44 @@ def expose_tables(connection: Any, dataset: str, locations: dict[str, str]) -> N
     except BaseException:
         connection.execute("rollback")
         raise
+
+
+class LakeSqlClient:
+    """The two calls of dlt's SQL client the CSV import makes (`load.csv_import`), on the lake.
+
+    dlt's own SQL client of a filesystem pipeline shows only the tables of that pipeline's schema:
+    the import's pipeline (`zendesk_audit_csv`) would not see the `audit_logs` the API load wrote.
+    This one reads every table of the dataset from the catalog (`iceberg_scan` in a DuckDB in memory).
+    """
+
+    def __init__(self, connection: Any, dataset: str) -> None:
+        self.connection = connection
+        self.dataset = dataset
+
+    def make_qualified_table_name(self, name: str) -> str:
+        return '"' + self.dataset.replace('"', '""') + '"."' + name.replace('"', '""') + '"'
+
+    def execute_sql(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        import duckdb
+        from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+        try:
+            return self.connection.execute(sql.replace("%s", "?"), list(args)).fetchall()
+        except duckdb.CatalogException as exc:  # no such table in the lake yet
+            raise DatabaseUndefinedRelation(exc) from exc
+
+
+@contextlib.contextmanager
+def lake_sql_client(destination: Destination, dataset: str) -> Iterator[LakeSqlClient]:
+    """`with lake_sql_client(destination, dataset) as client:` (see `LakeSqlClient`)."""
+    import duckdb
+
+    connection = duckdb.connect()
+    try:
+        expose_tables(connection, dataset, table_locations(destination, dataset))
+        yield LakeSqlClient(connection, dataset)
+    finally:
+        connection.close()
 
 
 def install_extensions() -> None:
