@@ -169,7 +169,7 @@ def _run_chunk(pipeline: dlt.Pipeline, chunk: Chunk | None) -> tuple[dict[str, i
     try:
         if chunk is None:
             info = pipeline.run(None)
-        elif lake:  # every table of the run (variants too) as an Iceberg table, merged by upsert
+        elif lake:  # every table of the run (variants too) as an Iceberg table, merged by `IcebergMergeJob`
             info = pipeline.run(as_iceberg_source(chunk.source), loader_file_format=chunk.loader_file_format,
                                 table_format=ICEBERG)
         else:
