@@ -60,6 +60,9 @@ _CATALOG_LOCK = threading.RLock()
 # iceberg reads the manifests with avro, which it loads itself when it starts: avro first.
 DUCKDB_EXTENSIONS = ("avro", "iceberg")
 FILESYSTEM_TYPE = "dlt.destinations.filesystem"
+# New records match no row: pyiceberg warns so on every load's delete (`IcebergMergeJob`). A filter
+# for this module's calls only (dlt's load jobs run in threads, where `catch_warnings` is unsafe).
+warnings.filterwarnings("ignore", message="Delete operation did not match any records", module=__name__)
 
 
 def one_row_per_key(data: pa.Table, keys: list[str], order_by: str = "created_at") -> pa.Table:
@@ -126,9 +129,7 @@ class IcebergMergeJob(IcebergLoadFilesystemJob):
         data = ensure_iceberg_compatible_arrow_data(one_row_per_key(self.arrow_dataset.to_table(), keys))
         if data.num_rows == 0:
             return
-        with table.transaction() as transaction, warnings.catch_warnings():
-            # New records match nothing: pyiceberg warns about that on every load.
-            warnings.filterwarnings("ignore", "Delete operation did not match any records")
+        with table.transaction() as transaction:
             transaction.delete(delete_filter=key_filter(data, keys), case_sensitive=True)
             transaction.append(data)
 
