@@ -236,12 +236,14 @@ def test_the_api_cursor_is_untouched_by_an_import(sandbox: Any, tmp_path: Path) 
     assert json.dumps(after.state.get("sources", {}), default=str, sort_keys=True) == state_before
 
 
-@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+@pytest.mark.parametrize("destination", ["duckdb", "postgres", "iceberg"])
 def test_a_csv_row_with_the_id_of_an_api_record_never_replaces_it(
-    sandbox: Any, tmp_path: Path, destination: str, request: pytest.FixtureRequest
+    sandbox: Any, tmp_path: Path, destination: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The API's record is the original: a CSV row with its id is left out and counted as such."""
+    """The API's record is the original: a CSV row with its id is left out and counted as such.
+    On Iceberg the DuckDB file is the one beside the lake, whose views the import moved forward."""
     dataset = request.getfixturevalue("postgres") if destination == "postgres" else "zendesk_audit"
+    monkeypatch.setenv("DESTINATION__ICEBERG__BUCKET_URL", (tmp_path / "lake").as_uri())
     database = tmp_path / "z.duckdb"
     load_sandbox(sandbox, duckdb_path=database, destination=destination, dataset=dataset)
     record = sandbox.records()[10]

@@ -81,7 +81,7 @@ DEFAULT_RATE_LIMIT_SHARE = 0.5
 # Destinations that load Parquet natively; others keep dlt's preferred format (e.g. Postgres
 # loads Parquet only through an extra ADBC driver).
 PARQUET_DESTINATIONS = frozenset(
-    {"duckdb", "motherduck", "ducklake", "filesystem", "snowflake", "bigquery", "databricks", "athena"}
+    {"duckdb", "motherduck", "ducklake", "filesystem", "iceberg", "snowflake", "bigquery", "databricks", "athena"}
 )
 
 # The dbt project of the SQL models shipped with the package: `zendesk_audit/_sql` in an installed

@@ -65,7 +65,8 @@ def destination_arguments(
     parts = []
     if destination and destination != "duckdb":
         parts.append(f"--destination {destination}")
-    elif duckdb_path != DEFAULT_DUCKDB_PATH:
+    # `iceberg` keeps its models in a DuckDB file beside the lake (load/iceberg.py).
+    if (not destination or destination in ("duckdb", "iceberg")) and duckdb_path != DEFAULT_DUCKDB_PATH:
         parts.append(f"--duckdb-path {duckdb_path}")
     if dataset_name != DEFAULT_DATASET_NAME:
         parts.append(f"--dataset {dataset_name}")

@@ -88,9 +88,18 @@ def resolve_subdomain(subdomain: str | None) -> str:
     return check_subdomain(subdomain)
 
 
+def _sql_client(pipeline: dlt.Pipeline) -> Any:
+    """dlt's SQL client of the pipeline; on an Iceberg lake, one that sees the API load's tables too."""
+    from zendesk_audit.load.iceberg import is_iceberg, lake_sql_client
+
+    if is_iceberg(pipeline.destination):
+        return lake_sql_client(pipeline.destination, pipeline.dataset_name)
+    return pipeline.sql_client()
+
+
 def _count_rows(pipeline: dlt.Pipeline, subdomain: str) -> int | None:
     try:
-        with pipeline.sql_client() as client:
+        with _sql_client(pipeline) as client:
             rows = client.execute_sql(
                 f"select count(*) from {client.make_qualified_table_name('audit_logs')} where subdomain = %s", subdomain
             )
@@ -117,7 +126,7 @@ def without_api_rows(
     """
     with contextlib.ExitStack() as stack:
         try:
-            client = stack.enter_context(pipeline.sql_client())
+            client = stack.enter_context(_sql_client(pipeline))
             table = client.make_qualified_table_name("audit_logs")
         except Exception:  # noqa: BLE001 - a destination without an SQL client (filesystem)
             client = None

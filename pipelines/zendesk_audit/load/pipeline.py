@@ -25,6 +25,7 @@ from zendesk_audit.errors import (
 )
 from zendesk_audit.extract.cursor import format_time, saved_cursor
 from zendesk_audit.load.dlt_settings import own_pipeline
+from zendesk_audit.load.iceberg import ICEBERG, iceberg_destination, install_extensions, refresh_views
 from zendesk_audit.load.locking import destination_lock, duckdb_database, duckdb_session
 from zendesk_audit.load.postgres_copy import uses_bulk_path, with_bulk_path
 from zendesk_audit.load.state_layout import (
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from zendesk_audit.load.progress import LoadProgress
 
 def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKDB_PATH, read_only: bool = False) -> Destination:
-    """`duckdb` (a file, by default `./zendesk.duckdb`) or any dlt destination by name.
+    """`duckdb` (a file, by default `./zendesk.duckdb`), `iceberg` (`load/iceberg.py`) or any dlt destination by name.
 
     `read_only` opens the DuckDB file for reading only: several readers at once, none while a load
     writes. PostgreSQL comes with the bulk path for Arrow tables (`postgres_copy`).
@@ -53,6 +54,8 @@ def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKD
         ConfigurationError: an unknown destination, a missing driver, or a DuckDB path that is a folder
             or lies in a folder that does not exist.
     """
+    if name == ICEBERG:
+        return iceberg_destination()
     if not name or name == "duckdb":
         if os.path.isdir(duckdb_path):
             raise ConfigurationError(
@@ -72,7 +75,7 @@ def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKD
     except DestinationException:
         raise ConfigurationError(
             f"unknown destination {name!r}: use duckdb, postgres, snowflake, bigquery, databricks, "
-            "filesystem or another dlt destination name"
+            "filesystem, iceberg or another dlt destination name"
         ) from None
     check_driver(name)
     return destination
@@ -263,16 +266,38 @@ def open_database(
 
     Readers (`read_only`) open the DuckDB file read-only, so several can read at once; a reader
     or a writer (`alerts` writes its ledger, `models build` its tables) waits for the file up to
-    `wait_for_lock` seconds, then fails in one line (`locking.duckdb_session`).
+    `wait_for_lock` seconds, then fails in one line (`locking.duckdb_session`). On `iceberg` it is
+    the DuckDB file beside the lake (`--duckdb-path`), whose views a writer first moves to the
+    lake's current snapshot (`iceberg.refresh_views`).
 
     Raises:
         ConfigurationError: no DuckDB file there, or a destination without SQL (filesystem).
         DatabaseBusy: the DuckDB file stayed open in another process for the whole wait.
     """
-    if destination in ("", "duckdb") and not os.path.exists(duckdb_path):
-        raise ConfigurationError(f"no DuckDB file at {duckdb_path}: run `zendesk-audit load` first or pass --duckdb-path")
+    lake = destination == ICEBERG
+    if destination in ("", "duckdb", ICEBERG) and not os.path.exists(duckdb_path):
+        load = "zendesk-audit load --destination iceberg" if lake else "zendesk-audit load"
+        raise ConfigurationError(f"no DuckDB file at {duckdb_path}: run `{load}` first or pass --duckdb-path")
     if destination == "filesystem":
         raise ConfigurationError(no_sql_engine)
-    pipeline = create_pipeline(destination, dataset, duckdb_path, read_only=read_only)
+    if lake:
+        install_extensions()  # this machine's DuckDB reads the views offline, whoever loaded them
+    pipeline = create_pipeline("duckdb" if lake else destination, dataset, duckdb_path, read_only=read_only)
     with duckdb_session(duckdb_database(pipeline.destination), read_only=read_only, wait_seconds=wait_for_lock):
+        if lake and not read_only:
+            refresh_views(create_destination(ICEBERG), dataset, duckdb_path)
         yield pipeline
+
+
+def lake_models_pipeline(pipeline: dlt.Pipeline, duckdb_path: str, wait_for_lock: float = 0.0) -> dlt.Pipeline:
+    """For a pipeline into `iceberg`: the DuckDB file beside the lake, where the models are built and
+    read, its views moved to the lake's current snapshot under the file's write lock.
+
+    Raises:
+        ConfigurationError: the DuckDB file's folder does not exist, or the catalog cannot be opened.
+        LoadInProgress, DatabaseBusy: another command holds the file after the wait.
+    """
+    models = create_pipeline("duckdb", pipeline.dataset_name, duckdb_path)
+    with write_lock(models, wait_for_lock, "models build"):
+        refresh_views(pipeline.destination, pipeline.dataset_name, duckdb_path)
+    return models

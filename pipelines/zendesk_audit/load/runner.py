@@ -42,8 +42,9 @@ from zendesk_audit.errors import (
 from zendesk_audit.extract.cursor import destination_arguments
 from zendesk_audit.extract.source import ChunkReport
 from zendesk_audit.load.destination_errors import destination_line, destination_problem
+from zendesk_audit.load.iceberg import ICEBERG, as_iceberg_source, is_iceberg
 from zendesk_audit.load.locking import duckdb_database
-from zendesk_audit.load.pipeline import missing_extra, open_database, write_lock
+from zendesk_audit.load.pipeline import lake_models_pipeline, missing_extra, open_database, write_lock
 from zendesk_audit.load.private_files import owner_only
 from zendesk_audit.load.progress import ProgressMode
 from zendesk_audit.settings import (
@@ -164,9 +165,13 @@ def run_chunks(
 
 def _run_chunk(pipeline: dlt.Pipeline, chunk: Chunk | None) -> tuple[dict[str, int], list[str]]:
     """One dlt run (None: only the pending packages): (row counts per table, load ids)."""
+    lake = is_iceberg(pipeline.destination)
     try:
         if chunk is None:
             info = pipeline.run(None)
+        elif lake:  # every table of the run (variants too) as an Iceberg table, merged by `IcebergMergeJob`
+            info = pipeline.run(as_iceberg_source(chunk.source), loader_file_format=chunk.loader_file_format,
+                                table_format=ICEBERG)
         else:
             info = pipeline.run(chunk.source, loader_file_format=chunk.loader_file_format)
     except PipelineStepFailed as exc:
@@ -271,6 +276,12 @@ def build_models_after(
     Raises:
         AfterLoadError: the build failed (exit 4); `result` says so too.
     """
+    if is_iceberg(pipeline.destination):
+        # The DuckDB file beside the lake, whose views follow every load, models or not.
+        lake = pipeline
+        pipeline = after_load_step(result, "models",
+                                   lambda: lake_models_pipeline(lake, options.duckdb_path, options.wait_for_lock),
+                                   options.models_command(), what)
     if not options.build_models or pipeline.destination.destination_name == "filesystem":
         return
     from zendesk_audit.models.build import build_models
