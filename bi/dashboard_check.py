@@ -50,11 +50,13 @@ def main() -> int:
         def on_response(response) -> None:
             if "/api/v1/chart/data" in response.url and response.request.method == "POST":
                 try:
-                    body = json.loads(response.request.post_data or "{}")
-                    chart_id = body.get("form_data", {}).get("slice_id")
+                    chart_id = json.loads(response.request.post_data or "{}").get("form_data", {}).get("slice_id")
+                except ValueError:
+                    chart_id = -1
+                try:
                     answers[chart_id] = {"status": response.status, "body": response.json()}
-                except Exception as exc:  # noqa: BLE001 - reported in the output
-                    answers[-1] = {"status": response.status, "error": str(exc)}
+                except Exception as exc:  # noqa: BLE001 - an answer that is not JSON: reported as such
+                    answers[chart_id] = {"status": response.status, "error": str(exc)}
 
         page.on("response", on_response)
         dashboard = f"{args.url}/superset/dashboard/{args.slug}/?standalone=1"
@@ -70,11 +72,7 @@ def main() -> int:
                 answers.clear()
                 page.reload()
                 wait_for_charts(page, answers, charts, args.timeout)
-                refreshes.append(sorted({error for answer in answers.values() for result in answer.get("body", {})
-                                         .get("result", [{"error": answer.get("body", {}).get("message")}])
-                                         for error in [result.get("error")] if error} | {
-                                         f"HTTP {answer['status']}" for answer in answers.values()
-                                         if answer["status"] != 200}))
+                refreshes.append(sorted({error for answer in answers.values() for error in answer_errors(answer)}))
             answers.clear()
             page.reload()
             wait_for_charts(page, answers, charts, args.timeout)
@@ -84,8 +82,7 @@ def main() -> int:
             cells = holder.locator("td").all_inner_texts() if holder.count() else []
             answer = answers.get(chart["id"], {})
             rows = [result.get("data") for result in answer.get("body", {}).get("result", [])] if answer else None
-            errors = [error for result in answer.get("body", {}).get("result", []) for error in [result.get("error")]
-                      if error] if answer else []
+            errors = answer_errors(answer) if answer else ["no data answer"]
             shown[chart["name"]] = {"id": chart["id"], "status": answer.get("status"), "rows": rows,
                                     "cells": cells, "errors": errors,
                                     "text": holder.inner_text() if holder.count() else ""}
@@ -94,6 +91,18 @@ def main() -> int:
         browser.close()
     json.dump({"charts": shown, "waited_for": len(charts), "refreshes": refreshes}, sys.stdout, default=str)
     return 0
+
+
+def answer_errors(answer: dict) -> list[str]:
+    """What a chart shows instead of its data: Superset's message for a failed query, else nothing."""
+    body = answer.get("body") or {}
+    found = [str(result["error"]) for result in body.get("result", []) if isinstance(result, dict) and result.get("error")]
+    found += [str(error.get("message", error)) for error in body.get("errors", []) if isinstance(error, dict)]
+    if body.get("message"):
+        found.append(str(body["message"]))
+    if answer.get("status") != 200 and not found:
+        found.append(f"HTTP {answer.get('status')}: {answer.get('error', '')}")
+    return found
 
 
 def wait_for_charts(page, answers: dict, charts: list[dict], timeout: float) -> None:
@@ -114,9 +123,9 @@ def fetch_charts(page, url: str, slug: str) -> list[dict]:
 
 def native_filter(item_id: str) -> str:
     value = f"!({int(item_id)})"
-    return ("(NATIVE_FILTER-item:(__cache:(label:'{id}',validateStatus:!f,value:{value}),"
-            "extraFormData:(filters:!((col:source_id,op:IN,val:{value}))),filterState:(label:'{id}',"
-            "validateStatus:!f,value:{value}),id:NATIVE_FILTER-item,ownState:()))").format(id=item_id, value=value)
+    return (f"(NATIVE_FILTER-item:(__cache:(label:'{item_id}',validateStatus:!f,value:{value}),"
+            f"extraFormData:(filters:!((col:source_id,op:IN,val:{value}))),filterState:(label:'{item_id}',"
+            f"validateStatus:!f,value:{value}),id:NATIVE_FILTER-item,ownState:()))")
 
 
 if __name__ == "__main__":
