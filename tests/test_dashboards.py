@@ -162,3 +162,40 @@ def test_errors_are_one_line_without_the_password(loaded: Path, monkeypatch: pyt
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], lines
     assert "pw-123456" not in result.output
+
+
+# ----------------------------------------------------------------------------- dashboards publish
+def test_publish_replaces_the_read_copy_with_the_loaded_file(loaded: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "bi.duckdb"
+    copy.write_bytes(b"an older copy")
+    result = CliRunner().invoke(cli, ["dashboards", "publish", "--duckdb-path", str(loaded), "--to", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"published {loaded.resolve()} to {copy.resolve()}")
+    query = "select count(*) from zendesk_audit_models.stg_audit_logs"
+    with duckdb.connect(str(loaded), read_only=True) as original, duckdb.connect(str(copy), read_only=True) as read:
+        assert read.execute(query).fetchone() == original.execute(query).fetchone() == (200,)
+    assert [path.name for path in tmp_path.iterdir()] == ["bi.duckdb"]  # no partial copy left behind
+
+
+def test_publish_waits_for_a_writer_then_fails_in_one_line(loaded: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    writer = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+         "time.sleep(60)", str(loaded)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "open"
+        result = CliRunner().invoke(cli, ["dashboards", "publish", "--duckdb-path", str(loaded), "--to",
+                                          str(tmp_path / "bi.duckdb"), "--wait-for-lock", "0.5"])
+    finally:
+        writer.kill()
+        writer.wait()
+    assert result.exit_code == 1, result.output
+    assert "is being written by another process" in result.output.strip().splitlines()[-1]
+    assert not (tmp_path / "bi.duckdb").exists()
+
+
+def test_publish_refuses_to_copy_a_file_onto_itself(loaded: Path) -> None:
+    result = CliRunner().invoke(cli, ["dashboards", "publish", "--duckdb-path", str(loaded), "--to", str(loaded)])
+    assert result.exit_code == 2 and "--to must name another file" in result.output
