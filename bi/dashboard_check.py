@@ -110,10 +110,20 @@ def wait_for_charts(page, answers: dict, charts: list[dict], timeout: float) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         loading = page.locator(".dashboard-component-chart-holder .loading").count()
-        if len(answers) >= len(charts) and loading == 0:
+        drawn = sum(1 for chart in charts if drawn_chart(page, chart["id"]))
+        if len(answers) >= len(charts) and loading == 0 and drawn == len(charts):
             break
         page.wait_for_timeout(250)
     page.wait_for_timeout(1000)
+
+
+def drawn_chart(page, chart_id: int) -> bool:
+    """The chart is on screen: its canvas (ECharts), its table cells, or Superset's message in their place."""
+    holder = page.locator(f"[data-test-chart-id='{chart_id}']")
+    if not holder.count():
+        return False
+    return bool(holder.locator("canvas, td, .ant-empty, [role=alert], .alert").count()
+                or "No results" in holder.inner_text())
 
 
 def fetch_charts(page, url: str, slug: str) -> list[dict]:

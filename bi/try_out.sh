@@ -18,7 +18,8 @@ LOG="$HOME_DIR/server.log"
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 1 240); do
-  curl -fsS "$URL/health" >/dev/null 2>&1 && break
+  "${BI_VENV:-$ROOT/.venv-bi}/bin/python" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+    "$URL/health" >/dev/null 2>&1 && break
   kill -0 "$SERVER" 2>/dev/null || { echo "Superset did not start: see $LOG" >&2; exit 1; }
   sleep 0.5
 done

@@ -49,7 +49,7 @@ def main() -> None:
             print(line)
         with duckdb.connect(str(database), read_only=True) as connection:
             (item,) = connection.execute(
-                "select source_id from zendesk_audit_models.item_history where source_type = 'rule' "
+                "select source_id from zendesk_audit_models.item_history "
                 "group by 1 having count(*) between 6 and 12 order by count(*) desc, 1 limit 1").fetchone()
         home = work / "superset-home"
         home.mkdir()
