@@ -20,6 +20,13 @@ case "${1:-}" in
     chmod 700 "$SUPERSET_HOME"
     [ -s "$SUPERSET_HOME/secret_key" ] || (umask 077 && "$BIN/python" -c "import secrets; print(secrets.token_urlsafe(42))" > "$SUPERSET_HOME/secret_key")
     [ -s "$SUPERSET_HOME/admin_password" ] || (umask 077 && "$BIN/python" -c "import secrets; print(secrets.token_urlsafe(12))" > "$SUPERSET_HOME/admin_password")
+    STAMP="${BI_VENV:-$ROOT/.venv-bi}/.installed"
+    if [ -f "$SUPERSET_HOME/.initialised" ] && [ "$STAMP" -nt "$SUPERSET_HOME/.initialised" ]; then
+      # Superset was (re)installed since: its metadata database follows its migrations.
+      "$BIN/superset" db upgrade >"$SUPERSET_HOME/init.log" 2>&1
+      "$BIN/superset" init >>"$SUPERSET_HOME/init.log" 2>&1
+      touch "$SUPERSET_HOME/.initialised"
+    fi
     if [ ! -f "$SUPERSET_HOME/.initialised" ]; then
       "$BIN/superset" db upgrade >"$SUPERSET_HOME/init.log" 2>&1
       "$BIN/superset" fab create-admin --username "$ADMIN_USER" --firstname Audit --lastname Admin \
