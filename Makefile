@@ -6,8 +6,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
+# Superset in its own venv: it pins its own dependencies (bi/requirements.txt, bi/constraints.txt).
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.installed
+BI_HOME := .superset-bi
 
-.PHONY: install install-demo browser screenshots demo test bench bench-process hyperfine chaos lint docs docs-build clean
+.PHONY: install install-demo browser screenshots demo test bench bench-process hyperfine chaos lint docs docs-build clean \
+	bi bi-install bi-test bi-screenshot
 
 install: $(TEST_STAMP)
 
@@ -81,8 +86,35 @@ hyperfine:
 		 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends hyperfine >/dev/null) || \
 		(echo "hyperfine could not be installed: bench/whole_process.py needs it" && false)
 
+# Superset (its own venv, .venv-bi) with a local SQLite metadata database and an admin login in
+# .superset-bi/ (secret key and password generated once per install, never committed).
+$(BI_STAMP): bi/requirements.txt bi/constraints.txt
+	test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	$(BI_VENV)/bin/python -m pip install --quiet -r bi/requirements.txt -c bi/constraints.txt
+	touch $(BI_STAMP)
+
+bi-install: $(BI_STAMP)
+	bi/superset.sh init
+
+# The local try-out: the demo's database (made once), Superset on 127.0.0.1:8088 with the dashboard
+# imported through `zendesk-audit dashboards superset`; prints the URL and the login. Ctrl-C stops it.
+bi: install-demo bi-install
+	test -f zendesk_demo.duckdb || $(BIN)/zendesk-audit demo
+	bi/try_out.sh $(BIN)/zendesk-audit zendesk_demo.duckdb $${BI_PORT:-8088}
+
+# Opt-in, not in `make test` (4 to 14 minutes for its three cases: over the budget): Superset on
+# loopback, the bundle imported through the API, the dashboard read in headless Chromium and compared
+# with the marts, a load and a models build while it refreshes; on the DuckDB file, on a published
+# read copy of it, and on PostgreSQL.
+bi-test: install browser bi-install
+	$(BIN)/python -m pytest -q -rs -s -n 0 -m bi tests/test_superset_dashboard.py
+
+# The README's dashboard screenshot (docs/superset-dashboard.png), from the current code.
+bi-screenshot: install browser bi-install
+	$(BIN)/python docs/superset_screenshot.py
+
 lint: install
 	$(BIN)/ruff check pipelines tests bench docs
 
 clean:
-	rm -rf $(VENV) .pytest_cache zendesk_demo.duckdb .zendesk_audit site
+	rm -rf $(VENV) $(BI_VENV) $(BI_HOME) .pytest_cache zendesk_demo.duckdb .zendesk_audit site

@@ -84,7 +84,7 @@ def reference_page() -> str:
         "`tests/test_docs.py` fails when this page and the code disagree. The guides explain each",
         "command: [load](cli.md), [status and repair-cursor](operations.md), [models](models.md),",
         "[detections](detections.md), [alerts, report, evidence](evidence.md),",
-        "[import-csv, export-request](imports.md), [sandbox](sandbox.md).\n",
+        "[import-csv, export-request](imports.md), [dashboards](dashboards.md), [sandbox](sandbox.md).\n",
     ]
     for path, _command in command_paths():
         title = " ".join(("zendesk-audit", *path))

@@ -231,6 +231,10 @@ def missing_setting(exc: BaseException, where: str = "") -> ConfigurationError:
     return ConfigurationError(f"{where}{problem}{hint}")
 
 
+class DashboardImportError(ZendeskAuditError):
+    """Superset refused the login or the bundle (`dashboards superset`); nothing of this run was imported."""
+
+
 class Interrupted(ZendeskAuditError):
     """SIGTERM or SIGINT stopped the run; what was committed before stays consistent."""
 

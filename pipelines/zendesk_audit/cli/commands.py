@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from dlt.common.configuration.exceptions import ConfigurationException
 
+from zendesk_audit.cli.dashboards import dashboards_group
 from zendesk_audit.cli.detections import detections_group
 from zendesk_audit.cli.evidence import alerts_command, evidence_group, report_command
 from zendesk_audit.cli.imports import export_request_command, import_csv_command
@@ -266,6 +267,7 @@ def demo(records: int, duckdb_path: str) -> None:
 
 cli.add_command(models_group)
 cli.add_command(detections_group)
+cli.add_command(dashboards_group)
 cli.add_command(alerts_command)
 cli.add_command(report_command)
 cli.add_command(evidence_group)
