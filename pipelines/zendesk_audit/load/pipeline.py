@@ -25,6 +25,7 @@ from zendesk_audit.errors import (
 )
 from zendesk_audit.extract.cursor import format_time, saved_cursor
 from zendesk_audit.load.dlt_settings import own_pipeline
+from zendesk_audit.load.ducklake import is_ducklake, with_offline_extensions
 from zendesk_audit.load.locking import destination_lock, duckdb_database, duckdb_session
 from zendesk_audit.load.postgres_copy import uses_bulk_path, with_bulk_path
 from zendesk_audit.load.state_layout import (
@@ -66,7 +67,7 @@ def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKD
             return dlt.destinations.duckdb(credentials=DuckDbCredentials(os.path.abspath(duckdb_path), read_only=True))
         return dlt.destinations.duckdb(credentials=os.path.abspath(duckdb_path))
     try:
-        destination = with_bulk_path(Destination.from_reference(name))
+        destination = with_offline_extensions(with_bulk_path(Destination.from_reference(name)))
     except MissingDependencyException:
         raise missing_extra(name) from None
     except DestinationException:
@@ -100,6 +101,11 @@ def check_driver(name: str) -> None:
     """Raises `missing_extra(name)` when the destination's driver cannot be imported."""
     import importlib
 
+    if name == "ducklake":
+        from zendesk_audit.load.duckdb_extensions import extension_path
+
+        extension_path("ducklake")  # the extra `lake`: raises the line that says to install it
+        return
     driver = DESTINATION_DRIVERS.get(name)
     if driver is None:
         return
@@ -154,10 +160,12 @@ def create_pipeline(
     Raises:
         ZendeskAuditError: the destination's saved state is needed and cannot be read.
     """
-    destination = with_bulk_path(destination) if isinstance(destination, Destination) else create_destination(
-        destination, duckdb_path, read_only=read_only
+    destination = with_offline_extensions(with_bulk_path(destination)) if isinstance(destination, Destination) else (
+        create_destination(destination, duckdb_path, read_only=read_only)
     )
     name = state_pipeline_name(pipeline_name, destination, dataset_name)
+    if is_ducklake(destination):
+        destination = own_staging(destination, pipeline_name)
     # Arrow tables keep the lineage columns that dict rows get, for this pipeline only (`dlt_settings`).
     own_pipeline(name)
     if pipelines_dir is None:
@@ -173,6 +181,20 @@ def create_pipeline(
     )
     _remember_duckdb_file(pipeline, destination)
     return pipeline
+
+
+def own_staging(destination: Destination, pipeline_name: str) -> Destination:
+    """A DuckLake destination whose merge stages in a dataset of this account's own.
+
+    dlt stages merged rows in `<dataset>_staging`, which it truncates at the start of a load: two
+    accounts loading into one lake at once (DuckLake takes several writers, `locking`) would empty
+    each other's staged rows. With `<dataset>_staging_<pipeline_name>` each account stages apart.
+    """
+    from zendesk_audit.load.state_layout import slug
+
+    params = dict(destination.config_params)
+    params["staging_dataset_name_layout"] = "%s_staging_" + slug(pipeline_name, 40)
+    return type(destination)(**params, **destination.caps_params)
 
 
 def _remember_duckdb_file(pipeline: dlt.Pipeline, destination: Destination) -> None:
@@ -229,10 +251,16 @@ def write_lock(
         LoadInProgress: another load or import holds the lock after the wait.
         DatabaseBusy: another process keeps the DuckDB file open after the wait.
     """
+    # A DuckLake takes several writers: the lock is per account (its pipeline), which keeps two
+    # runs of one account apart (they share the staging dataset) and lets two accounts load at once.
+    # Its models builds share one lock per lake and dataset.
+    local_key = destination_fingerprint(pipeline.destination, pipeline.dataset_name)
+    if is_ducklake(pipeline.destination) and command != "models build":
+        local_key = pipeline.pipeline_name
     with destination_lock(
         pipeline.destination,
         pipeline.dataset_name,
-        destination_fingerprint(pipeline.destination, pipeline.dataset_name),
+        local_key,
         wait_for_lock,
         command,
     ):

@@ -81,13 +81,13 @@ def destination_fingerprint(destination: Destination, dataset_name: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
-def _slug(text: str, limit: int) -> str:
+def slug(text: str, limit: int) -> str:
     """Letters, digits and single underscores: a pipeline name is a folder and a config section."""
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:limit].strip("_") or "x"
 
 
 def _compose(base: str, destination_name: str, dataset_name: str, key: str) -> str:
-    return f"{base}_{_slug(destination_name, 24)}_{_slug(dataset_name, 40)}_{key[:_KEY_DIGITS]}"
+    return f"{base}_{slug(destination_name, 24)}_{slug(dataset_name, 40)}_{key[:_KEY_DIGITS]}"
 
 
 def _same_but_key(name: str) -> re.Pattern[str]:

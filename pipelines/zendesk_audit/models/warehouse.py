@@ -51,7 +51,9 @@ def value_literal(value: Any, sql_type: str) -> str:
 
 
 # DDL is transactional on these: a failed write leaves every table as it was.
-TRANSACTIONAL_DESTINATIONS = frozenset({"duckdb", "postgres"})
+TRANSACTIONAL_DESTINATIONS = frozenset({"duckdb", "ducklake", "postgres"})
+# A DuckLake is queried through DuckDB: the same SQL dialect.
+DIALECTS = {"ducklake": "duckdb"}
 
 
 class DltSqlEngine:
@@ -60,7 +62,7 @@ class DltSqlEngine:
     def __init__(self, client: SqlClientBase[Any], destination_name: str) -> None:
         self.client = client
         self.name = destination_name
-        self.dialect = destination_name
+        self.dialect = DIALECTS.get(destination_name, destination_name)
         self.transactional = destination_name in TRANSACTIONAL_DESTINATIONS
 
     def execute(self, sql: str) -> None:
