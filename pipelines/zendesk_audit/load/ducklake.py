@@ -69,3 +69,22 @@ def with_offline_extensions(destination: Any) -> Any:
 
 def is_ducklake(destination: Any) -> bool:
     return getattr(destination, "destination_type", None) == DUCKLAKE_TYPE
+
+
+def lake_configuration(destination: Any, dataset_name: str = "zendesk_audit") -> Any:
+    """The destination's configuration, fully resolved: dlt fills in the default catalog and data
+    folder (in the working folder) only then, so a partial resolution cannot say where the lake is.
+
+    Raises:
+        whatever dlt raises for a configuration it cannot resolve.
+    """
+    spec = destination.spec()
+    spec.dataset_name = dataset_name  # dlt insists on one; the lake's address does not depend on it
+    return destination.configuration(spec)
+
+
+def lake_identity(destination: Any) -> str:
+    """Where the lake is, without a secret: the catalog's location (file path, or host/database#schema)
+    and the data's URL. Two working folders with the default catalog are two lakes."""
+    credentials = lake_configuration(destination).credentials
+    return f"{credentials.catalog_location()}|{credentials.storage.bucket_url}"

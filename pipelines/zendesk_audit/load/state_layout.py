@@ -78,6 +78,13 @@ def destination_fingerprint(destination: Destination, dataset_name: str) -> str:
         if value is not None:
             parts.append(f"{name}={value}")
     parts.append(str(getattr(config, "bucket_url", "") or ""))
+    from zendesk_audit.load.ducklake import is_ducklake, lake_identity
+
+    if is_ducklake(destination):
+        try:
+            parts.append(lake_identity(destination))
+        except Exception:  # noqa: BLE001 - unresolvable: dlt reports it when the run starts
+            pass
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 

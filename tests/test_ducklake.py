@@ -1,0 +1,241 @@
+"""DuckLake (`--destination ducklake`): extensions from their packages with the network unreachable,
+the models' known answers on the lake (SQLite and PostgreSQL catalogs, a local folder and S3 on
+loopback), and the commands that read the marts there.
+
+S3 is moto's server mode on a loopback port (an S3-compatible stand-in: no cloud is reached);
+everything else is real: the sandbox over HTTP, DuckDB with the lake attached, the machine's PostgreSQL.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import requests
+from click.testing import CliRunner
+from test_sql_models import (  # noqa: F401 - known_data and seeds_dir are module fixtures used here
+    _postgres_reachable,
+    actual_answers,
+    assert_same_answers,
+    expected_answers,
+    known_data,
+    query_on,
+    seeds_dir,
+)
+
+from conftest import POSTGRES_URL, load_sandbox
+from zendesk_audit.cli import cli as main
+from zendesk_audit.errors import ConfigurationError
+from zendesk_audit.load.duckdb_extensions import extension_path, lake_extensions, load_extensions
+from zendesk_audit.load.pipeline import create_pipeline
+from zendesk_audit.models.build import build_models, model_names
+
+LAKE_ENV = "DESTINATION__DUCKLAKE__CREDENTIALS__"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then closed: connections to it are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def drop_postgres_schema(schema: str) -> None:
+    import psycopg2
+
+    with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
+        cursor.execute(f'drop schema if exists "{schema}" cascade')
+
+
+# ----------------------------------------------------------------------------- S3 on loopback
+@pytest.fixture(scope="module")
+def s3_server() -> Iterator[str]:
+    """moto's S3-compatible server on a loopback port, in a process of its own; its endpoint URL."""
+    pytest.importorskip("moto.server", reason="moto[server] is in the test extra: pip install -e '.[test]'")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(endpoint, timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("moto's S3 server did not start") from None
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def lake_settings(kind: str, folder: Path, s3_endpoint: str | None = None) -> tuple[dict[str, str], str | None]:
+    """dlt's configuration (environment variables) of a lake: `<catalog>-<storage>`, e.g. `sqlite-local`;
+    and the PostgreSQL schema of its catalog (to drop afterwards), if any."""
+    catalog, storage = kind.split("-")
+    env: dict[str, str] = {}
+    schema = None
+    if catalog == "sqlite":
+        env[LAKE_ENV + "CATALOG"] = f"sqlite:///{folder / 'lake.sqlite'}"
+    else:
+        schema = f"i29dl_{uuid.uuid4().hex[:8]}"
+        env[LAKE_ENV + "CATALOG"] = POSTGRES_URL
+        env[LAKE_ENV + "METADATA_SCHEMA"] = schema
+    if storage == "local":
+        env[LAKE_ENV + "STORAGE__BUCKET_URL"] = str(folder / "lake_files")
+    else:
+        assert s3_endpoint is not None
+        bucket = f"i29dl-{uuid.uuid4().hex[:8]}"
+        requests.put(f"{s3_endpoint}/{bucket}", timeout=10).raise_for_status()
+        env.update({
+            LAKE_ENV + "STORAGE__BUCKET_URL": f"s3://{bucket}/lake",
+            LAKE_ENV + "STORAGE__CREDENTIALS__AWS_ACCESS_KEY_ID": "testing",
+            LAKE_ENV + "STORAGE__CREDENTIALS__AWS_SECRET_ACCESS_KEY": "testing",
+            LAKE_ENV + "STORAGE__CREDENTIALS__ENDPOINT_URL": s3_endpoint,
+            LAKE_ENV + "STORAGE__CREDENTIALS__REGION_NAME": "us-east-1",
+        })
+    return env, schema
+
+
+# ----------------------------------------------------------------------------- offline
+def test_a_lake_attaches_from_the_packages_with_the_network_unreachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The extension repository is a closed loopback port, the proxies dead, the extension folder
+    empty: DuckDB alone cannot attach a lake there, the package's files can."""
+    closed = free_port()
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{closed}")
+    config = {"custom_extension_repository": f"http://127.0.0.1:{closed}",
+              "extension_directory": str(tmp_path / "no-extensions-here")}
+    attach = f"attach 'ducklake:sqlite:{tmp_path / 'lake.sqlite'}' as lake (data_path '{tmp_path / 'files'}/')"
+    with duckdb.connect(config=config) as connection, pytest.raises(duckdb.Error):
+        connection.execute(attach)  # the control: nothing to download from, nothing installed
+    with duckdb.connect(config=config) as connection:
+        load_extensions(connection, lake_extensions("sqlite", None))
+        connection.execute(attach)
+        connection.execute("create table lake.answers as select 42 as answer")
+        assert connection.execute("select answer from lake.answers").fetchall() == [(42,)]
+        assert connection.execute("select current_setting('autoinstall_known_extensions')").fetchone() == (False,)
+
+
+def test_a_load_into_a_lake_downloads_nothing(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dlt's own connections to the lake, with DuckDB's repository a closed port and an empty extension folder."""
+    closed = free_port()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(LAKE_ENV + "GLOBAL_CONFIG", (
+        f'{{"custom_extension_repository": "http://127.0.0.1:{closed}", '
+        f'"extension_directory": "{tmp_path / "no-extensions-here"}"}}'
+    ))
+    result = load_sandbox(sandbox, destination="ducklake", dataset="zendesk_audit")
+    assert result.records_loaded == len(sandbox.records())
+    with create_pipeline("ducklake", "zendesk_audit").sql_client() as client:
+        assert client.execute_sql("select count(distinct id) from audit_logs") == [(len(sandbox.records()),)]
+        assert not list((tmp_path / "no-extensions-here").glob("**/*.duckdb_extension"))
+    assert (tmp_path / "ducklake.sqlite").exists(), "the default catalog is a SQLite file in the working folder"
+
+
+def test_a_missing_extension_package_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "duckdb_extension_ducklake" else real(name, *args))
+    with pytest.raises(ConfigurationError, match=r"pip install 'zendesk-audit\[lake\]'"):
+        extension_path("ducklake")
+    result = CliRunner().invoke(main, ["models", "status", "--destination", "ducklake"])
+    assert result.exit_code == 2
+    assert "zendesk-audit[lake]" in result.output and "Traceback" not in result.output
+
+
+# ----------------------------------------------------------------------------- the models on the lake
+LAKES = [
+    "sqlite-local",
+    pytest.param("postgres-s3", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(scope="module", params=LAKES)
+def lake(request: pytest.FixtureRequest, known_data: dict[str, Any], seeds_dir: Path,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The known data loaded into a lake and the models built there, once per kind of lake."""
+    kind = request.param
+    folder = tmp_path_factory.mktemp(kind)
+    endpoint = None
+    if kind.endswith("-s3"):
+        endpoint = request.getfixturevalue("s3_server")
+    if kind.startswith("postgres") and not _postgres_reachable():
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432: start it (pg_ctlcluster <version> main start)")
+    env, schema = lake_settings(kind, folder, endpoint)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        patch.chdir(folder)
+        try:
+            result = load_sandbox(known_data["sandbox"], destination="ducklake", dataset="zendesk_audit")
+            assert result.records_loaded == len(known_data["records"])
+            pipeline = create_pipeline("ducklake", "zendesk_audit")
+            build = build_models(pipeline, seeds_dir=seeds_dir)
+            yield {"kind": kind, "pipeline": pipeline, "build": build, "folder": folder, "env": env}
+        finally:
+            if schema:
+                drop_postgres_schema(schema)
+
+
+def test_the_models_on_the_lake_give_the_known_answers(lake: dict[str, Any], known_data: dict[str, Any], seeds_dir: Path) -> None:
+    """The same answers as on the DuckDB file (test_sql_models checks the file against the same reference)."""
+    assert sorted(lake["build"].built) == sorted(model_names())
+    actual = actual_answers(query_on(lake["pipeline"]), "zendesk_audit_models")
+    assert_same_answers(actual, expected_answers(known_data["records"], seeds_dir, "Europe/Paris"))
+
+
+def test_the_marts_are_lake_tables(lake: dict[str, Any]) -> None:
+    with lake["pipeline"].sql_client() as client:
+        tables = dict(client.execute_sql(
+            "select table_name, table_type from information_schema.tables "
+            "where table_catalog = 'ducklake' and table_schema = 'zendesk_audit_models'"
+        ))
+        assert tables["off_hours_changes_v2"] == "BASE TABLE" and tables["off_hours_changes"] == "VIEW"
+        changed = client.execute_sql("select changes from ducklake.snapshots() order by snapshot_id")
+        assert any("zendesk_audit_models.off_hours_changes_v2" in str(change) for (change,) in changed)
+
+
+def test_the_commands_read_the_marts_on_the_lake(lake: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(lake["folder"])
+    runner = CliRunner()
+    status = runner.invoke(main, ["models", "status", "--destination", "ducklake"])
+    assert status.exit_code == 0, status.output
+    alerts = runner.invoke(main, ["alerts", "--destination", "ducklake", "--history", "--format", "json"])
+    assert alerts.exit_code in (0, 3), alerts.output
+    export = runner.invoke(main, ["evidence", "--destination", "ducklake", "--from", "2020-01-01", "--to", "2030-01-01",
+                                  "--out", str(tmp_path / "evidence")])
+    assert export.exit_code == 0, export.output
+    assert runner.invoke(main, ["evidence", "verify", str(tmp_path / "evidence")]).exit_code == 0
+    report = runner.invoke(main, ["report", "--destination", "ducklake", "--from", "2020-01-01", "--to", "2030-01-01",
+                                  "--format", "html", "--out", str(tmp_path / "report.html")])
+    assert report.exit_code == 0, report.output
+    assert (tmp_path / "report.html").stat().st_size > 0
+
+
+def test_a_bi_tool_reads_the_marts_through_attach(lake: dict[str, Any]) -> None:
+    """What docs/destinations.md tells a BI tool: load the extensions, ATTACH the catalog, query the views."""
+    if lake["kind"] != "sqlite-local":
+        pytest.skip("the SQLite catalog's ATTACH line; the PostgreSQL one is in the concurrency test")
+    with duckdb.connect() as connection:
+        load_extensions(connection, lake_extensions("sqlite", None))
+        connection.execute(f"attach 'ducklake:sqlite:{lake['folder'] / 'lake.sqlite'}' as zendesk (read_only)")
+        connection.execute("use zendesk")
+        rows = connection.execute("select count(*) from zendesk_audit_models.off_hours_changes").fetchone()
+    with lake["pipeline"].sql_client() as client:
+        assert rows == tuple(client.execute_sql("select count(*) from zendesk_audit_models.off_hours_changes")[0])
