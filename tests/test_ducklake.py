@@ -7,10 +7,10 @@ everything else is real: the sandbox over HTTP, DuckDB with the lake attached, t
 """
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,16 +20,9 @@ from typing import Any
 import duckdb
 import pytest
 import requests
+import test_sql_models
 from click.testing import CliRunner
-from test_sql_models import (  # noqa: F401 - known_data and seeds_dir are module fixtures used here
-    _postgres_reachable,
-    actual_answers,
-    assert_same_answers,
-    expected_answers,
-    known_data,
-    query_on,
-    seeds_dir,
-)
+from test_sql_models import _postgres_reachable, actual_answers, assert_same_answers, expected_answers, query_on
 
 from conftest import POSTGRES_URL, load_sandbox
 from zendesk_audit.cli import cli as main
@@ -39,6 +32,9 @@ from zendesk_audit.load.pipeline import create_pipeline
 from zendesk_audit.models.build import build_models, model_names
 
 LAKE_ENV = "DESTINATION__DUCKLAKE__CREDENTIALS__"
+# The known data and seeds of the DuckDB and PostgreSQL known-answer tests, as this module's fixtures.
+known_data = test_sql_models.known_data
+seeds_dir = test_sql_models.seeds_dir
 
 
 def free_port() -> int:
@@ -239,3 +235,79 @@ def test_a_bi_tool_reads_the_marts_through_attach(lake: dict[str, Any]) -> None:
         rows = connection.execute("select count(*) from zendesk_audit_models.off_hours_changes").fetchone()
     with lake["pipeline"].sql_client() as client:
         assert rows == tuple(client.execute_sql("select count(*) from zendesk_audit_models.off_hours_changes")[0])
+
+
+# ----------------------------------------------------------------------------- several writers, many readers
+def lake_connection(env: dict[str, str]) -> duckdb.DuckDBPyConnection:
+    """A reader as a BI tool would be: DuckDB, the extensions from their packages, the lake attached read-only."""
+    connection = duckdb.connect()
+    load_extensions(connection, lake_extensions("postgres", None))
+    catalog = "dbname=test host=127.0.0.1 port=5432 user=postgres password=postgres"
+    connection.execute(
+        f"attach 'ducklake:postgres:{catalog}' as zendesk "
+        f"(metadata_schema '{env[LAKE_ENV + 'METADATA_SCHEMA']}', read_only)"
+    )
+    return connection
+
+
+def rows_by_account(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(connection.execute(
+        "select subdomain, count(*) from zendesk.zendesk_audit.audit_logs group by subdomain").fetchall())
+
+
+@pytest.mark.postgres
+def test_two_accounts_load_into_one_lake_at_once_while_readers_read_and_models_build(
+    sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two machines (two working folders, two dlt state folders) load two accounts into one lake with a
+    PostgreSQL catalog. The first is held inside its load, its rows staged, its merge not run; the
+    second loads everything meanwhile (no lock makes it wait); a models build runs then too; a reader
+    polls while the first commits and sees its account's rows all or none."""
+    from test_races import Run
+
+    if not _postgres_reachable():
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432: start it (pg_ctlcluster <version> main start)")
+    acme, beta = sandbox_factory(subdomain="acme", records=600), sandbox_factory(subdomain="beta", seed=2, records=400)
+    env, schema = lake_settings("postgres-local", tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        (tmp_path / "machine-a").mkdir()
+        (tmp_path / "machine-b").mkdir()
+        args = ("load", "--destination", "ducklake", "--no-models")
+        first = Run(acme, tmp_path / "machine-a", "state", *args, pause_at="merge")
+        assert first.wait_for(first.marker.exists), first.finish()
+        second_code, _, second_err = Run(beta, tmp_path / "machine-b", "state", *args).finish()
+        assert second_code == 0, second_err
+
+        reader = lake_connection(env)
+        assert rows_by_account(reader) == {"beta": 400}, "the held load shows nothing before it commits"
+        monkeypatch.chdir(tmp_path / "machine-b")
+        build = build_models(create_pipeline("ducklake", "zendesk_audit"))
+        assert sorted(build.built) == sorted(model_names())
+
+        seen: list[int] = []
+        done = False
+
+        def poll() -> None:
+            with lake_connection(env) as connection:
+                while not done:
+                    seen.append(rows_by_account(connection).get("acme", 0))
+
+        watcher = threading.Thread(target=poll)
+        watcher.start()
+        first.release()
+        first_code, _, first_err = first.finish()
+        done = True
+        watcher.join(timeout=60)
+        assert first_code == 0, first_err
+        assert set(seen) <= {0, 600} and seen, f"a reader saw part of a commit: {sorted(set(seen))}"
+
+        with lake_connection(env) as connection:
+            ids = connection.execute("select subdomain, id from zendesk.zendesk_audit.audit_logs").fetchall()
+        assert len(ids) == len(set(ids)) == 1_000, "each record once"
+        assert {id_ for subdomain, id_ in ids if subdomain == "acme"} == acme.ids()
+        assert {id_ for subdomain, id_ in ids if subdomain == "beta"} == beta.ids()
+        reader.close()
+    finally:
+        drop_postgres_schema(schema)

@@ -249,8 +249,10 @@ def load_one_account(
     # Validate the destination and the first source before the pipeline exists: a bad option writes nothing.
     target = create_destination(options.destination, options.duckdb_path)
     first = zendesk_audit_source(**source_args, **extra)
+    # A DuckLake stages each account apart (`pipeline.own_staging`): two machines may load two accounts at once.
+    subdomain = source_args.get("subdomain") or dlt.config.get("sources.zendesk_audit.subdomain", str)
     pipeline = create_pipeline(target, options.dataset_name, options.duckdb_path, pipeline_name=pipeline_name,
-                               progress=display)
+                               progress=display, staging_key=subdomain)
     # The first source (already checked), then a fresh one per chunk.
     sources = itertools.chain([first], iter(lambda: zendesk_audit_source(**source_args, **extra), None))
 

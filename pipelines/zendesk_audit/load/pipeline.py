@@ -141,6 +141,7 @@ def create_pipeline(
     pipelines_dir: str | None = None,
     progress: LoadProgress | None = None,
     read_only: bool = False,
+    staging_key: str | None = None,
 ) -> dlt.Pipeline:
     """The dlt pipeline of `pipeline_name` for this database and dataset, with its state.
 
@@ -156,6 +157,8 @@ def create_pipeline(
             `zendesk_audit_csv`.
         pipelines_dir: where local state lives; default: dlt's pipelines folder (`$DLT_DATA_DIR/pipelines`).
         read_only: open a DuckDB file read-only (`report`, `evidence`, `models status`).
+        staging_key: on a DuckLake, names this load's own staging dataset (the account's subdomain;
+            default: `pipeline_name`), see `own_staging`.
 
     Raises:
         ZendeskAuditError: the destination's saved state is needed and cannot be read.
@@ -165,7 +168,7 @@ def create_pipeline(
     )
     name = state_pipeline_name(pipeline_name, destination, dataset_name)
     if is_ducklake(destination):
-        destination = own_staging(destination, pipeline_name)
+        destination = own_staging(destination, staging_key or pipeline_name)
     # Arrow tables keep the lineage columns that dict rows get, for this pipeline only (`dlt_settings`).
     own_pipeline(name)
     if pipelines_dir is None:
@@ -183,17 +186,18 @@ def create_pipeline(
     return pipeline
 
 
-def own_staging(destination: Destination, pipeline_name: str) -> Destination:
-    """A DuckLake destination whose merge stages in a dataset of this account's own.
+def own_staging(destination: Destination, key: str) -> Destination:
+    """A DuckLake destination whose merge stages in a dataset of this account's own (`key`: its subdomain).
 
     dlt stages merged rows in `<dataset>_staging`, which it truncates at the start of a load: two
     accounts loading into one lake at once (DuckLake takes several writers, `locking`) would empty
-    each other's staged rows. With `<dataset>_staging_<pipeline_name>` each account stages apart.
+    each other's staged rows, even from two machines that each load "their" one account under the
+    same pipeline name. With `<dataset>_staging_<key>` each account stages apart.
     """
     from zendesk_audit.load.state_layout import slug
 
     params = dict(destination.config_params)
-    params["staging_dataset_name_layout"] = "%s_staging_" + slug(pipeline_name, 40)
+    params["staging_dataset_name_layout"] = "%s_staging_" + slug(key, 40)
     return type(destination)(**params, **destination.caps_params)
 
 
