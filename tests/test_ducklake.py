@@ -7,6 +7,7 @@ everything else is real: the sandbox over HTTP, DuckDB with the lake attached, t
 """
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import test_sql_models
 from click.testing import CliRunner
 from test_sql_models import _postgres_reachable, actual_answers, assert_same_answers, expected_answers, query_on
 
-from conftest import POSTGRES_URL, load_sandbox
+from conftest import POSTGRES_URL, api_token_credentials, load_sandbox
 from zendesk_audit.cli import cli as main
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.load.duckdb_extensions import extension_path, lake_extensions, load_extensions
@@ -311,3 +312,69 @@ def test_two_accounts_load_into_one_lake_at_once_while_readers_read_and_models_b
         reader.close()
     finally:
         drop_postgres_schema(schema)
+
+
+# ----------------------------------------------------------------------------- time travel
+PERIOD = ["--from", "2020-01-01", "--to", "2030-01-01"]
+
+
+def manifest_of(folder: Path) -> dict[str, Any]:
+    import json
+
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+def without_generation_time(html: str) -> str:
+    return re.sub(r"(<dd>|Generated )[^<]*? by zendesk-audit", r"\1(moment) by zendesk-audit", html)
+
+
+def test_as_of_reproduces_an_export_and_a_report_after_more_loads(
+    lake: dict[str, Any], sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export and a report name the snapshot they read; after another account's load and a models
+    build, `--as-of` that snapshot (by id or by time) writes them again, identical but for the time
+    they were generated. Runs last on its lake: it adds an account there."""
+    if lake["kind"] != "sqlite-local":
+        pytest.skip("time travel is the catalog's: one lake is enough")
+    from zendesk_audit.load.api_load import load_account
+
+    monkeypatch.chdir(lake["folder"])
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(main, [*args, "--destination", "ducklake"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("evidence", *PERIOD, "--out", str(tmp_path / "before"))
+    snapshot = manifest_of(tmp_path / "before")["lake_snapshot"]
+    printed = run("report", *PERIOD, "--out", str(tmp_path / "before.html"))
+    assert f"lake snapshot {snapshot['id']} of {snapshot['time']}" in printed
+    assert f"lake snapshot {snapshot['id']}" in (tmp_path / "before.html").read_text(encoding="utf-8")
+
+    beta = sandbox_factory(subdomain="beta", records=60, seed=3)
+    loaded = load_account({"subdomain": "beta", "base_url": beta.base_url, "credentials": api_token_credentials(beta)},
+                          destination="ducklake", dataset_name="zendesk_audit", build_models=True)
+    assert loaded.lake_snapshot is not None and loaded.lake_snapshot["id"] > snapshot["id"]
+
+    with create_pipeline("ducklake", "zendesk_audit").sql_client() as client:
+        accounts = client.execute_sql("select distinct subdomain from audit_logs order by 1")
+    assert accounts == [("acme",), ("beta",)], "the lake changed since the first export"
+
+    run("evidence", *PERIOD, "--as-of", str(snapshot["id"]), "--out", str(tmp_path / "again"))
+    before, again = manifest_of(tmp_path / "before"), manifest_of(tmp_path / "again")
+    assert again["lake_snapshot"] == snapshot
+    assert {**again, "generated_at": None} == {**before, "generated_at": None}
+    for item in before["files"]:
+        assert (tmp_path / "again" / item["path"]).read_bytes() == (tmp_path / "before" / item["path"]).read_bytes()
+
+    # By time: the snapshot in force at that moment, the same one.
+    run("report", *PERIOD, "--as-of", snapshot["time"], "--out", str(tmp_path / "again.html"))
+    assert without_generation_time((tmp_path / "again.html").read_text(encoding="utf-8")) == without_generation_time(
+        (tmp_path / "before.html").read_text(encoding="utf-8"))
+
+    verified = runner.invoke(main, ["evidence", "verify", str(tmp_path / "before")])
+    assert verified.exit_code == 0 and f"lake snapshot {snapshot['id']} is still in the lake" in verified.output
+    gone = runner.invoke(main, ["report", *PERIOD, "--destination", "ducklake", "--as-of", "999999",
+                                "--out", str(tmp_path / "x.html")])
+    assert gone.exit_code == 2 and "keeps no snapshot 999999" in gone.output

@@ -10,6 +10,7 @@ instead, in dlt's own pipelines folder (see `state_layout`), where dlt's CLI fin
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -42,6 +43,7 @@ from zendesk_audit.settings import (
 )
 
 if TYPE_CHECKING:
+    from zendesk_audit.load.ducklake import LakeSnapshot
     from zendesk_audit.load.progress import LoadProgress
 
 def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKDB_PATH, read_only: bool = False) -> Destination:
@@ -290,6 +292,8 @@ def open_database(
     wait_for_lock: float = 0.0,
     read_only: bool = True,
     no_sql_engine: str = NO_SQL_ENGINE,
+    as_of: str | None = None,
+    pin: bool = False,
 ) -> Iterator[dlt.Pipeline]:
     """The pipeline of a database loaded before, its DuckDB file held open for the whole block.
 
@@ -297,8 +301,13 @@ def open_database(
     or a writer (`alerts` writes its ledger, `models build` its tables) waits for the file up to
     `wait_for_lock` seconds, then fails in one line (`locking.duckdb_session`).
 
+    On a DuckLake, `pin` (the readers that record what they read: `report`, `evidence`) attaches
+    the lake as of one snapshot for the whole block: `as_of` (a snapshot id or a time), else the
+    latest. Every query of the block then reads the same data, whatever loads commit meanwhile.
+
     Raises:
-        ConfigurationError: no DuckDB file there, or a destination without SQL (filesystem).
+        ConfigurationError: no DuckDB file there, a destination without SQL (filesystem), `as_of`
+            on a destination without snapshots or naming none the lake keeps.
         DatabaseBusy: the DuckDB file stayed open in another process for the whole wait.
     """
     if destination in ("", "duckdb") and not os.path.exists(duckdb_path):
@@ -306,5 +315,41 @@ def open_database(
     if destination == "filesystem":
         raise ConfigurationError(no_sql_engine)
     pipeline = create_pipeline(destination, dataset, duckdb_path, read_only=read_only)
+    if is_ducklake(pipeline.destination) and pin:
+        pipeline = pin_snapshot(pipeline, as_of)
+    elif as_of is not None:
+        raise ConfigurationError(
+            f"--as-of reads a past snapshot of a DuckLake; the {destination or 'duckdb'} destination keeps none: "
+            "use --destination ducklake, or leave --as-of out"
+        )
     with duckdb_session(duckdb_database(pipeline.destination), read_only=read_only, wait_seconds=wait_for_lock):
         yield pipeline
+
+
+def pin_snapshot(pipeline: dlt.Pipeline, as_of: str | None) -> dlt.Pipeline:
+    """The pipeline of the same DuckLake attached as of the snapshot `as_of` names (default: the latest)."""
+    from zendesk_audit.load.ducklake import as_of_destination, find_snapshot, lake_name, snapshots
+
+    with pipeline.sql_client() as client:
+        chosen = find_snapshot(snapshots(client, lake_name(pipeline.destination)), as_of)
+    pinned = as_of_destination(pipeline.destination, chosen.snapshot_id)
+    pinned_pipeline = create_pipeline(pinned, pipeline.dataset_name, read_only=True)
+    _PINNED[pinned_pipeline.destination] = chosen  # what `read_snapshot` answers, without another connection
+    return pinned_pipeline
+
+
+_PINNED: weakref.WeakKeyDictionary[Destination, LakeSnapshot] = weakref.WeakKeyDictionary()
+
+
+def read_snapshot(pipeline: dlt.Pipeline) -> LakeSnapshot | None:
+    """The lake snapshot a pinned pipeline reads (`open_database(pin=True)`); None for any other."""
+    from zendesk_audit.load.ducklake import lake_name, pinned_snapshot, snapshots
+
+    snapshot_id = pinned_snapshot(pipeline.destination)
+    if snapshot_id is None:
+        return None
+    if pipeline.destination in _PINNED:
+        return _PINNED[pipeline.destination]
+    with pipeline.sql_client() as client:
+        kept = snapshots(client, lake_name(pipeline.destination))
+    return next(item for item in kept if item.snapshot_id == snapshot_id)

@@ -88,6 +88,17 @@ def destination_fingerprint(destination: Destination, dataset_name: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
+def account_pipeline_name(subdomain: str) -> str:
+    """`zendesk_audit_<subdomain>`: the base name of one account's pipelines, hence one state per account.
+
+    Several accounts in one dataset use it; so does every load into a DuckLake, which several
+    machines share, each perhaps configured with "its" one account: under the one-account name
+    `zendesk_audit` they would restore each other's cursor from the lake and skip records."""
+    from zendesk_audit.settings import DEFAULT_PIPELINE_NAME
+
+    return f"{DEFAULT_PIPELINE_NAME}_{re.sub(r'[^a-z0-9_]', '_', subdomain.lower())}"
+
+
 def slug(text: str, limit: int) -> str:
     """Letters, digits and single underscores: a pipeline name is a folder and a config section."""
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:limit].strip("_") or "x"
