@@ -378,3 +378,15 @@ def test_as_of_reproduces_an_export_and_a_report_after_more_loads(
     gone = runner.invoke(main, ["report", *PERIOD, "--destination", "ducklake", "--as-of", "999999",
                                 "--out", str(tmp_path / "x.html")])
     assert gone.exit_code == 2 and "keeps no snapshot 999999" in gone.output
+
+    # Maintenance expires every old snapshot but the latest and the one the exports name.
+    maintenance = runner.invoke(main, ["lake", "maintain", "--keep-days", "0"], catch_exceptions=False)
+    assert maintenance.exit_code == 0, maintenance.output
+    maintained = maintenance.output
+    assert f"kept for evidence exports ({snapshot['id']})" in maintained, maintained
+    run("evidence", *PERIOD, "--as-of", str(snapshot["id"]), "--out", str(tmp_path / "after-maintain"))
+    for item in before["files"]:
+        assert (tmp_path / "after-maintain" / item["path"]).read_bytes() == (tmp_path / "before" / item["path"]).read_bytes()
+    expired = runner.invoke(main, ["report", *PERIOD, "--destination", "ducklake", "--as-of", str(loaded.lake_snapshot["id"]),
+                                   "--out", str(tmp_path / "y.html")])
+    assert expired.exit_code == 2 and f"keeps no snapshot {loaded.lake_snapshot['id']}" in expired.output

@@ -229,6 +229,14 @@ def export_evidence(pipeline: dlt.Pipeline, out_dir: str | Path, period: Period)
     result.manifest_sha256 = manifest_sha256(out)
     sums = [(item.sha256, item.path) for item in result.files] + [(result.manifest_sha256, MANIFEST_NAME)]
     (out / SUMS_NAME).write_text("".join(f"{digest}  {path}\n" for digest, path in sums), encoding="utf-8")
+    if result.snapshot is not None:
+        # `lake maintain` keeps this snapshot, so `--as-of` reproduces the export however old it gets.
+        from zendesk_audit.load.ducklake import unpinned
+        from zendesk_audit.load.lake_maintenance import remember_export
+        from zendesk_audit.load.pipeline import create_pipeline
+
+        remember_export(create_pipeline(unpinned(pipeline.destination), dataset), result.snapshot,
+                        result.manifest_sha256, str(out))
     result.seconds = time.monotonic() - started
     return result
 

@@ -228,3 +228,9 @@ def committed_snapshot(client: Any, lake: str, loads_table: str, load_id: str) -
         else:
             low = middle + 1
     return kept[low]
+
+
+def unpinned(destination: Any) -> Any:
+    """The same DuckLake destination as it is now (not as of a snapshot), for writing."""
+    params = {key: value for key, value in destination.config_params.items() if key != "as_of_snapshot"}
+    return offline_ducklake(**params, **destination.caps_params)
