@@ -156,6 +156,46 @@ def test_a_missing_extension_package_is_one_line_naming_the_extra(monkeypatch: p
     assert "zendesk-audit[lake]" in result.output and "Traceback" not in result.output
 
 
+# ----------------------------------------------------------------------------- exactly once
+def lake_ids() -> list[tuple[str, int]]:
+    with create_pipeline("ducklake", "zendesk_audit").sql_client() as client:
+        return [tuple(row) for row in client.execute_sql("select subdomain, id from audit_logs")]
+
+
+def test_a_failed_run_a_rerun_and_a_rescan_load_each_record_once_into_a_lake(
+    sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """test_incremental's guarantees on a lake: a run that fails midway commits nothing of its
+    chunk, the rerun completes, an overlapping re-scan adds nothing."""
+    from zendesk_audit.errors import ApiError
+    from zendesk_audit.zendesk_api.client import ZendeskClient
+    from zendesk_audit.zendesk_api.stats import RequestStats
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ZendeskClient, "_backoff", lambda self, attempt: 0.01)
+    sandbox = sandbox_factory(records=3_000, seed=8)
+    records = sandbox.records()
+    load_sandbox(sandbox, destination="ducklake", end=records[1_000]["created_at"], start="2000-01-01")
+    before = lake_ids()
+
+    def break_after_ten_pages(stats: RequestStats) -> None:
+        if stats.pages == 10:
+            sandbox.set_faults(fault_rate=1.0, fault_kinds=("500",))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RequestStats, "changed", break_after_ten_pages)
+        with pytest.raises(ApiError, match="kept failing"):
+            load_sandbox(sandbox, destination="ducklake")
+    assert lake_ids() == before
+    sandbox.set_faults(fault_rate=0.0)
+    first = load_sandbox(sandbox, destination="ducklake")
+    rescan = load_sandbox(sandbox, destination="ducklake", start=records[500]["created_at"], end=records[2_500]["created_at"])
+    assert rescan.records_loaded > 1_000 and rescan.cursor == first.cursor
+    ids = lake_ids()
+    assert len(ids) == len(set(ids)) == 3_000
+    assert {id_ for _, id_ in ids} == sandbox.ids()
+
+
 # ----------------------------------------------------------------------------- the models on the lake
 LAKES = [
     "sqlite-local",
