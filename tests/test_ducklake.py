@@ -33,6 +33,10 @@ from zendesk_audit.load.pipeline import create_pipeline
 from zendesk_audit.models.build import build_models, model_names
 
 LAKE_ENV = "DESTINATION__DUCKLAKE__CREDENTIALS__"
+# A lake's load or models build takes several times the DuckDB file's (each connection loads the
+# extensions and attaches the catalog; every commit writes the catalog): the module's fixtures and
+# scenario tests take tens of seconds on a quiet machine and minutes on a busy one.
+pytestmark = pytest.mark.timeout(900)
 # The known data and seeds of the DuckDB and PostgreSQL known-answer tests, as this module's fixtures.
 known_data = test_sql_models.known_data
 seeds_dir = test_sql_models.seeds_dir
