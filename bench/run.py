@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE))
 sys.path.append(str(HERE / ".baseline-deps"))
 
 import duckdb  # noqa: E402
+import lake_bench  # noqa: E402
 import models_bench  # noqa: E402
 import postgres_bulk  # noqa: E402
 import sandbox_throughput  # noqa: E402
@@ -185,6 +186,8 @@ def main() -> None:
     parser.add_argument("--postgres-records", type=int, default=200_000)
     parser.add_argument("--budget-seconds", type=float, default=75.0,
                         help="Each budget run holds this many seconds of pages at the limit (a whole 60 s window and more).")
+    parser.add_argument("--lake-records", type=int, default=1_000_000, help="the DuckLake load against the DuckDB file's")
+    parser.add_argument("--lake-tile-records", type=int, default=10_000_000, help="the BI tiles on the DuckLake's marts")
     parser.add_argument("--models-records", type=int, action="append",
                         help="sizes for the SQL models bench (bench/models_bench.py); default 1,000,000 and 10,000,000")
     args = parser.parse_args()
@@ -196,6 +199,7 @@ def main() -> None:
     budget(args.budget_seconds)
     row(*postgres_bulk.postgres_vs_duckdb(args.postgres_records))
     models_bench.run(row, args.models_records or [1_000_000, 10_000_000])
+    lake_bench.run(row, args.lake_records, args.lake_tile_records)
     cores = len(os.sched_getaffinity(0))
     lines = [
         "# Benchmarks",

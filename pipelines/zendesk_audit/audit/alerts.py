@@ -394,7 +394,7 @@ def ensure_ledger(engine: DltSqlEngine, schema: str) -> str:
     table = engine.relation(schema, LEDGER_TABLE)
     engine.create_schema(schema)
     columns = ", ".join(f"{name} {sql_type_name(kind)}" for name, kind in LEDGER_COLUMNS)
-    engine.execute(f"create table if not exists {table} ({columns}, primary key (rule_id, subdomain, audit_log_id))")
+    engine.execute(f"create table if not exists {table} ({columns}{engine.primary_key('rule_id', 'subdomain', 'audit_log_id')})")
     return table
 
 
@@ -454,7 +454,7 @@ def _record(engine: DltSqlEngine, ledger: str, result: AlertsResult, delivered: 
 def ensure_baselines(engine: DltSqlEngine, schema: str) -> str:
     table = engine.relation(schema, BASELINE_TABLE)
     columns = ", ".join(f"{name} {sql_type_name(kind)}" for name, kind in BASELINE_COLUMNS)
-    engine.execute(f"create table if not exists {table} ({columns}, primary key (subdomain))")
+    engine.execute(f"create table if not exists {table} ({columns}{engine.primary_key('subdomain')})")
     return table
 
 

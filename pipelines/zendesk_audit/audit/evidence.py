@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import dlt
     import pyarrow as pa
 
+    from zendesk_audit.load.ducklake import LakeSnapshot
     from zendesk_audit.models.warehouse import DltSqlEngine
 
 MANIFEST_NAME = "manifest.json"
@@ -80,13 +81,15 @@ class EvidenceResult:
     files: list[ExportedFile] = field(default_factory=list)
     manifest_sha256: str = ""
     seconds: float = 0.0
+    snapshot: LakeSnapshot | None = None
 
     def summary_line(self) -> str:
         relations = len({item.relation for item in self.files})
         records = sum(item.rows for item in self.files if item.path == "records/audit_logs.csv")
+        read = f" from {self.snapshot.words()} (--as-of {self.snapshot.snapshot_id} reproduces it)" if self.snapshot else ""
         return (
             f"evidence: {records:,} records and {relations} relations ({len(self.files)} files) for "
-            f"{self.period.label()} in {self.out_dir} in {self.seconds:.1f} s; manifest sha256 {self.manifest_sha256}"
+            f"{self.period.label()}{read} in {self.out_dir} in {self.seconds:.1f} s; manifest sha256 {self.manifest_sha256}"
         )
 
 
@@ -181,6 +184,7 @@ def export_evidence(pipeline: dlt.Pipeline, out_dir: str | Path, period: Period)
         >>> result = export_evidence(pipeline, "evidence-2026-q3", Period.parse("2026-07-01", "2026-10-01"))
         >>> print(result.summary_line())
     """
+    from zendesk_audit.load.pipeline import read_snapshot
     from zendesk_audit.models.build import model_names, models_schema_name
     from zendesk_audit.models.dbt_project import default_sql_dir
     from zendesk_audit.models.warehouse import open_engine
@@ -189,7 +193,7 @@ def export_evidence(pipeline: dlt.Pipeline, out_dir: str | Path, period: Period)
     out = Path(out_dir)
     dataset = pipeline.dataset_name
     schema = models_schema_name(dataset)
-    result = EvidenceResult(str(out), period)
+    result = EvidenceResult(str(out), period, snapshot=read_snapshot(pipeline))
     with open_engine(pipeline) as engine:
         require_views(engine, dataset, ["stg_audit_logs"])
         raw = engine.relations(dataset)
@@ -216,6 +220,8 @@ def export_evidence(pipeline: dlt.Pipeline, out_dir: str | Path, period: Period)
                        "activity_date (local date), whole when they have none",
         "destination": pipeline.destination.destination_name,
         "dataset": dataset,
+        # A DuckLake's snapshot that every file was read from: `--as-of <id>` reads it again.
+        **({"lake_snapshot": result.snapshot.as_dict()} if result.snapshot else {}),
         "models": versions,
         "files": [asdict(item) for item in result.files],
     }
@@ -223,6 +229,14 @@ def export_evidence(pipeline: dlt.Pipeline, out_dir: str | Path, period: Period)
     result.manifest_sha256 = manifest_sha256(out)
     sums = [(item.sha256, item.path) for item in result.files] + [(result.manifest_sha256, MANIFEST_NAME)]
     (out / SUMS_NAME).write_text("".join(f"{digest}  {path}\n" for digest, path in sums), encoding="utf-8")
+    if result.snapshot is not None:
+        # `lake maintain` keeps this snapshot, so `--as-of` reproduces the export however old it gets.
+        from zendesk_audit.load.ducklake import unpinned
+        from zendesk_audit.load.lake_maintenance import remember_export
+        from zendesk_audit.load.pipeline import create_pipeline
+
+        remember_export(create_pipeline(unpinned(pipeline.destination), dataset), result.snapshot,
+                        result.manifest_sha256, str(out))
     result.seconds = time.monotonic() - started
     return result
 
@@ -292,6 +306,32 @@ def verify_evidence(out_dir: str | Path, expected_manifest_sha256: str | None = 
         if path.is_file() and relative not in listed:
             problems.append(f"{relative}: not in the manifest (added after export)")
     return problems
+
+
+def snapshot_line(out_dir: str | Path) -> str | None:
+    """Whether the lake still keeps the snapshot an export was read from (its manifest's `lake_snapshot`),
+    as one line; None for an export without one. The lake is the one dlt's configuration names
+    (`[destination.ducklake]`), with the manifest's dataset."""
+    try:
+        manifest = json.loads((Path(out_dir) / MANIFEST_NAME).read_text(encoding="utf-8"))
+        snapshot_id = int(manifest["lake_snapshot"]["id"])
+        dataset = str(manifest.get("dataset") or "zendesk_audit")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    from zendesk_audit.load.ducklake import lake_name, snapshots
+    from zendesk_audit.load.pipeline import create_pipeline
+
+    try:
+        pipeline = create_pipeline("ducklake", dataset, read_only=True)
+        with pipeline.sql_client() as client:
+            kept = {item.snapshot_id for item in snapshots(client, lake_name(pipeline.destination))}
+    except Exception as exc:  # noqa: BLE001 - the files are checked; the lake is a bonus
+        from zendesk_audit.models.warehouse import first_error_line
+
+        return f"lake snapshot {snapshot_id}: cannot check the lake ({first_error_line(exc)})"
+    if snapshot_id in kept:
+        return f"lake snapshot {snapshot_id} is still in the lake: `--as-of {snapshot_id}` reproduces this export"
+    return f"lake snapshot {snapshot_id} is no longer in the lake (expired): this export cannot be reproduced from it"
 
 
 def _check_sums(out: Path, expected: dict[str, str], manifest_digest: str) -> list[str]:

@@ -98,6 +98,7 @@ class ReportResult:
     not_checked: dict[str, str] = field(default_factory=dict)  # section -> why it could not be checked
     seconds: float = 0.0
     time_zones: list[AccountTimeZone] = field(default_factory=list)
+    snapshot: str | None = None  # a DuckLake's snapshot it was read from, in words
 
     def summary_line(self) -> str:
         records = self.section_rows.get("headline", 0)
@@ -107,7 +108,8 @@ class ReportResult:
             note += f"; not checked: {', '.join(self.not_checked)}"
         zones = _zones_label(self.time_zones)
         return (
-            f"report: {records:,} records, {self.period.label()}, {zones}, {self.format.upper()} written to "
+            f"report: {records:,} records, {self.period.label()}, {zones}, "
+            f"{'from ' + self.snapshot + ', ' if self.snapshot else ''}{self.format.upper()} written to "
             f"{self.path} in {self.seconds:.1f} s{note}"
         )
 
@@ -548,8 +550,9 @@ def _cover(data: ReportData, generated: datetime, version: str, period_text: str
         freshness.append(f"<p>{html_text(name)}{count_words(item.records, 'record')} in all{escape(latest)}; "
                          f"{escape(cursor)}{escape(last_load)}.</p>")
     facts.append(("Data freshness", "".join(freshness) or "no record loaded"))
+    read_from = f"; read from {data.snapshot} (`--as-of` reproduces it)" if data.snapshot else ""
     facts.append(("Generated", escape(f"{moment(generated)} by zendesk-audit {version}, from the {data.destination} "
-                                      f"database (models in {data.schema})")))
+                                      f"database (models in {data.schema}){read_from}")))
     notices = [line[:1].upper() + line[1:] for line in fallback_warnings(data.time_zones)]
     window = data.window
     if window is not None and not window.open_end:
@@ -595,9 +598,10 @@ def render_report(data: ReportData, generated: datetime, version: str, paper: st
     parts.append(builder.appendix())
     period_text = period_words(data.window, data.period)
     accounts = ", ".join(data.accounts) or (data.period.subdomain or "")
+    snapshot = f" ({data.snapshot})" if data.snapshot else ""
     footer = escape(
         f"Generated {moment(generated)} by zendesk-audit {version} from the audit-log records in the {data.destination} "
-        "database. Every row behind these figures is in the evidence export of the same period, with a checksum for "
+        f"database{snapshot}. Every row behind these figures is in the evidence export of the same period, with a checksum for "
         "each file."
     )
     title = f"Zendesk audit review: {accounts + ', ' if accounts else ''}{_short_period(data.window, data.period)}"
@@ -641,9 +645,13 @@ def write_report(pipeline: dlt.Pipeline, out: str | Path, period: Period, format
 
         found_browser = find_browser(browser)
         paper = paper or "a4"
+    from zendesk_audit.load.pipeline import read_snapshot
+
+    snapshot = read_snapshot(pipeline)
     with open_engine(pipeline) as engine:
         require_views(engine, pipeline.dataset_name, VIEWS)
         data = read_report_data(engine, pipeline.dataset_name, period)
+    data.snapshot = snapshot.words() if snapshot else None
     html, builder = render_report(data, datetime.now(timezone.utc), tool_version(), paper)
     if found_browser:
         from zendesk_audit.audit.report_pdf import print_pdf
@@ -651,6 +659,7 @@ def write_report(pipeline: dlt.Pipeline, out: str | Path, period: Period, format
         print_pdf(html, Path(out), found_browser)
     else:
         Path(out).write_text(html, encoding="utf-8")
-    result = ReportResult(str(out), period, chosen, builder.rows, builder.not_checked, time_zones=data.time_zones)
+    result = ReportResult(str(out), period, chosen, builder.rows, builder.not_checked, time_zones=data.time_zones,
+                          snapshot=data.snapshot)
     result.seconds = time.monotonic() - started
     return result

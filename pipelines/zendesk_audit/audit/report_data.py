@@ -154,6 +154,7 @@ class ReportData:
     incidents: list[Incident]
     destination: str
     schema: str
+    snapshot: str | None = None  # a DuckLake's snapshot the report was read from, in words
 
 
 class _Queries:

@@ -20,6 +20,7 @@ from zendesk_audit.cli.dashboards import dashboards_group
 from zendesk_audit.cli.detections import detections_group
 from zendesk_audit.cli.evidence import alerts_command, evidence_group, report_command
 from zendesk_audit.cli.imports import export_request_command, import_csv_command
+from zendesk_audit.cli.lake import lake_group
 from zendesk_audit.cli.models import models_group
 from zendesk_audit.cli.options import (
     check_detection_rules,
@@ -275,6 +276,7 @@ cli.add_command(import_csv_command)
 cli.add_command(export_request_command)
 cli.add_command(status_command)
 cli.add_command(repair_cursor_command)
+cli.add_command(lake_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,6 +17,15 @@ from zendesk_audit.models.seeds import SEVERITIES
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def as_of_option(func: F) -> F:
+    """--as-of: read a DuckLake as of a past snapshot (`report`, `evidence`)."""
+    return click.option(
+        "--as-of", "as_of", metavar="SNAPSHOT|TIME",
+        help="DuckLake only: read the lake as of this snapshot id or ISO time (the one an earlier report or "
+             "export names) to reproduce it; default: the latest snapshot, which the output names.",
+    )(func)
+
+
 def period_options(func: F) -> F:
     """--from, --to and --subdomain mean the same in the alerts, the report and the evidence export."""
     func = click.option("--subdomain", help="Only this account (the subdomain column); default: every account.")(func)
@@ -33,6 +42,7 @@ def period_options(func: F) -> F:
 )
 @period_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="A new or empty folder for the export.")
+@as_of_option
 @destination_options
 @lock_option
 @verbose_option
@@ -44,6 +54,7 @@ def evidence_group(
     to: str | None,
     subdomain: str | None,
     out_dir: str | None,
+    as_of: str | None,
     destination: str,
     dataset: str,
     duckdb_path: str,
@@ -67,7 +78,7 @@ def evidence_group(
     if not (from_ and to and out_dir):
         raise ConfigurationError("evidence needs --from ISO --to ISO --out DIR (or: zendesk-audit evidence verify DIR)")
     period = Period.parse(from_, to, subdomain)
-    with open_database(destination, dataset, duckdb_path, wait_for_lock) as pipeline:
+    with open_database(destination, dataset, duckdb_path, wait_for_lock, as_of=as_of, pin=True) as pipeline:
         result = export_evidence(pipeline, out_dir, period)
     click.echo(result.summary_line())
 
@@ -84,7 +95,7 @@ def verify_command(directory: str, manifest_sha256: str | None) -> int:
     Example: zendesk-audit evidence verify evidence-2026-q3 --manifest-sha256 3b1f...
     """
     from zendesk_audit.audit.evidence import manifest_sha256 as digest_of
-    from zendesk_audit.audit.evidence import verify_evidence
+    from zendesk_audit.audit.evidence import snapshot_line, verify_evidence
     from zendesk_audit.errors import EXIT_FAILED, EXIT_OK
     from zendesk_audit.text_safety import terminal_text
 
@@ -94,6 +105,9 @@ def verify_command(directory: str, manifest_sha256: str | None) -> int:
     if problems:
         return EXIT_FAILED
     click.echo(f"{directory}: intact; manifest sha256 {digest_of(directory)}")
+    lake = snapshot_line(directory)
+    if lake:
+        click.echo(terminal_text(f"{directory}: {lake}"))
     return EXIT_OK
 
 
@@ -183,6 +197,7 @@ def alerts_command(
               help="The PDF's page size (default a4); for HTML, fixes the printed page size.")
 @click.option("--browser", metavar="PATH", envvar="ZENDESK_AUDIT_BROWSER",
               help="Chromium, Chrome or Edge (131+) to print the PDF with; default: the first found on the PATH.")
+@as_of_option
 @destination_options
 @lock_option
 @verbose_option
@@ -195,6 +210,7 @@ def report_command(
     output_format: str | None,
     paper: str | None,
     browser: str | None,
+    as_of: str | None,
     destination: str,
     dataset: str,
     duckdb_path: str,
@@ -219,7 +235,7 @@ def report_command(
 
     period = Period.parse(from_, to, subdomain)
     chosen = report_format(out_path, output_format)  # before the database is opened: a wrong name writes nothing
-    with open_database(destination, dataset, duckdb_path, wait_for_lock) as pipeline:
+    with open_database(destination, dataset, duckdb_path, wait_for_lock, as_of=as_of, pin=True) as pipeline:
         result = write_report(pipeline, out_path, period, format=chosen,
                               paper=paper.lower() if paper else None, browser=browser)
     click.echo(result.summary_line())

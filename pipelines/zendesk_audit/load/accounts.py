@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -54,7 +53,7 @@ from zendesk_audit.extract.options import check_config_files, check_start, check
 from zendesk_audit.load.api_load import LoadResult, load_one_account
 from zendesk_audit.load.pipeline import create_destination, create_pipeline, write_lock
 from zendesk_audit.load.runner import LoadOptions, alerts_after_load, build_models_after
-from zendesk_audit.load.state_layout import state_pipeline_name
+from zendesk_audit.load.state_layout import account_pipeline_name, state_pipeline_name
 from zendesk_audit.settings import (
     DEFAULT_DATASET_NAME,
     DEFAULT_DUCKDB_PATH,
@@ -75,7 +74,7 @@ _CREDENTIAL_FIELDS = (
 
 def pipeline_name_for(subdomain: str) -> str:
     """`zendesk_audit_<subdomain>`: the base name of one account's pipelines, hence one state per account."""
-    return f"{DEFAULT_PIPELINE_NAME}_{re.sub(r'[^a-z0-9_]', '_', subdomain.lower())}"
+    return account_pipeline_name(subdomain)
 
 
 def dlt_pipeline_name(base: str, destination: str | None, dataset_name: str, duckdb_path: str) -> str:
@@ -458,7 +457,7 @@ def account_cursors(
         options = configured_options(subdomain=given, start=start, lag_seconds=lag_seconds, end=None)
         settled = settled_end(options.lag_seconds, moment)
         check_start(options.start, settled)
-        name = pipeline_name_for(options.subdomain) if several else DEFAULT_PIPELINE_NAME
+        name = pipeline_name_for(options.subdomain) if several or destination == "ducklake" else DEFAULT_PIPELINE_NAME
         if destination in (None, "duckdb") and not os.path.exists(duckdb_path):
             full_name = dlt_pipeline_name(name, destination, dataset_name, duckdb_path)
             reports.append(CursorReport(options.subdomain, full_name, None, settled))  # nothing loaded, nothing created

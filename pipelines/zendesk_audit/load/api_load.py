@@ -18,6 +18,7 @@ from zendesk_audit.extract.cursor import repair_command
 from zendesk_audit.extract.options import check_config_files
 from zendesk_audit.extract.source import REJECTED_TABLE, ChunkReport, zendesk_audit_source
 from zendesk_audit.load.dlt_settings import bounded_memory
+from zendesk_audit.load.ducklake import is_ducklake
 from zendesk_audit.load.pipeline import (
     arrow_file_format,
     create_destination,
@@ -28,6 +29,7 @@ from zendesk_audit.load.pipeline import (
 )
 from zendesk_audit.load.progress import LoadProgress, ProgressMode
 from zendesk_audit.load.runner import Chunk, ChunkTotals, LoadOptions, build_models_after, run_chunks
+from zendesk_audit.load.state_layout import account_pipeline_name
 from zendesk_audit.settings import (
     DEFAULT_CHUNK_PAGES,
     DEFAULT_CHUNK_SECONDS,
@@ -80,6 +82,8 @@ class LoadResult:
     # its start (Python's own start and imports included) until the result, models included.
     phases: dict[str, float] = field(default_factory=dict)
     process_seconds: float | None = None
+    # On a DuckLake, the snapshot this load's last chunk committed (`id`, `time`): `--as-of` reads it.
+    lake_snapshot: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,6 +100,7 @@ class LoadResult:
             + (f"; {self.records_rejected:,} rejected into {REJECTED_TABLE}" if self.records_rejected else "")
             + (f"; {self.records_duplicated:,} duplicate records kept once" if self.records_duplicated else "")
             + zone
+            + (f"; lake snapshot {self.lake_snapshot['id']}" if self.lake_snapshot else "")
             + (f"; dlt pipeline {self.pipeline_name}" if self.pipeline_name else "")
         )
 
@@ -202,7 +207,20 @@ def run_load(
         time_zone=zone.time_zone if zone else None,
         time_zone_source=zone.source if zone else None,
         time_zone_reason=zone.reason if zone else None,
+        lake_snapshot=load_snapshot(pipeline, totals.load_ids),
     )
+
+
+def load_snapshot(pipeline: dlt.Pipeline, load_ids: list[str]) -> dict[str, Any] | None:
+    """On a DuckLake, the snapshot the last of `load_ids` committed; None elsewhere or when nothing loaded."""
+    from zendesk_audit.load.ducklake import committed_snapshot, is_ducklake, lake_name
+
+    if not load_ids or not is_ducklake(pipeline.destination):
+        return None
+    with pipeline.sql_client() as client:
+        found = committed_snapshot(client, lake_name(pipeline.destination),
+                                   client.make_qualified_table_name("_dlt_loads"), load_ids[-1])
+    return found.as_dict() if found else None
 
 
 def load_account(
@@ -249,8 +267,13 @@ def load_one_account(
     # Validate the destination and the first source before the pipeline exists: a bad option writes nothing.
     target = create_destination(options.destination, options.duckdb_path)
     first = zendesk_audit_source(**source_args, **extra)
+    # A DuckLake keeps each account's state and staging apart, named by its subdomain, even for one
+    # account: several machines may each load theirs into it at once (`state_layout.account_pipeline_name`).
+    subdomain = source_args.get("subdomain") or dlt.config.get("sources.zendesk_audit.subdomain", str)
+    if is_ducklake(target) and pipeline_name == DEFAULT_PIPELINE_NAME and subdomain:
+        pipeline_name = account_pipeline_name(subdomain)
     pipeline = create_pipeline(target, options.dataset_name, options.duckdb_path, pipeline_name=pipeline_name,
-                               progress=display)
+                               progress=display, staging_key=subdomain)
     # The first source (already checked), then a fresh one per chunk.
     sources = itertools.chain([first], iter(lambda: zendesk_audit_source(**source_args, **extra), None))
 

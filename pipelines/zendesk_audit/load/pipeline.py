@@ -10,6 +10,7 @@ instead, in dlt's own pipelines folder (see `state_layout`), where dlt's CLI fin
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from zendesk_audit.errors import (
 )
 from zendesk_audit.extract.cursor import format_time, saved_cursor
 from zendesk_audit.load.dlt_settings import own_pipeline
+from zendesk_audit.load.ducklake import is_ducklake, with_offline_extensions
 from zendesk_audit.load.iceberg import ICEBERG, iceberg_destination, install_extensions, refresh_views
 from zendesk_audit.load.locking import destination_lock, duckdb_database, duckdb_session
 from zendesk_audit.load.postgres_copy import uses_bulk_path, with_bulk_path
@@ -42,6 +44,7 @@ from zendesk_audit.settings import (
 )
 
 if TYPE_CHECKING:
+    from zendesk_audit.load.ducklake import LakeSnapshot
     from zendesk_audit.load.progress import LoadProgress
 
 def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKDB_PATH, read_only: bool = False) -> Destination:
@@ -69,13 +72,13 @@ def create_destination(name: str | None = None, duckdb_path: str = DEFAULT_DUCKD
             return dlt.destinations.duckdb(credentials=DuckDbCredentials(os.path.abspath(duckdb_path), read_only=True))
         return dlt.destinations.duckdb(credentials=os.path.abspath(duckdb_path))
     try:
-        destination = with_bulk_path(Destination.from_reference(name))
+        destination = with_offline_extensions(with_bulk_path(Destination.from_reference(name)))
     except MissingDependencyException:
         raise missing_extra(name) from None
     except DestinationException:
         raise ConfigurationError(
             f"unknown destination {name!r}: use duckdb, postgres, snowflake, bigquery, databricks, "
-            "filesystem, iceberg or another dlt destination name"
+            "filesystem, iceberg, ducklake or another dlt destination name"
         ) from None
     check_driver(name)
     return destination
@@ -103,6 +106,11 @@ def check_driver(name: str) -> None:
     """Raises `missing_extra(name)` when the destination's driver cannot be imported."""
     import importlib
 
+    if name == "ducklake":
+        from zendesk_audit.load.duckdb_extensions import extension_path
+
+        extension_path("ducklake")  # the extra `lake`: raises the line that says to install it
+        return
     driver = DESTINATION_DRIVERS.get(name)
     if driver is None:
         return
@@ -138,6 +146,7 @@ def create_pipeline(
     pipelines_dir: str | None = None,
     progress: LoadProgress | None = None,
     read_only: bool = False,
+    staging_key: str | None = None,
 ) -> dlt.Pipeline:
     """The dlt pipeline of `pipeline_name` for this database and dataset, with its state.
 
@@ -153,14 +162,18 @@ def create_pipeline(
             `zendesk_audit_csv`.
         pipelines_dir: where local state lives; default: dlt's pipelines folder (`$DLT_DATA_DIR/pipelines`).
         read_only: open a DuckDB file read-only (`report`, `evidence`, `models status`).
+        staging_key: on a DuckLake, names this load's own staging dataset (the account's subdomain;
+            default: `pipeline_name`), see `own_staging`.
 
     Raises:
         ZendeskAuditError: the destination's saved state is needed and cannot be read.
     """
-    destination = with_bulk_path(destination) if isinstance(destination, Destination) else create_destination(
-        destination, duckdb_path, read_only=read_only
+    destination = with_offline_extensions(with_bulk_path(destination)) if isinstance(destination, Destination) else (
+        create_destination(destination, duckdb_path, read_only=read_only)
     )
     name = state_pipeline_name(pipeline_name, destination, dataset_name)
+    if is_ducklake(destination):
+        destination = own_staging(destination, staging_key or pipeline_name)
     # Arrow tables keep the lineage columns that dict rows get, for this pipeline only (`dlt_settings`).
     own_pipeline(name)
     if pipelines_dir is None:
@@ -176,6 +189,21 @@ def create_pipeline(
     )
     _remember_duckdb_file(pipeline, destination)
     return pipeline
+
+
+def own_staging(destination: Destination, key: str) -> Destination:
+    """A DuckLake destination whose merge stages in a dataset of this account's own (`key`: its subdomain).
+
+    dlt stages merged rows in `<dataset>_staging`, which it truncates at the start of a load: two
+    accounts loading into one lake at once (DuckLake takes several writers, `locking`) would empty
+    each other's staged rows, even from two machines that each load "their" one account under the
+    same pipeline name. With `<dataset>_staging_<key>` each account stages apart.
+    """
+    from zendesk_audit.load.state_layout import slug
+
+    params = dict(destination.config_params)
+    params["staging_dataset_name_layout"] = "%s_staging_" + slug(key, 40)
+    return type(destination)(**params, **destination.caps_params)
 
 
 def _remember_duckdb_file(pipeline: dlt.Pipeline, destination: Destination) -> None:
@@ -232,10 +260,16 @@ def write_lock(
         LoadInProgress: another load or import holds the lock after the wait.
         DatabaseBusy: another process keeps the DuckDB file open after the wait.
     """
+    # A DuckLake takes several writers: the lock is per account (its pipeline), which keeps two
+    # runs of one account apart (they share the staging dataset) and lets two accounts load at once.
+    # Its models builds share one lock per lake and dataset.
+    local_key = destination_fingerprint(pipeline.destination, pipeline.dataset_name)
+    if is_ducklake(pipeline.destination) and command != "models build":
+        local_key = pipeline.pipeline_name
     with destination_lock(
         pipeline.destination,
         pipeline.dataset_name,
-        destination_fingerprint(pipeline.destination, pipeline.dataset_name),
+        local_key,
         wait_for_lock,
         command,
     ):
@@ -261,6 +295,8 @@ def open_database(
     wait_for_lock: float = 0.0,
     read_only: bool = True,
     no_sql_engine: str = NO_SQL_ENGINE,
+    as_of: str | None = None,
+    pin: bool = False,
 ) -> Iterator[dlt.Pipeline]:
     """The pipeline of a database loaded before, its DuckDB file held open for the whole block.
 
@@ -270,8 +306,13 @@ def open_database(
     the DuckDB file beside the lake (`--duckdb-path`), whose views a writer first moves to the
     lake's current snapshot (`iceberg.refresh_views`).
 
+    On a DuckLake, `pin` (the readers that record what they read: `report`, `evidence`) attaches
+    the lake as of one snapshot for the whole block: `as_of` (a snapshot id or a time), else the
+    latest. Every query of the block then reads the same data, whatever loads commit meanwhile.
+
     Raises:
-        ConfigurationError: no DuckDB file there, or a destination without SQL (filesystem).
+        ConfigurationError: no DuckDB file there, a destination without SQL (filesystem), `as_of`
+            on a destination without snapshots or naming none the lake keeps.
         DatabaseBusy: the DuckDB file stayed open in another process for the whole wait.
     """
     lake = destination == ICEBERG
@@ -283,6 +324,13 @@ def open_database(
     if lake:
         install_extensions()  # this machine's DuckDB reads the views offline, whoever loaded them
     pipeline = create_pipeline("duckdb" if lake else destination, dataset, duckdb_path, read_only=read_only)
+    if is_ducklake(pipeline.destination) and pin:
+        pipeline = pin_snapshot(pipeline, as_of)
+    elif as_of is not None:
+        raise ConfigurationError(
+            f"--as-of reads a past snapshot of a DuckLake; the {destination or 'duckdb'} destination keeps none: "
+            "use --destination ducklake, or leave --as-of out"
+        )
     with duckdb_session(duckdb_database(pipeline.destination), read_only=read_only, wait_seconds=wait_for_lock):
         if lake and not read_only:
             refresh_views(create_destination(ICEBERG), dataset, duckdb_path)
@@ -301,3 +349,32 @@ def lake_models_pipeline(pipeline: dlt.Pipeline, duckdb_path: str, wait_for_lock
     with write_lock(models, wait_for_lock, "models build"):
         refresh_views(pipeline.destination, pipeline.dataset_name, duckdb_path)
     return models
+
+
+def pin_snapshot(pipeline: dlt.Pipeline, as_of: str | None) -> dlt.Pipeline:
+    """The pipeline of the same DuckLake attached as of the snapshot `as_of` names (default: the latest)."""
+    from zendesk_audit.load.ducklake import as_of_destination, find_snapshot, lake_name, snapshots
+
+    with pipeline.sql_client() as client:
+        chosen = find_snapshot(snapshots(client, lake_name(pipeline.destination)), as_of)
+    pinned = as_of_destination(pipeline.destination, chosen.snapshot_id)
+    pinned_pipeline = create_pipeline(pinned, pipeline.dataset_name, read_only=True)
+    _PINNED[pinned_pipeline.destination] = chosen  # what `read_snapshot` answers, without another connection
+    return pinned_pipeline
+
+
+_PINNED: weakref.WeakKeyDictionary[Destination, LakeSnapshot] = weakref.WeakKeyDictionary()
+
+
+def read_snapshot(pipeline: dlt.Pipeline) -> LakeSnapshot | None:
+    """The lake snapshot a pinned pipeline reads (`open_database(pin=True)`); None for any other."""
+    from zendesk_audit.load.ducklake import lake_name, pinned_snapshot, snapshots
+
+    snapshot_id = pinned_snapshot(pipeline.destination)
+    if snapshot_id is None:
+        return None
+    if pipeline.destination in _PINNED:
+        return _PINNED[pipeline.destination]
+    with pipeline.sql_client() as client:
+        kept = snapshots(client, lake_name(pipeline.destination))
+    return next(item for item in kept if item.snapshot_id == snapshot_id)

@@ -266,6 +266,19 @@ def after_load_failure(
     return AfterLoadError(step, problem, rerun, result, what)
 
 
+# How long a load's models build waits for another build on the same DuckLake: loads into a lake
+# run side by side (`pipeline.write_lock`), so their builds meet at the lake's models lock.
+LAKE_MODELS_WAIT_SECONDS = 600.0
+
+
+def models_wait(pipeline: dlt.Pipeline, wait_for_lock: float) -> float:
+    """`--wait-for-lock`, or on a DuckLake at least `LAKE_MODELS_WAIT_SECONDS`: a concurrent load's
+    build there is expected, not a conflict to report."""
+    from zendesk_audit.load.ducklake import is_ducklake
+
+    return max(wait_for_lock, LAKE_MODELS_WAIT_SECONDS) if is_ducklake(pipeline.destination) else wait_for_lock
+
+
 def build_models_after(
     pipeline: dlt.Pipeline, result: ModelsResult, options: LoadOptions, what: str = "the load"
 ) -> None:
@@ -288,7 +301,7 @@ def build_models_after(
 
     started = time.monotonic()
     try:
-        with write_lock(pipeline, options.wait_for_lock, "models build"):
+        with write_lock(pipeline, models_wait(pipeline, options.wait_for_lock), "models build"):
             built = after_load_step(result, "models",
                                     lambda: build_models(pipeline, detections_dir=options.detections_dir),
                                     options.models_command(), what)

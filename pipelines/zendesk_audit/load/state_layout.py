@@ -78,16 +78,34 @@ def destination_fingerprint(destination: Destination, dataset_name: str) -> str:
         if value is not None:
             parts.append(f"{name}={value}")
     parts.append(str(getattr(config, "bucket_url", "") or ""))
+    from zendesk_audit.load.ducklake import is_ducklake, lake_identity
+
+    if is_ducklake(destination):
+        try:
+            parts.append(lake_identity(destination))
+        except Exception:  # noqa: BLE001 - unresolvable: dlt reports it when the run starts
+            pass
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
-def _slug(text: str, limit: int) -> str:
+def account_pipeline_name(subdomain: str) -> str:
+    """`zendesk_audit_<subdomain>`: the base name of one account's pipelines, hence one state per account.
+
+    Several accounts in one dataset use it; so does every load into a DuckLake, which several
+    machines share, each perhaps configured with "its" one account: under the one-account name
+    `zendesk_audit` they would restore each other's cursor from the lake and skip records."""
+    from zendesk_audit.settings import DEFAULT_PIPELINE_NAME
+
+    return f"{DEFAULT_PIPELINE_NAME}_{re.sub(r'[^a-z0-9_]', '_', subdomain.lower())}"
+
+
+def slug(text: str, limit: int) -> str:
     """Letters, digits and single underscores: a pipeline name is a folder and a config section."""
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:limit].strip("_") or "x"
 
 
 def _compose(base: str, destination_name: str, dataset_name: str, key: str) -> str:
-    return f"{base}_{_slug(destination_name, 24)}_{_slug(dataset_name, 40)}_{key[:_KEY_DIGITS]}"
+    return f"{base}_{slug(destination_name, 24)}_{slug(dataset_name, 40)}_{key[:_KEY_DIGITS]}"
 
 
 def _same_but_key(name: str) -> re.Pattern[str]:

@@ -30,10 +30,12 @@ if TYPE_CHECKING:
 PROFILE_NAME = "zendesk_audit"
 PROJECT_NAME = "zendesk_audit"
 PASSWORD_ENV = "ZENDESK_AUDIT_DBT_SECRET"
+LAKE_SQL_ENV = "ZENDESK_AUDIT_DBT_LAKE_SQL"
 SEEDS_DIR_ENV = "ZENDESK_AUDIT_SEEDS_DIR"
 # dlt destination -> the dbt adapter package that runs the models there.
 ADAPTER_PACKAGES = {
     "duckdb": "dbt-duckdb",
+    "ducklake": "dbt-duckdb",
     "postgres": "dbt-postgres",
     "snowflake": "dbt-snowflake",
     "bigquery": "dbt-bigquery",
@@ -88,6 +90,8 @@ def profile_for(pipeline: dlt.Pipeline, schema: str) -> DbtProfile:
         # No `extensions`: DuckDB's built-in ICU covers the time zones, and nothing is downloaded.
         target = {"type": "duckdb", "path": str(credentials.database), "schema": schema, "threads": 1}
         return DbtProfile(name, target)
+    if name == "ducklake":
+        return _ducklake_profile(pipeline, schema)
     if name == "postgres":
         target = {
             "type": "postgres",
@@ -144,6 +148,40 @@ def profile_for(pipeline: dlt.Pipeline, schema: str) -> DbtProfile:
         "threads": 1,
     }
     return DbtProfile(name, target, {PASSWORD_ENV: str(credentials.access_token or "")})
+
+
+def _ducklake_profile(pipeline: dlt.Pipeline, schema: str) -> DbtProfile:
+    """dbt-duckdb on a DuckDB in memory with the lake attached under its name: the models become lake tables.
+
+    The plugin (`lake_plugin`) loads the extensions from their packages and runs dlt's own statements
+    for this lake (the storage's secret, the ATTACH, which holds a PostgreSQL catalog's password),
+    read from an environment variable set for the invocation only. The profile's `attach` entry only
+    tells dbt-duckdb that the database is a DuckLake (its ATTACH IF NOT EXISTS then does nothing).
+    """
+    import json
+
+    from zendesk_audit.load.duckdb_extensions import lake_extensions
+
+    client = pipeline.destination_client()
+    credentials = client.config.credentials
+    alias = credentials.ducklake_name
+    statements = [item["sql"] for item in client.sql_client.attach_statements(alias=alias)]
+    extensions = lake_extensions(credentials.catalog.drivername, credentials.storage.protocol)
+    target = {
+        "type": "duckdb",
+        "path": ":memory:",
+        "database": alias,
+        "schema": schema,
+        "threads": 1,
+        # The models name what they read `schema.table` (sql/macros/relations.sql): found in the lake.
+        "settings": {"search_path": f"{alias}.main"},
+        "plugins": [
+            {"module": "zendesk_audit.models.lake_plugin",
+             "config": {"extensions": extensions, "statements_env": LAKE_SQL_ENV}},
+        ],
+        "attach": [{"path": f"ducklake:{credentials.catalog_location()}", "alias": alias, "is_ducklake": True}],
+    }
+    return DbtProfile("duckdb", target, {LAKE_SQL_ENV: json.dumps(statements)})
 
 
 def check_adapter(adapter: str) -> None:

@@ -51,7 +51,11 @@ def value_literal(value: Any, sql_type: str) -> str:
 
 
 # DDL is transactional on these: a failed write leaves every table as it was.
-TRANSACTIONAL_DESTINATIONS = frozenset({"duckdb", "postgres"})
+TRANSACTIONAL_DESTINATIONS = frozenset({"duckdb", "ducklake", "postgres"})
+# Engines without PRIMARY KEY or UNIQUE constraints.
+NO_CONSTRAINTS = frozenset({"ducklake"})
+# A DuckLake is queried through DuckDB: the same SQL dialect.
+DIALECTS = {"ducklake": "duckdb"}
 
 
 class DltSqlEngine:
@@ -60,7 +64,7 @@ class DltSqlEngine:
     def __init__(self, client: SqlClientBase[Any], destination_name: str) -> None:
         self.client = client
         self.name = destination_name
-        self.dialect = destination_name
+        self.dialect = DIALECTS.get(destination_name, destination_name)
         self.transactional = destination_name in TRANSACTIONAL_DESTINATIONS
 
     def execute(self, sql: str) -> None:
@@ -94,6 +98,13 @@ class DltSqlEngine:
             f"where table_schema = {sql_literal(schema)} and table_name = {sql_literal(name)} order by ordinal_position"
         )
         return [str(row[0]) for row in rows]
+
+    def primary_key(self, *columns: str) -> str:
+        """`, primary key (...)` for a `create table`, or nothing where the engine has no constraints
+        (DuckLake: the readers' own `not exists` checks keep the rows unique there)."""
+        if self.name in NO_CONSTRAINTS:
+            return ""
+        return f", primary key ({', '.join(columns)})"
 
     def create_schema(self, schema: str) -> None:
         self.execute(f"create schema if not exists {quote_identifier(schema)}")
