@@ -47,11 +47,13 @@ screenshots: install browser
 demo: install-demo
 	$(BIN)/zendesk-audit demo
 
-# Includes the wheel test (-m wheel): builds the sdist and wheel, installs the wheel in a fresh venv.
+# Includes the wheel test (-m wheel): builds the sdist and wheel, installs the wheel in a fresh venv,
+# and the docs' strict build (tests/test_docs.py runs `mkdocs build --strict`).
 # Two workers (pytest-xdist), each taking whole test files: a file's module fixtures (a sandbox, a
-# loaded database) are built once, in one worker.
-test: install browser docs-build
-	$(BIN)/python -m pytest -q -rs -n 2 --dist loadfile
+# loaded database, the Spark session) are built once, in one worker. The files come in the order
+# tests/conftest.py gives them (those with long tests first), not xdist's (most tests first).
+test: install browser
+	$(BIN)/python -m pytest -q -rs -n 2 --dist loadfile --no-loadscope-reorder
 
 # The documentation site: docs/generate.py writes every command output the README and docs/ show
 # (the --help of each command, `make demo`'s output, a `load --json`; about half a minute), then
@@ -61,7 +63,7 @@ docs: install
 	$(BIN)/python docs/generate.py
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-# What `make test` (and so CI) runs: the strict build alone, in seconds.
+# The strict build alone, in seconds (`make test` runs it in tests/test_docs.py).
 docs-build: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 

@@ -133,3 +133,21 @@ def bad_seeds_copy(folder: Path) -> Path:
     lines[1] = lines[1].split(",")[0] + ",25:00,18:00"
     hours.write_text("\n".join(lines) + "\n")
     return seeds
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files with long tests (marked `slow` or `wheel`) first, then the others by their number of tests.
+
+    `make test` gives each of its two workers whole files (`--dist loadfile --no-loadscope-reorder`)
+    in this order: a file of a few long tests handed out last would leave one worker running it
+    alone while the other has nothing left to do.
+    """
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def cost(tests: list[pytest.Item]) -> tuple[int, int]:
+        long = sum(1 for item in tests if item.get_closest_marker("slow") or item.get_closest_marker("wheel"))
+        return (-long, -len(tests))
+
+    items[:] = [item for tests in sorted(files.values(), key=cost) for item in tests]

@@ -3,8 +3,8 @@
 Known answers come from tests/sigma_oracle.py (plain Python over the records the sandbox served),
 never from the compiled SQL. Three levels:
 
-- the compiler's conditions run directly on DuckDB and PostgreSQL (and Spark, in the one Spark
-  test) over rows with the hard values: `%`, `_`, `\\`, quotes, nulls, several lines, numbers;
+- the compiler's conditions run directly on DuckDB and PostgreSQL (and Spark, in
+  tests/test_spark.py) over rows with the hard values: `%`, `_`, `\\`, quotes, nulls, several lines, numbers;
 - every case of tests/data/detection_cases.yml goes through the sandbox (real HTTP), the load and
   `models build`: each positive record fires its rule, no negative fires it, none is rejected, and
   `sensitive_changes` equals the oracle over every record;
@@ -25,7 +25,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from sigma_oracle import matches
-from test_sql_models import SPARK_TIMEOUT, _postgres_reachable, _spark_missing, local_spark, normalise, query_on
+from test_sql_models import _postgres_reachable, normalise, query_on
 
 from conftest import POSTGRES_URL, load_sandbox
 from zendesk_audit.cli.commands import cli
@@ -407,49 +407,3 @@ def test_a_seeds_folder_with_the_retired_sensitive_rules_fails_in_one_line(tmp_p
     assert message.startswith(str(seeds / "sensitive_rules.csv") + ": sensitive rules are Sigma rules now")
     assert "--detections-dir" in message and "\n" not in message
     assert not (tmp_path / "never.duckdb").exists()
-
-
-# ----------------------------------------------------------------------------- Spark, once
-@pytest.mark.slow
-@pytest.mark.timeout(SPARK_TIMEOUT)
-def test_spark_fires_the_same_rules(case_sandbox: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The cases through the filesystem destination and dbt-spark, and the hard values straight on Spark SQL."""
-    reason = _spark_missing()
-    if reason:
-        pytest.skip(reason)
-
-    from zendesk_audit.models.spark import build_models_spark, register_parquet_dataset
-
-    bucket = tmp_path / "lake"
-    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", bucket.as_uri())
-    load_sandbox(case_sandbox["sandbox"], destination="filesystem", dataset="detect")
-    spark = local_spark(tmp_path, "detections")
-    try:
-        register_parquet_dataset(spark, bucket.as_uri(), "detect")
-        build_models_spark(spark, "detect", work_dir=tmp_path / "dbt")
-        rows = [tuple(row) for row in spark.sql("select audit_log_id, rule_id, severity from detect_models.sensitive_changes")
-                .collect()]
-        found = set(rows)
-        assert len(found) == len(rows)
-        records, rules = case_sandbox["records"], load_detection_rules()
-        _check_cases(found, case_sandbox["ids"], records, rules)
-        assert found == _expected_rows(records, rules)
-        # The hard values, straight on Spark SQL.
-        edge_rules = _edge_rules(tmp_path)
-        columns = list(_row(EDGE_RECORDS[0]))
-        from pyspark.sql.types import (
-            BooleanType,
-            LongType,
-            StringType,
-            StructField,
-            StructType,
-            TimestampType,
-        )
-
-        types = {"bigint": LongType(), "boolean": BooleanType(), "timestamp with time zone": TimestampType()}
-        schema = StructType([StructField(name, types.get(_COLUMN_TYPES.get(name, ""), StringType())) for name in columns])
-        frame = spark.createDataFrame([[_row(record)[name] for name in columns] for record in EDGE_RECORDS], schema)
-        frame.createOrReplaceTempView("edge_rows")
-        _check_edges(edge_rules, "spark", lambda sql: [tuple(row) for row in spark.sql(sql).collect()])
-    finally:
-        spark.stop()

@@ -160,6 +160,7 @@ def test_every_generated_block_has_a_producer_and_bench_results_are_current() ->
     assert shown == generate.bench_results(), "bench/results.md changed: run `make docs`"
 
 
+@pytest.mark.slow
 def test_the_shown_outputs_are_what_the_code_prints_now() -> None:
     """Runs the demo (20,000 records) and the commands shown on its file, a `load --json` and a
     `detections export` again (about a minute)."""

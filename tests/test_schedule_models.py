@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from schedule_answers import WORKWEEK, BusinessHours, off_hours_reason, parse_workweek, schedule_rows
 from test_dbt_models import load, mart_rows, pipeline_of, records_of, target  # noqa: F401 (target: a fixture)
-from test_sql_models import ADMIN, SPARK_TIMEOUT, SYSTEM, _spark_missing, local_spark, normalise, query_on, read_seed_csv
+from test_sql_models import ADMIN, SYSTEM, normalise, query_on, read_seed_csv
 
 from zendesk_audit.models.build import build_models
 from zendesk_audit.models.warehouse import open_engine
@@ -239,46 +239,6 @@ def test_a_schedule_in_a_later_load_refreshes_to_the_answers_of_a_full_build(
     incremental = mart_rows(pipeline)
     build_models(pipeline, seeds_dir=seeds, full_refresh=True)
     assert mart_rows(pipeline) == incremental
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(SPARK_TIMEOUT)
-def test_spark_reads_every_encoding_and_judges_each_account_alike(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The same two accounts through dbt-spark over the filesystem destination's Parquet files."""
-    reason = _spark_missing()
-    if reason:
-        pytest.skip(reason)
-
-    from zendesk_audit.models.spark import build_models_spark, register_parquet_dataset
-
-    seeds = seeds_with_a_holiday(tmp_path)
-    bucket = tmp_path / "lake"
-    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", bucket.as_uri())
-    with Sandbox(records=0, subdomain="acme") as acme, Sandbox(records=0, subdomain="plain") as plain:
-        fill(acme, plain)
-        lake = {"destination": "filesystem", "dataset": "zendesk_audit", "path": tmp_path / "unused.duckdb"}
-        for sandbox in (acme, plain):  # one pipeline per account, as `zendesk-audit load` runs them
-            load(sandbox, lake)
-        records = records_of(acme) + records_of(plain)
-    spark = local_spark(tmp_path, "schedules")
-    try:
-        register_parquet_dataset(spark, bucket.as_uri(), "zendesk_audit")
-        build_models_spark(spark, "zendesk_audit", work_dir=tmp_path / "dbt", seeds_dir=seeds)
-        loaded = spark.sql("select subdomain, count(*) from zendesk_audit.audit_logs group by 1").collect()
-        assert sorted(tuple(row) for row in loaded) == [("acme", 21), ("plain", 16)]
-
-        def query(sql: str) -> list[tuple[Any, ...]]:
-            return [tuple(row) for row in spark.sql(sql).collect()]
-
-        # Spark's TIMESTAMP is UTC here (session time zone): make it aware like the other engines'.
-        history = {row[:-2] + tuple(value.replace(tzinfo=UTC) if value else None for value in row[-2:])
-                   for row in rows(query, SCHEDULES.format(m="zendesk_audit_models"))}
-        assert history == schedule_rows(records)
-        assert rows(query, OFF_HOURS.format(m="zendesk_audit_models")) == expected_off_hours(records, seeds)
-    finally:
-        spark.stop()
 
 
 def test_the_setting_names_the_schedule_that_counts_and_a_change_rebuilds(

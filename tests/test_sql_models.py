@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import csv
 import html
-import importlib
 import json
 import os
 import re
 import shutil
 import socket
-import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -755,78 +753,3 @@ def test_every_models_command_has_help_with_an_example_and_is_in_the_docs() -> N
         assert examples and examples[0].startswith("Example: zendesk-audit models"), args
         if args:
             assert f"zendesk-audit models {args[0]}" in page
-
-
-# ----------------------------------------------------------------------------- Spark
-def _spark_missing() -> str | None:
-    try:
-        importlib.import_module("pyspark")
-    except ImportError:
-        return "pyspark is not installed: pip install 'zendesk-audit[spark]' (about 300 MB) to run the Spark test"
-    try:
-        importlib.import_module("dbt.adapters.spark")
-    except ImportError:
-        return "dbt-spark is not installed: pip install 'zendesk-audit[spark]' to run the Spark test"
-    try:
-        subprocess.run(["java", "-version"], capture_output=True, check=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return "no Java runtime: Spark needs Java 17 or later on PATH (or JAVA_HOME)"
-    return None
-
-
-# A JVM and a whole dbt build on one core: a few minutes on a quiet machine, past pytest's default
-# 300 s when the two cores are shared with other work. A hang still ends, at 15 minutes.
-SPARK_TIMEOUT = 900
-
-
-def local_spark(tmp_path: Path, name: str) -> Any:
-    """A one-core local Spark session as the Spark tests use it: UTC, no UI, one shuffle partition,
-    its warehouse under tmp_path. The caller stops it."""
-    from pyspark.sql import SparkSession
-
-    spark = (
-        SparkSession.builder.master("local[1]")
-        .appName(f"zendesk-audit-{name}-test")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.warehouse.dir", str(tmp_path / "warehouse"))
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(SPARK_TIMEOUT)
-def test_spark_gives_the_same_known_answers(
-    known_data: dict[str, Any], seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The dbt project with dbt-spark in session mode over the filesystem destination's Parquet files."""
-    reason = _spark_missing()
-    if reason:
-        pytest.skip(reason)
-
-    from zendesk_audit.models.spark import build_models_spark, register_parquet_dataset
-
-    bucket = tmp_path / "lake"
-    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", bucket.as_uri())
-    load_sandbox(known_data["sandbox"], destination="filesystem", dataset="zendesk_audit")
-    assert list((bucket / "zendesk_audit" / "audit_logs").glob("*.parquet"))
-    spark = local_spark(tmp_path, "models")
-    try:
-        assert register_parquet_dataset(spark, bucket.as_uri(), "zendesk_audit") == ["audit_logs", "accounts"]
-        built = build_models_spark(spark, "zendesk_audit", work_dir=tmp_path / "dbt", seeds_dir=seeds_dir)
-        assert sorted(built) == sorted(model_names())
-
-        def query(sql: str) -> list[tuple[Any, ...]]:
-            return [tuple(row) for row in spark.sql(sql).collect()]
-
-        actual = actual_answers(query, "zendesk_audit_models")
-        # Spark's TIMESTAMP is UTC here (session time zone): make it aware like the other engines'.
-        actual["items"] = {row[:2] + (row[2].replace(tzinfo=UTC) if row[2] else None,) + row[3:] for row in actual["items"]}
-        actual["schedules"] = {row[:-2] + tuple(value.replace(tzinfo=UTC) if value else None for value in row[-2:])
-                               for row in actual["schedules"]}
-        assert_same_answers(actual, expected_answers(known_data["records"], seeds_dir, "Europe/Paris"))
-    finally:
-        spark.stop()
