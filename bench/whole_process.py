@@ -7,9 +7,15 @@ decoded) on the same sandbox. Peak RSS comes from `/usr/bin/time -f %M` on separ
 does not measure memory). The machine's load average is written beside the table: on a shared
 machine the wall times move with it, so compare rows with the baselines of the same run.
 
+The models at scale (`--models-records`, default 10,000,000): rows written straight into a DuckDB
+file's `audit_logs` by `models_bench.generate` (the sandbox's generator, no HTTP), then a first
+`models build` (the models schema dropped before each run), an incremental refresh after a load of
+10,000 new records (`models_bench.append_new_records` before each run), and a no-op build, each a
+new process on that file.
+
 Writes the section between the markers below in bench/results.md (the rest of the file is
-`bench/run.py`'s). Run: `.venv/bin/python bench/whole_process.py [--records 50000] [--big 300000] [--runs 5]`
-(`make bench` runs it after `bench/run.py`; hyperfine comes from apt there).
+`bench/run.py`'s). Run: `.venv/bin/python bench/whole_process.py [--records 50000] [--big 300000] [--runs 5]
+[--models-records 10000000]` (`make bench` runs it after `bench/run.py`; hyperfine comes from apt there).
 """
 from __future__ import annotations
 
@@ -83,11 +89,39 @@ def rss_text(values: list[float]) -> str:
     return f"{min(values):.0f}-{max(values):.0f} MB" if len(values) > 1 else f"{values[0]:.0f} MB"
 
 
+def models_at_scale(records: int, folder: Path, runs: int) -> list[tuple[str, str, str]]:
+    """The issue's 10,000,000-record rows: a first build, a refresh after 10,000 new records, a no-op."""
+    import models_bench
+
+    path = folder / "models.duckdb"
+    models_bench.generate(path, records)
+    env = environment("", folder)
+    cli = f"{CLI} models build --duckdb-path {path} --dataset {models_bench.DATASET}"
+    drop_models = (f"{PYTHON} -c \"import duckdb; duckdb.connect('{path}')"
+                   f".execute('drop schema if exists {models_bench.MARTS} cascade')\"")
+    append = (f"{PYTHON} -c \"import sys; sys.path.insert(0, '{HERE}'); import models_bench; "
+              f"models_bench.append_new_records(models_bench.Path('{path}'), 10_000)\"")
+    big = records >= 10_000_000
+    rows = []
+    full = hyperfine(cli, env, folder, 2 if big else max(3, runs // 2), prepare=drop_models)
+    rss = peak_rss(cli, env, folder, 1, prepare=drop_models)
+    target = f"target <= 60 s: {'met' if full['median'] <= 60 else 'NOT met'}" if big else "measured"
+    rows.append((f"first `models build` of {records:,} records", f"{timing(full)}; peak RSS {rss_text(rss)}", target))
+    refresh = hyperfine(cli, env, folder, runs, prepare=append)
+    target = f"target <= 3 s: {'met' if refresh['median'] <= 3 else 'NOT met'}" if big else "measured"
+    rows.append((f"`models build` after a load of 10,000 new records on {records:,}", timing(refresh), target))
+    noop = hyperfine(cli, env, folder, runs, warmup=1)
+    rows.append((f"`models build` when nothing changed, {records:,} records", timing(noop), "target <= 1.5 s"))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--big", type=int, default=300_000, help="the larger load (0: leave those rows out)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--models-records", type=int, default=10_000_000,
+                        help="records for the models' full build and incremental refresh (0: leave those rows out)")
     options = parser.parse_args()
     if shutil.which("hyperfine") is None:
         raise SystemExit("hyperfine is missing: apt-get install hyperfine (make bench does)")
@@ -149,6 +183,8 @@ def main() -> None:
                              "measured"))
             finally:
                 sandbox.stop()
+        if options.models_records:
+            rows += models_at_scale(options.models_records, folder, runs)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     load_after = os.getloadavg()

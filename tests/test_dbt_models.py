@@ -89,10 +89,15 @@ def answers_of(pipeline: Any, subdomain: str) -> dict[str, Any]:
     return actual_answers(query_on(pipeline), f"{pipeline.dataset_name}_models", f" where subdomain = '{subdomain}'")
 
 
+# The intermediate models kept as incremental tables (every mart reads them): refreshed like the marts.
+INCREMENTAL_INTERMEDIATES = ["int_audit_logs_deduplicated"]
+
+
 def mart_rows(pipeline: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every mart and incremental intermediate model, sorted, for comparing two builds."""
     query = query_on(pipeline)
     schema = f"{pipeline.dataset_name}_models"
-    return {name: sorted(map(repr, query(f"select * from {schema}.{name}"))) for name in MARTS}
+    return {name: sorted(map(repr, query(f"select * from {schema}.{name}"))) for name in MARTS + INCREMENTAL_INTERMEDIATES}
 
 
 # ----------------------------------------------------------------------------- incremental marts
@@ -113,7 +118,7 @@ def test_a_load_refreshes_the_marts_to_the_answers_of_a_full_build(target: dict[
         load(sandbox, target)
         assert query_on(pipeline)(f"select count(*) from {target['dataset']}.audit_logs")[0][0] == len(records)
         second = build_models(pipeline, seeds_dir=seeds)
-        assert second.built == [] and set(second.refreshed) == set(MARTS)
+        assert second.built == [] and set(second.refreshed) == set(MARTS) | set(INCREMENTAL_INTERMEDIATES)
         expected = expected_answers(records, seeds, "Europe/Paris")
         assert_same_answers(answers_of(pipeline, sandbox.config.subdomain), expected)
         incremental = mart_rows(pipeline)
@@ -166,6 +171,61 @@ def test_an_item_with_a_late_record_or_a_record_loaded_again_is_numbered_again_a
     assert [row[0] for row in again] == list(range(1, len(again) + 1))
     build_models(pipeline, seeds_dir=seeds, full_refresh=True)
     assert mart_rows(pipeline) == incremental
+
+
+# DuckDB only for now, as the CSV test above: its PostgreSQL run imported the CSV without the destination
+# (fixed below, not yet run on PostgreSQL).
+@pytest.mark.parametrize("target", ["duckdb"], indirect=True)
+def test_late_records_records_loaded_again_and_a_csv_before_its_api_twin_refresh_to_a_full_build(
+    target: dict[str, Any], seeds: Path, tmp_path: Path
+) -> None:
+    """The incremental refresh, through the incremental intermediate model, gives a full build's rows:
+    a record older than the newest (a late record), a record loaded again (dlt's merge replaces its
+    row with a new load id, as a re-scan does), and CSV rows whose API twins arrive in a later load
+    (the CSV rows must leave every mart then)."""
+    with Sandbox(records=300, seed=29) as sandbox:
+        records = sorted(sandbox.records(), key=lambda record: (record["created_at"], record["id"]))
+        split = records[200]["created_at"]
+        export = tmp_path / "export.csv"
+        with open(export, "w", newline="", encoding="utf-8") as handle:
+            write_admin_center_csv(records[150:250], handle)  # 50 twins loaded before, 50 after
+        load(sandbox, target, end=split)
+        import_csv([str(export)], subdomain=sandbox.config.subdomain, destination=target["destination"],
+                   dataset_name=target["dataset"], duckdb_path=str(target["path"]))
+        pipeline = pipeline_of(target)
+        build_models(pipeline, seeds_dir=seeds)
+        query = query_on(pipeline)
+        schema = f"{target['dataset']}_models"
+        loaded = {row[0] for row in query(f"select id from {target['dataset']}.audit_logs "
+                                          "where coalesce(_source, 'api') = 'api'")}
+        csv_only = [record for record in records[150:250] if record["id"] not in loaded]
+        assert 0 < len(csv_only) < 100
+        # The CSV rows without an API twin yet count, the others do not.
+        assert query(f"select sum(changes) from {schema}.actor_activity_daily")[0][0] == len(loaded) + len(csv_only)
+        load(sandbox, target)
+        table = f"{target['dataset']}.audit_logs"
+        load_id = f"{time.time():.6f}"
+        with open_engine(pipeline) as engine:
+            columns = engine.columns(target["dataset"], "audit_logs")
+            new_id = engine.query(f"select max(id) + 1 from {table}")[0][0]
+            late = {"id": str(new_id), "created_at": "created_at - interval '20 day'",
+                    "_dlt_load_id": f"'{load_id}'", "_dlt_id": "_dlt_id || ':late'"}
+            engine.execute(
+                f"insert into {table} ({', '.join(columns)}) "
+                f"select {', '.join(late.get(column, column) for column in columns)} from {table} "
+                f"where coalesce(_source, 'api') = 'api' order by created_at desc, id limit 1")
+            again = engine.query(f"select id from {table} where coalesce(_source, 'api') = 'api' "
+                                 "order by created_at, id limit 1 offset 40")
+            engine.execute(f"update {table} set _dlt_load_id = '{load_id}', actor_name = 'Loaded Again' "
+                           f"where id = {again[0][0]}")
+        refreshed = build_models(pipeline, seeds_dir=seeds)
+        assert refreshed.built == [] and "int_audit_logs_deduplicated" in refreshed.refreshed
+        incremental = mart_rows(pipeline)
+        assert query(f"select sum(changes) from {schema}.actor_activity_daily")[0][0] == len(records) + 1
+        assert query(f"select count(*) from {schema}.int_audit_logs_deduplicated where record_source = 'csv'")[0][0] == 0
+        assert query(f"select count(*) from {schema}.actor_activity_daily where actor_name = 'Loaded Again'")[0][0] == 1
+        build_models(pipeline, seeds_dir=seeds, full_refresh=True)
+        assert mart_rows(pipeline) == incremental
 
 
 def test_a_changed_seed_rebuilds_only_what_reads_it(target: dict[str, Any], seeds: Path, tmp_path: Path) -> None:

@@ -23,6 +23,24 @@
 {%- endmacro %}
 
 
+{#- to_local_time with each of `zones` (known_time_zones) written as a literal: engines convert with a
+    literal zone several times faster than with a zone read row by row (DuckDB: about 5x, ICU
+    prepares the zone once). A row whose zone is not in the list still converts, row by row. -#}
+{% macro to_local_time_by_zone(timestamp_column, time_zone_column, zones) -%}
+    {%- if zones | length == 0 -%}
+        {{ zendesk_audit.to_local_time(timestamp_column, time_zone_column) }}
+    {%- else -%}
+        case {{ time_zone_column }}
+        {%- for zone in zones %}
+            {%- set literal = "'" ~ (zone | replace("'", "''")) ~ "'" %}
+            when {{ literal }} then {{ zendesk_audit.to_local_time(timestamp_column, literal) }}
+        {%- endfor %}
+            else {{ zendesk_audit.to_local_time(timestamp_column, time_zone_column) }}
+        end
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#- ISO weekday, 1 = Monday .. 7 = Sunday. -#}
 {% macro iso_weekday(timestamp_column) -%}
     {{ return(adapter.dispatch('iso_weekday', 'zendesk_audit')(timestamp_column)) }}

@@ -22,8 +22,9 @@
 
 {#- [(subdomain, local date), ...] touched by loads after the watermark (run at execution only).
     `zendesk-audit models build` asks once and passes them (var `zendesk_audit_changed_days`), so
-    each mart need not ask again. -#}
-{% macro changed_days() -%}
+    each mart need not ask again. `relation`: what to ask under plain dbt (default
+    int_audit_logs_deduplicated; that model itself passes stg_audit_logs). -#}
+{% macro changed_days(relation=none) -%}
     {%- if not execute or not is_incremental() -%}
         {{ return([]) }}
     {%- endif -%}
@@ -37,7 +38,7 @@
     {%- endif -%}
     {%- set query -%}
         select subdomain, cast(created_at_local as date) as local_date
-        from {{ ref('int_audit_logs_deduplicated') }}
+        from {{ relation if relation is not none else ref('int_audit_logs_deduplicated') }}
         where _dlt_load_id > '{{ zendesk_audit.since_load_id() }}'
         group by subdomain, cast(created_at_local as date)
         order by 1, 2
@@ -87,10 +88,10 @@
 {%- endmacro %}
 
 
-{#- Pre-hook of the day-partitioned marts: delete the changed days before they are inserted again. -#}
-{% macro delete_changed_days(local_date, created_at=none, rescheduled_accounts=false) -%}
+{#- Pre-hook of the day-partitioned models: delete the changed days before they are inserted again. -#}
+{% macro delete_changed_days(local_date, created_at=none, rescheduled_accounts=false, relation=none) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ zendesk_audit.in_changed_days(zendesk_audit.changed_days(), local_date, created_at, rescheduled_accounts=rescheduled_accounts) }}
+        delete from {{ this }} where {{ zendesk_audit.in_changed_days(zendesk_audit.changed_days(relation), local_date, created_at, rescheduled_accounts=rescheduled_accounts) }}
     {%- else -%}
         select 1 as nothing_to_delete
     {%- endif -%}

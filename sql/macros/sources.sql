@@ -41,3 +41,29 @@
         cast(null as {{ dbt.type_string() }})
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- The zones staging converts local times with (run at execution only): the configured zone, else
+    UTC and each account's zone in `accounts`; for to_local_time_by_zone. A zone added after staging
+    was compiled still converts (the slower way), and the build rebuilds staging when an account's
+    zone changes. -#}
+{% macro known_time_zones() -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set configured = var('zendesk_audit_time_zone', none) -%}
+    {%- if configured -%}
+        {{ return([configured | string]) }}
+    {%- endif -%}
+    {%- set query -%}
+        select distinct nullif(trim(iana_time_zone), '') as zone
+        from {{ zendesk_audit.accounts_relation() }} as accounts
+    {%- endset -%}
+    {%- set zones = ['UTC'] -%}
+    {%- for row in run_query(query).rows -%}
+        {%- if row[0] and row[0] not in zones -%}
+            {%- do zones.append(row[0] | string) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return((zones | sort)[:50]) }}
+{%- endmacro %}

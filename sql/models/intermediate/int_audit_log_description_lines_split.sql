@@ -2,7 +2,9 @@
 -- 1-based line number and the record's columns. Zendesk separates lines with a newline (`\n` or
 -- `\r\n`); some exports show it as the two characters `\` `n`, others as `<br>`: each is a line
 -- break here (macros/lines.sql). split_part over a generated line-number list is portable where
--- unnest/explode are not.
+-- unnest/explode are not. A record meets its line numbers by an equality join on its line count
+-- (at most 100) against the 5,050 (line count, line number) pairs: a join on `line_number <=
+-- line_count` would sort every record with its description.
 with audit_logs as (
     select * from {{ ref('int_audit_logs_deduplicated') }}
 ),
@@ -16,6 +18,15 @@ line_numbers as (
         tens.digit * 10 + ones.digit + 1 as line_number
     from digits as tens
     cross join digits as ones
+),
+
+line_number_pairs as (
+    select
+        line_counts.line_number as line_count,
+        line_numbers.line_number
+    from line_numbers as line_counts
+    inner join line_numbers
+        on line_numbers.line_number <= line_counts.line_number
 ),
 
 separated as (
@@ -43,8 +54,8 @@ split as (
             {{ zendesk_audit.carriage_return() }}, ''
         )) as line_text
     from described
-    inner join line_numbers
-        on line_numbers.line_number <= described.line_count
+    inner join line_number_pairs as line_numbers
+        on line_numbers.line_count = least(described.line_count, 100)
 ),
 
 final as (

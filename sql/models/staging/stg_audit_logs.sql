@@ -69,7 +69,7 @@ final as (
         time_zone_source,
         change_description_text,
         coalesce(actor_id = -1, false) as is_system,
-        {{ zendesk_audit.to_local_time('created_at', 'time_zone') }} as created_at_local
+        {{ zendesk_audit.to_local_time_by_zone('created_at', 'time_zone', zendesk_audit.known_time_zones()) }} as created_at_local
     from decoded
 )
 
