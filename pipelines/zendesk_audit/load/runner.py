@@ -14,6 +14,7 @@ together, so a crash or a kill loses at most the chunk in flight, never what was
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -299,6 +300,10 @@ def _build_models(pipeline: dlt.Pipeline, options: LoadOptions) -> BuildResult:
 
     started = time.monotonic()
     built = unchanged_build(pipeline, detections_dir=options.detections_dir)
+    if built is None and not sys.executable:  # an embedded interpreter cannot start another: build here
+        from zendesk_audit.models.build import build_models
+
+        built = build_models(pipeline, detections_dir=options.detections_dir)
     if built is None:
         hand_back_memory()
         process = ModelsProcess()
@@ -320,7 +325,7 @@ def hand_back_memory() -> None:
     gc.collect()
     try:
         ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl, Windows): nothing to trim
         pass
 
 
