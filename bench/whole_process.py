@@ -4,8 +4,10 @@ Each row is the real command in a new process (hyperfine: several runs, median a
 baselines measured in the same run on the same machine: the interpreter alone (`python -c pass`),
 the CLI's import (`import zendesk_audit.cli`), and the fetch-only loop (requests, cursor pages, JSON
 decoded) on the same sandbox. Peak RSS comes from `/usr/bin/time -f %M` on separate runs (hyperfine
-does not measure memory). The machine's load average is written beside the table: on a shared
-machine the wall times move with it, so compare rows with the baselines of the same run.
+does not measure memory); it is the largest of the process tree's, so for `load` it is the larger of
+the loader's process and the models' process it starts (`models/build_process.py`). The machine's
+load average is written beside the table: on a shared machine the wall times move with it, so
+compare rows with the baselines of the same run.
 
 The models at scale (`--models-records`, default 10,000,000): rows written straight into a DuckDB
 file's `audit_logs` by `models_bench.generate` (the sandbox's generator, no HTTP), then a first
@@ -122,6 +124,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--models-records", type=int, default=10_000_000,
                         help="records for the models' full build and incremental refresh (0: leave those rows out)")
+    parser.add_argument("--rss-sizes", default="100000,1000000",
+                        help="record counts whose `load` (models included) peak RSS is measured once each, to show it "
+                             "stays flat (empty: leave those rows out)")
     options = parser.parse_args()
     if shutil.which("hyperfine") is None:
         raise SystemExit("hyperfine is missing: apt-get install hyperfine (make bench does)")
@@ -181,6 +186,15 @@ def main() -> None:
                 rss = peak_rss(f"{CLI} models build", env, folder, 1, prepare=drop_models)
                 rows.append((f"`models build` of {options.big:,} records", f"{timing(first)}; peak RSS {rss_text(rss)}",
                              "measured"))
+            finally:
+                sandbox.stop()
+        for size in [int(text) for text in options.rss_sizes.split(",") if text.strip()]:
+            sandbox = SandboxProcess("--records", str(size), "--seed", "1")
+            try:
+                env = environment(sandbox.base_url, folder)
+                rss = peak_rss(f"{CLI} load", env, folder, 1, prepare=database)
+                rows.append((f"`load` of {size:,} records with the models: peak RSS (the loader's process and the "
+                             "models' process, the larger)", rss_text(rss), "target <= 400 MB, flat"))
             finally:
                 sandbox.stop()
         if options.models_records:

@@ -205,3 +205,29 @@ def test_a_models_failure_after_a_committed_load_keeps_the_rows_and_the_cursor(
         again = load_all([sandbox.config.subdomain], args, replace(options, build_models=False))
     assert again.failure is None and again.as_dict()["records_loaded"] == 0
     assert len(duckdb_ids(database)) == 150
+
+
+def test_the_models_after_a_load_are_built_in_a_process_of_their_own(tmp_path: Path) -> None:
+    """`load` builds the models in a fresh process (`models.build_process`), so the loader's memory and
+    dbt's are never held at once: the loader's process never imports dbt, and its result, its `--json`
+    and its views are what a build in one process gave (the models' seconds within the `models` phase)."""
+    script = (
+        "import sys\n"
+        "from zendesk_audit.cli import main\n"
+        "try:\n"
+        "    main(['load', '--json'])\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "print('dbt imported here:', any(n == 'dbt' or n.startswith('dbt.') for n in sys.modules), 'exit', code,"
+        " file=sys.stderr)\n"
+    )
+    with Sandbox(records=120, seed=191) as sandbox:
+        done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=_sandbox_env(tmp_path, sandbox),
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
+    assert "dbt imported here: False exit 0" in done.stderr, (done.stdout, done.stderr)
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "ok" and summary["records_loaded"] == 120
+    assert summary["models"]["built"] and not summary["models"]["dbt_skipped"]
+    assert 0 < summary["models"]["seconds"] <= summary["phases"]["models"]
+    with duckdb.connect(str(tmp_path / "zendesk.duckdb"), read_only=True) as connection:
+        assert connection.sql("select count(*) from zendesk_audit_models.stg_audit_logs").fetchone() == (120,)

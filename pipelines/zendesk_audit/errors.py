@@ -118,6 +118,15 @@ class AfterLoadError(ZendeskAuditError):
         )
 
 
+class StepProblem(ZendeskAuditError):
+    """A step's failure already worded as its one line, where it ran (the models build after a load
+    runs in its own process: `models.build_process`); `after_load_step` passes `problem` on as it is."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
 class ApiError(ZendeskAuditError):
     """Zendesk answered in a way we cannot use, after every retry."""
 

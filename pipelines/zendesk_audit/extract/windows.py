@@ -62,6 +62,8 @@ MIN_STEAL_RECORDS = 10 * PAGE_SIZE
 # A window hands its rest back once it looks to hold this many times `window_records` more: a window
 # up to that much bigger than planned is cheaper fetched whole (each cut is a partial page more).
 DENSE_FACTOR = 3
+# Batches waiting for the load at most (each worker holds its own batch besides, until it is queued).
+QUEUED_BATCHES = 2
 
 
 @dataclass(frozen=True)
@@ -539,11 +541,13 @@ class _WindowFetch:
         return min(window_records, max(10 * PAGE_SIZE, window_records * 8 // max(1, len(self.threads))))
 
     def _hand_over(self, batch: list[Any]) -> None:
-        """Queue a batch for the load, waiting while it has enough queued (memory stays bounded)."""
+        """Queue a batch for the load, waiting while two are queued: the load turns one batch into an
+        Arrow table while the next waits, and more would only hold more records as Python objects
+        (several times their Arrow size): memory stays bounded, whatever the number of workers."""
         if not batch:
             return
         with self.condition:
-            while len(self.batches) >= max(2, len(self.threads)) and not self.closing and self.error is None:
+            while len(self.batches) >= QUEUED_BATCHES and not self.closing and self.error is None:
                 self.condition.wait(timeout=1.0)
             self.batches.append(batch)
             self.condition.notify_all()

@@ -14,6 +14,7 @@ together, so a crash or a kill loses at most the chunk in flight, never what was
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from zendesk_audit.errors import (
     AfterLoadError,
     Interrupted,
     LoadFailed,
+    StepProblem,
     ZendeskAuditError,
     config_problem,
     find_cause,
@@ -56,6 +58,7 @@ from zendesk_audit.settings import (
 
 if TYPE_CHECKING:
     from zendesk_audit.audit.alerts import AlertsResult
+    from zendesk_audit.models.build import BuildResult
 
 T = TypeVar("T")
 
@@ -250,6 +253,8 @@ def after_load_step(result: CommittedResult, step: str, run: Callable[[], T], re
         return run()
     except AfterLoadError:
         raise
+    except StepProblem as exc:
+        problem = exc.problem
     except ZendeskAuditError as exc:
         problem = first_line(exc)
     except ConfigurationException as exc:
@@ -297,19 +302,57 @@ def build_models_after(
                                    options.models_command(), what)
     if not options.build_models or pipeline.destination.destination_name == "filesystem":
         return
-    from zendesk_audit.models.build import build_models
-
     started = time.monotonic()
     try:
-        with write_lock(pipeline, models_wait(pipeline, options.wait_for_lock), "models build"):
-            built = after_load_step(result, "models",
-                                    lambda: build_models(pipeline, detections_dir=options.detections_dir),
+        # Only the lock: the models' process opens the DuckDB file itself.
+        with write_lock(pipeline, models_wait(pipeline, options.wait_for_lock), "models build", keep_file_open=False):
+            built = after_load_step(result, "models", lambda: _build_models(pipeline, options),
                                     options.models_command(), what)
     finally:
         phases = getattr(result, "phases", None)
         if phases is not None:  # the whole step: waiting for the lock, the build, dbt's start
             phases["models"] = round(time.monotonic() - started, 3)
     result.models, result.models_summary = built.as_dict(), built.summary_line()
+
+
+def _build_models(pipeline: dlt.Pipeline, options: LoadOptions) -> BuildResult:
+    """`build_models` after a load: the no-op check here (it needs neither dbt nor much memory), a
+    build that starts dbt in a fresh process (`models.build_process`: the loader's memory and dbt's
+    are not held at once). `seconds` covers both, as the user waits for them."""
+    from zendesk_audit.models.build import unchanged_build
+    from zendesk_audit.models.build_process import BuildRequest, ModelsProcess
+
+    started = time.monotonic()
+    built = unchanged_build(pipeline, detections_dir=options.detections_dir)
+    if built is None and not sys.executable:  # an embedded interpreter cannot start another: build here
+        from zendesk_audit.models.build import build_models
+
+        built = build_models(pipeline, detections_dir=options.detections_dir)
+    if built is None:
+        hand_back_memory()
+        process = ModelsProcess()
+        try:
+            # On `iceberg` the models live in the DuckDB file beside the lake (`lake_models_pipeline`).
+            destination = "duckdb" if is_iceberg(options.destination) else options.destination
+            built = process.build(BuildRequest.for_pipeline(pipeline, destination, options.duckdb_path,
+                                                            options.detections_dir, options.wait_for_lock))
+        finally:
+            process.close()
+    built.seconds = round(time.monotonic() - started, 3)
+    return built
+
+
+def hand_back_memory() -> None:
+    """Return what the load freed to the system before another process needs memory: Python's
+    collector, then glibc's `malloc_trim` (freed heap pages otherwise stay in this process's RSS)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl, Windows): nothing to trim
+        pass
 
 
 @dataclass
