@@ -35,7 +35,7 @@ FIRST_PARTY = ("zendesk_audit", "zendesk_sandbox", "__future__")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 VERSION = PYPROJECT["project"]["version"]
 # Imported only on an optional path, so declared in an extra instead of the dependencies.
-OPTIONAL_IMPORTS = {"psycopg2": "postgres", "pytest": "test"}
+OPTIONAL_IMPORTS = {"psycopg2": "postgres", "pyiceberg": "iceberg", "pytest": "test"}
 
 
 def _normalized(name: str) -> str:
