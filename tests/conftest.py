@@ -73,6 +73,13 @@ def duckdb_path(tmp_path: Path) -> Path:
     return tmp_path / "zendesk.duckdb"
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on (bound, then closed: connections to it are refused until a server takes it)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
 def _postgres_reachable() -> bool:
     try:
         with socket.create_connection(("127.0.0.1", 5432), timeout=1):

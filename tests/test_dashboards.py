@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +20,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import load_sandbox
+from conftest import free_port, load_sandbox
 from zendesk_audit.cli import cli
 from zendesk_audit.dashboards.superset import (
     BUNDLE_DIR,
@@ -130,12 +129,6 @@ def test_out_writes_the_dashboard_bundle(loaded: Path, tmp_path: Path) -> None:
     assert yaml.safe_load(archive.read(f"{BUNDLE_ROOT}/metadata.yaml"))["type"] == "Dashboard"
 
 
-def _closed_port() -> int:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        return listener.getsockname()[1]
-
-
 @pytest.mark.parametrize(
     ("args", "environment", "code", "words"),
     [
@@ -154,7 +147,7 @@ def _closed_port() -> int:
 def test_errors_are_one_line_without_the_password(loaded: Path, monkeypatch: pytest.MonkeyPatch, args: list[str],
                                                   environment: dict[str, str], code: int, words: str) -> None:
     for key, value in environment.items():
-        monkeypatch.setenv(key, f"http://127.0.0.1:{_closed_port()}" if value == "CLOSED" else value)
+        monkeypatch.setenv(key, f"http://127.0.0.1:{free_port()}" if value == "CLOSED" else value)
     if "--duckdb-path" not in args:
         args = [*args, "--duckdb-path", str(loaded)]
     result = CliRunner().invoke(cli, ["dashboards", "superset", *args])

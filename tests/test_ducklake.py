@@ -8,7 +8,6 @@ everything else is real: the sandbox over HTTP, DuckDB with the lake attached, t
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ import test_sql_models
 from click.testing import CliRunner
 from test_sql_models import _postgres_reachable, actual_answers, assert_same_answers, expected_answers, query_on
 
-from conftest import POSTGRES_URL, api_token_credentials, load_sandbox
+from conftest import POSTGRES_URL, api_token_credentials, free_port, load_sandbox
 from zendesk_audit.cli import cli as main
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.load.duckdb_extensions import extension_path, lake_extensions, load_extensions
@@ -40,13 +39,6 @@ pytestmark = pytest.mark.timeout(900)
 # The known data and seeds of the DuckDB and PostgreSQL known-answer tests, as this module's fixtures.
 known_data = test_sql_models.known_data
 seeds_dir = test_sql_models.seeds_dir
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then closed: connections to it are refused)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def drop_postgres_schema(schema: str) -> None:

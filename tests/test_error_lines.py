@@ -28,7 +28,7 @@ import duckdb
 import pytest
 from test_cli import run_cli
 
-from conftest import POSTGRES_URL, _postgres_reachable, bad_seeds_copy, load_sandbox
+from conftest import POSTGRES_URL, _postgres_reachable, bad_seeds_copy, free_port, load_sandbox
 from zendesk_audit.errors import CsvImportStopped
 from zendesk_audit.extract.csv_source import write_admin_center_csv
 from zendesk_audit.load.csv_import import import_csv
@@ -87,12 +87,6 @@ def loaded_database(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) 
     load_sandbox(sandbox, duckdb_path=path)
     build_models(create_pipeline("duckdb", "zendesk_audit", str(path)))
     return path
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 # ----------------------------------------------------------------------------- PostgreSQL

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ from typing import Any
 import pytest
 import requests
 
-from conftest import POSTGRES_URL, _postgres_reachable
+from conftest import POSTGRES_URL, _postgres_reachable, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BI_BIN = ROOT / ".venv-bi" / "bin"
@@ -58,19 +57,13 @@ def _opted_in(request: pytest.FixtureRequest) -> None:
         pytest.fail("no Chromium at /usr/bin/chromium: make browser")
 
 
-def _free_port() -> int:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        return listener.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def superset(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A fresh Superset (its own metadata database, copied from the initialised template) on loopback."""
     home = tmp_path_factory.mktemp("superset-home")
     for name in ("superset.db", "secret_key", "admin_password"):
         shutil.copy(TEMPLATE_HOME / name, home / name)
-    port = _free_port()
+    port = free_port()
     log = (home / "server.log").open("w")
     server = subprocess.Popen(
         [str(ROOT / "bi" / "superset.sh"), "serve", str(port)],
@@ -271,23 +264,25 @@ def _scenario(tmp_path: Path, sandbox: Any, superset: dict[str, str], marts_for:
     return {"seconds": seconds, "refreshes": after["refreshes"]}
 
 
+def _duckdb_marts(database: Path) -> Marts:
+    """The marts of a DuckDB file, each query on a short read-only connection (as the dashboard's)."""
+    import duckdb
+
+    def query(sql: str) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(database), read_only=True) as connection:
+            return connection.execute(sql).fetchall()
+
+    return Marts(query, "zendesk_audit_models", "week", "month", "epoch_ms({})")
+
+
 # ----------------------------------------------------------------------------- DuckDB and PostgreSQL
 def test_dashboard_on_duckdb_shows_the_marts_and_survives_a_load(tmp_path: Path, superset: dict[str, str]) -> None:
     from zendesk_sandbox.handle import Sandbox
 
     database = tmp_path / "zendesk.duckdb"
 
-    def marts() -> Marts:
-        import duckdb
-
-        def query(sql: str) -> list[tuple[Any, ...]]:
-            with duckdb.connect(str(database), read_only=True) as connection:
-                return connection.execute(sql).fetchall()
-
-        return Marts(query, "zendesk_audit_models", "week", "month", "epoch_ms({})")
-
     with Sandbox(records=RECORDS) as sandbox:
-        result = _scenario(tmp_path, sandbox, superset, marts, {}, ["--duckdb-path", str(database)])
+        result = _scenario(tmp_path, sandbox, superset, lambda: _duckdb_marts(database), {}, ["--duckdb-path", str(database)])
     failed = [errors for errors in result["refreshes"] if errors]
     print(f"\nDuckDB: load + models build {result['seconds']:.1f} s while the dashboard refreshed "
           f"{len(result['refreshes'])} times; {len(failed)} refreshes showed an error: "
@@ -302,17 +297,9 @@ def test_dashboard_on_a_duckdb_read_copy_never_waits_for_the_load(tmp_path: Path
     database, copy = tmp_path / "zendesk.duckdb", tmp_path / "bi" / "zendesk-read.duckdb"
     copy.parent.mkdir()
 
-    def marts() -> Marts:
-        import duckdb
-
-        def query(sql: str) -> list[tuple[Any, ...]]:
-            with duckdb.connect(str(database), read_only=True) as connection:
-                return connection.execute(sql).fetchall()
-
-        return Marts(query, "zendesk_audit_models", "week", "month", "epoch_ms({})")
-
     with Sandbox(records=RECORDS) as sandbox:
-        result = _scenario(tmp_path, sandbox, superset, marts, {}, ["--duckdb-path", str(database)], read_copy=copy)
+        result = _scenario(tmp_path, sandbox, superset, lambda: _duckdb_marts(database), {},
+                           ["--duckdb-path", str(database)], read_copy=copy)
     print(f"\nDuckDB read copy: load + models build + publish {result['seconds']:.1f} s while the dashboard "
           f"refreshed {len(result['refreshes'])} times, none failed")
     assert not [errors for errors in result["refreshes"] if errors]

@@ -30,6 +30,7 @@ from dlt.destinations.impl.ducklake.configuration import DuckLakeClientConfigura
 
 from zendesk_audit.errors import ConfigurationError
 from zendesk_audit.load.duckdb_extensions import OFFLINE_SETTINGS, lake_extensions, load_statements
+from zendesk_audit.times import parse_utc
 
 DUCKLAKE_TYPE = "dlt.destinations.ducklake"
 
@@ -136,6 +137,10 @@ class LakeSnapshot:
     def words(self) -> str:
         return f"lake snapshot {self.snapshot_id} of {self.snapshot_time}"
 
+    @property
+    def moment(self) -> datetime:
+        return parse_utc(self.snapshot_time)
+
 
 def _iso(value: Any) -> str:
     if isinstance(value, datetime):
@@ -178,14 +183,12 @@ def find_snapshot(kept: list[LakeSnapshot], as_of: str | None) -> LakeSnapshot:
             "an expired snapshot cannot be read again)"
         )
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = parse_utc(text)
     except ValueError:
         raise ConfigurationError(
             f"--as-of {text}: pass a snapshot id (e.g. 42) or an ISO time (e.g. 2026-09-30T18:00:00Z)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    earlier = [item for item in kept if datetime.fromisoformat(item.snapshot_time.replace("Z", "+00:00")) <= moment]
+    earlier = [item for item in kept if item.moment <= moment]
     if not earlier:
         raise ConfigurationError(f"--as-of {text}: the lake's oldest kept snapshot is later ({kept[0].words()})")
     return earlier[-1]

@@ -101,8 +101,7 @@ def maintain(pipeline: dlt.Pipeline, keep_days: float = DEFAULT_KEEP_DAYS, now: 
         result.snapshots_before = len(kept)
         named = evidence_snapshots(client, pipeline.dataset_name)
         cutoff = moment - timedelta(days=keep_days)
-        old = [item for item in kept[:-1]
-               if datetime.fromisoformat(item.snapshot_time.replace("Z", "+00:00")) < cutoff]
+        old = [item for item in kept[:-1] if item.moment < cutoff]
         result.kept_for_evidence = sorted(item.snapshot_id for item in old if item.snapshot_id in named)
         result.expired = [item.snapshot_id for item in old if item.snapshot_id not in named]
         if result.expired:
