@@ -145,9 +145,9 @@ def bad_seeds_copy(folder: Path) -> Path:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The files with long tests (marked `slow` or `wheel`) first, then the others by their number of tests.
 
-    `make test` gives each of its two workers whole files (`--dist loadfile --no-loadscope-reorder`)
+    `make test` gives each of its workers whole files (`--dist loadfile --no-loadscope-reorder`)
     in this order: a file of a few long tests handed out last would leave one worker running it
-    alone while the other has nothing left to do.
+    alone while the others have nothing left to do.
     """
     files: dict[str, list[pytest.Item]] = {}
     for item in items:
