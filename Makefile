@@ -114,7 +114,8 @@ bi: install-demo bi-install
 	test -f zendesk_demo.duckdb || $(BIN)/zendesk-audit demo
 	bi/try_out.sh $(BIN)/zendesk-audit zendesk_demo.duckdb $${BI_PORT:-8088}
 
-# Opt-in, not in `make test` (4 to 14 minutes for its three cases: over the budget): Superset on
+# Not in `make test` (2.5 to 14 minutes for its three cases, by the machine's load), but in CI after it
+# (.ci/run): Superset on
 # loopback, the bundle imported through the API, the dashboard read in headless Chromium and compared
 # with the marts, a load and a models build while it refreshes; on the DuckDB file, on a published
 # read copy of it, and on PostgreSQL.
