@@ -223,17 +223,16 @@ def main() -> None:
         "| what (a whole process) | figure | target |\n|---|---|---|\n"
         f"{table}\n{END}\n"
     )
-    write_section(RESULTS, section, "# Benchmarks\n")
+    write_section(RESULTS, section)
     # The README carries the same table (what a user waits for), under its own heading.
-    write_section(README, section.replace("## Whole processes (issue 26)", "## Speed, as you run it"), None)
+    write_section(README, section.replace("## Whole processes (issue 26)", "## Speed, as you run it"))
     print(section)
 
 
-def write_section(path: Path, section: str, new_file: str | None) -> None:
-    """`section` between the markers of `path` (appended when it has none; `new_file`: the text of a missing file)."""
-    if not path.exists() and new_file is None:
-        return
-    text = path.read_text() if path.exists() else str(new_file)
+def write_section(path: Path, section: str) -> None:
+    """`section` between the markers of `path`, or appended when it has none (a new results file starts
+    with its heading)."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
     if BEGIN in text and END in text:
         text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
     else:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -16,7 +15,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from conftest import load_sandbox
+from conftest import free_port, load_sandbox
 from zendesk_audit.audit import alerts
 from zendesk_audit.audit.alerts import ledger_rows, run_alerts
 from zendesk_audit.cli.evidence import alerts_command
@@ -81,10 +80,7 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def refused_url() -> str:
     """A loopback port with nothing listening: connection refused."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/hook"
+    return f"http://127.0.0.1:{free_port()}/hook"
 
 
 def load_and_build(sandbox: Any, path: Path, **source_args: Any) -> None:

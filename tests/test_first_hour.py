@@ -21,6 +21,8 @@ import duckdb
 import pytest
 from test_cli import run_cli
 
+from conftest import free_port
+
 
 def _serve_sandbox(*options: str) -> tuple[subprocess.Popen[str], list[str]]:
     """`zendesk-audit sandbox` as a user starts it; its stdout lines up to the printed next step."""
@@ -329,12 +331,6 @@ def _unreachable_load(base_url: str, tmp_path: Path) -> subprocess.CompletedProc
     return run_cli(["load", "--duckdb-path", str(tmp_path / "z.duckdb")], tmp_path, env)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_a_name_that_does_not_resolve_fails_at_once_in_one_line(tmp_path: Path) -> None:
     """Before: 47 s of silence, then `SSLError after 8 attempts: try again later`."""
     result = _unreachable_load("https://nosuchhost.invalid", tmp_path)
@@ -345,7 +341,7 @@ def test_a_name_that_does_not_resolve_fails_at_once_in_one_line(tmp_path: Path) 
 
 
 def test_a_loopback_port_nothing_listens_on_fails_at_once_naming_it(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     result = _unreachable_load(f"https://127.0.0.1:{port}", tmp_path)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [

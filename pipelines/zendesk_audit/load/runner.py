@@ -320,7 +320,7 @@ def _build_models(pipeline: dlt.Pipeline, options: LoadOptions) -> BuildResult:
     build that starts dbt in a fresh process (`models.build_process`: the loader's memory and dbt's
     are not held at once). `seconds` covers both, as the user waits for them."""
     from zendesk_audit.models.build import unchanged_build
-    from zendesk_audit.models.build_process import BuildRequest, ModelsProcess
+    from zendesk_audit.models.build_process import BuildRequest, build_in_child
 
     started = time.monotonic()
     built = unchanged_build(pipeline, detections_dir=options.detections_dir)
@@ -330,14 +330,10 @@ def _build_models(pipeline: dlt.Pipeline, options: LoadOptions) -> BuildResult:
         built = build_models(pipeline, detections_dir=options.detections_dir)
     if built is None:
         hand_back_memory()
-        process = ModelsProcess()
-        try:
-            # On `iceberg` the models live in the DuckDB file beside the lake (`lake_models_pipeline`).
-            destination = "duckdb" if is_iceberg(options.destination) else options.destination
-            built = process.build(BuildRequest.for_pipeline(pipeline, destination, options.duckdb_path,
-                                                            options.detections_dir, options.wait_for_lock))
-        finally:
-            process.close()
+        # On `iceberg` the models live in the DuckDB file beside the lake (`lake_models_pipeline`).
+        destination = "duckdb" if is_iceberg(options.destination) else options.destination
+        built = build_in_child(BuildRequest.for_pipeline(pipeline, destination, options.duckdb_path,
+                                                         options.detections_dir, options.wait_for_lock))
     built.seconds = round(time.monotonic() - started, 3)
     return built
 

@@ -26,7 +26,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -75,34 +74,18 @@ def _child_environment() -> dict[str, str]:
     return env
 
 
-class ModelsProcess:
-    """One child process that builds the models once, when asked. `start` may come early (the
-    child then imports dbt while the load still runs); `build` starts it if it has not started."""
+def build_in_child(request: BuildRequest) -> BuildResult:
+    """`build_models` in a new child process, its result as if it had run here. The child is ended
+    if it still runs when this returns or raises (an interrupted load leaves no build behind).
 
-    def __init__(self) -> None:
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        if self._process is not None:
-            return
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", MODULE, str(os.getpid())],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=_child_environment(),
-        )
-
-    def build(self, request: BuildRequest) -> BuildResult:
-        """The child's `build_models` result, as if it had run here.
-
-        Raises:
-            StepProblem: the user's error, as its one line.
-            ModelsProcessFailed: the child ended without an answer.
-        """
-        started = time.monotonic()
-        self.start()
-        process = self._process
-        assert process is not None and process.stdin is not None and process.stdout is not None
+    Raises:
+        StepProblem: the user's error, as its one line.
+        ModelsProcessFailed: the child ended without an answer.
+    """
+    process = subprocess.Popen([sys.executable, "-m", MODULE, str(os.getpid())], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, env=_child_environment())
+    assert process.stdin is not None and process.stdout is not None
+    try:
         try:
             process.stdin.write(json.dumps(request.__dict__).encode() + b"\n")
             process.stdin.close()
@@ -110,39 +93,34 @@ class ModelsProcess:
             pass  # the child is gone already: its exit code says so below
         answer_text = process.stdout.read()
         code = process.wait()
-        self._process = None
-        try:
-            answer = json.loads(answer_text) if answer_text.strip() else None
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise ModelsProcessFailed(
-                f"the models build process ended with exit code {code} and no result (see the lines above); "
-                "the load's data is committed: run `zendesk-audit models build` to build the models"
-            )
-        if "problem" in answer:
-            raise StepProblem(str(answer["problem"]))
-        result = result_from_dict(answer["result"])
-        # What the user waited for after the load: the child's start (when it was not already
-        # running), its imports, the build; not only the build as the child timed it.
-        result.seconds = round(time.monotonic() - started, 3)
-        return result
+    finally:
+        _end(process)
+    try:
+        answer = json.loads(answer_text) if answer_text.strip() else None
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise ModelsProcessFailed(
+            f"the models build process ended with exit code {code} and no result (see the lines above); "
+            "the load's data is committed: run `zendesk-audit models build` to build the models"
+        )
+    if "problem" in answer:
+        raise StepProblem(str(answer["problem"]))
+    return result_from_dict(answer["result"])
 
-    def close(self) -> None:
-        """End the child if it still runs (a load that failed or brought nothing to build)."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        for stream in (process.stdin, process.stdout):
-            if stream is not None:
-                stream.close()
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    """Close the child's pipes and end it if it still runs."""
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            stream.close()
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def result_from_dict(data: dict[str, Any]) -> BuildResult:
@@ -223,18 +201,11 @@ def _build(request: BuildRequest) -> BuildResult:
 
 
 def child_main(parent_pid: int, requests: IO[str], answers: IO[str]) -> None:
-    """Read one request, build, write one answer. The modules the build needs are imported first,
-    while the parent may still be loading."""
+    """Read one request, build, write one answer."""
     _die_with_parent(parent_pid)
     from dlt.common.configuration.exceptions import ConfigurationException
 
     from zendesk_audit.errors import config_problem, first_line
-    from zendesk_audit.models import build  # noqa: F401 - imported now, before the request comes
-
-    try:
-        import dbt.cli.main  # noqa: F401 - dbt's import is most of a build's fixed cost: before the request
-    except ImportError:
-        pass  # the build says what is missing, in one line
     line = requests.readline()
     if not line:
         return  # the parent needs no build after all
@@ -257,5 +228,4 @@ if __name__ == "__main__":
     # stray line) goes to stderr, where the user sees it as they would have before.
     _answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     child_main(int(sys.argv[1]), sys.stdin, _answers)
