@@ -261,6 +261,9 @@ class DbtProject:
         """One dbt command in-process; returns dbt's `dbtRunnerResult`."""
         from dbt.cli.main import dbtRunner
 
+        from zendesk_audit.models import dbt_flag_source
+
+        dbt_flag_source.install()
         common = [
             "--project-dir", str(self.project_dir),
             "--profiles-dir", str(self.work_dir),
