@@ -561,6 +561,18 @@ def test_a_second_build_rebuilds_nothing(built: dict[str, Any], seeds_dir: Path)
     assert {status.state for status in model_status(built["pipeline"], seeds_dir=seeds_dir)} == {"up to date"}
 
 
+def test_after_a_build_the_checked_seeds_are_still_the_csv_files_dbt_loaded(built: dict[str, Any]) -> None:
+    """dbt writes a seed's SQL over its CSV file when the seeds lie outside the project (dbt-core
+    #7373): the build writes them again, so the folder holds what dbt loads."""
+    folder = Path(built["pipeline"].working_dir) / "dbt" / "seeds"
+    written = {path.name: path.read_text(encoding="utf-8") for path in folder.glob("*.csv")}
+    assert set(written) == {f"{name}.csv" for name in built["build"].seeds_loaded}
+    for name, text in written.items():
+        rows = list(csv.reader(text.splitlines()))
+        assert "COPY" not in text and "create table" not in text, name
+        assert rows and all(len(row) == len(rows[0]) for row in rows), name
+
+
 def _copy_sql(tmp_path: Path, seeds_dir: Path) -> Path:
     copy = tmp_path / "sql"
     shutil.copytree(SQL_DIR, copy)

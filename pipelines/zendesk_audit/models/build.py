@@ -334,6 +334,7 @@ class Prepared:
     inputs: str = ""  # `build_inputs` of this build: the ledger's INPUTS row after it completes
     # The --time-zone of the last build ('' for each account's zone); None: not recorded (older builds).
     last_build_zone: str | None = None
+    seeds: list[Seed] = field(default_factory=list)  # the checked seeds, as written for dbt
 
     def rebuild_reasons(self, full_refresh: bool = False) -> dict[str, str]:
         """Why a build now rebuilds each node (by unique id); a node that is not here stays.
@@ -467,7 +468,7 @@ def prepare(
     nodes = project_nodes(manifest, seeds, settings, {"sensitive_changes": detections.fingerprint})
     zone_label = override or ("account time zone" if accounts else "UTC")
     return Prepared(project, schema, override, zone_label, nodes, ledger, relations, last_load_id, detections.detections,
-                    schedule, inputs, last_build_zone)
+                    schedule, inputs, last_build_zone, seeds)
 
 
 # ----------------------------------------------------------------------------- skipping a no-op build
@@ -705,6 +706,11 @@ def build_prepared(prepared: Prepared, pipeline: dlt.Pipeline, *, full_refresh: 
         if error is None:
             succeeded, error = _run(prepared, pipeline, command, nodes, full_refresh=full, since=mark)
             done |= succeeded
+            if command == "seed" and nodes:
+                # dbt writes a seed's SQL to target/run/<project>/<the seed's path>: with the seeds
+                # outside the project (an absolute path) that is the CSV file itself (dbt-core #7373).
+                # Written again, so the folder always holds the CSV files dbt loads.
+                write_checked_seeds(prepared.seeds, prepared.project.seeds_dir)
     entries: dict[tuple[str, str], LedgerEntry] = {}
     refreshed_ids = {node.unique_id for node in refreshed}
     for node in prepared.nodes:
