@@ -4,9 +4,9 @@ Every dbt invocation registers its adapter, and every behavior flag the adapter 
 `BehaviorFlagRendered._default_source()` which module declared it, even when the flag names its
 source (the default of `flag.get("source", ...)` is evaluated first). dbt-common 1.39 answers with
 `inspect.stack()`, which reads a few source lines for every frame on the stack and looks each
-frame's file up among all loaded modules: a quarter of a second per invocation under a deep stack
-with many modules loaded (an orchestrator's worker, a test run), three invocations per models build.
-Profiled on the models' tests, it was 18% of all their CPU.
+frame's file up among all loaded modules, at each dbt invocation (parse, seed, run): the deeper the
+stack and the more modules loaded (an orchestrator's worker, a test run), the dearer. Sampled with
+py-spy over the models' tests, it was 18% of all their CPU.
 
 `flag_source` gives the same answer (the name of the first module on the stack that is not
 dbt-common's `behavior_flags`) from the frames' globals, reading no file. `install()` puts it in
