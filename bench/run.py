@@ -42,7 +42,7 @@ from throughput import (  # noqa: E402
     seed_script,
     workdir,
 )
-from whole_process import BEGIN, END  # noqa: E402
+from whole_process import BEGIN, END, write_section  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 ROWS: list[tuple[str, str, str, str]] = []
@@ -220,9 +220,9 @@ def main() -> None:
     print(report)
     # The whole-process section is `bench/whole_process.py`'s (run after this by `make bench`): kept as it is.
     previous = RESULTS.read_text() if RESULTS.exists() else ""
-    if BEGIN in previous and END in previous:
-        report = report.rstrip("\n") + "\n\n" + previous[previous.index(BEGIN): previous.index(END) + len(END)] + "\n"
     RESULTS.write_text(report)
+    if BEGIN in previous and END in previous:
+        write_section(RESULTS, previous[previous.index(BEGIN): previous.index(END) + len(END)] + "\n")
 
 
 if __name__ == "__main__":
