@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import dlt
 import duckdb
 import pytest
+from cli_forkserver import run_module
 from test_cli import _sandbox_env, run_cli
 
 from conftest import api_token_credentials, duckdb_ids, load_sandbox, postgres_rows
@@ -25,14 +25,12 @@ DUCKDB_NAME_PREFIX = "zendesk_audit_duckdb_zendesk_audit_"
 
 
 def run_dlt(args: list[str], cwd: Path, data_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """dlt's CLI as a user runs it: its own process, `DLT_DATA_DIR` as the load had it, no prompt."""
+    """dlt's CLI as a user runs it: its own process (forked, see `cli_forkserver`), `DLT_DATA_DIR` as the
+    load had it, no prompt."""
     full_env = {key: value for key, value in os.environ.items() if not key.startswith("SOURCES__")}
     full_env.update(env or {}, DLT_DATA_DIR=str(data_dir), RUNTIME__DLTHUB_TELEMETRY="false")
     cwd.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(
-        [sys.executable, "-m", "dlt", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )
+    return run_module(args, cwd, full_env, timeout=120, module="dlt")
 
 
 def load_json(cwd: Path, env: dict[str, str], *args: str) -> dict[str, Any]:

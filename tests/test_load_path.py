@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from cli_forkserver import run_module
 
 from conftest import api_token_credentials, bad_seeds_copy, duckdb_ids
 from zendesk_audit.errors import EXIT_AFTER_LOAD, AfterLoadError
@@ -124,8 +125,7 @@ def _account_env(sandbox: Sandbox) -> dict[str, str]:
 
 
 def _cli(workdir: Path, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "zendesk_audit", *args], cwd=workdir, env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    return run_module(args, workdir, env, timeout=300)
 
 
 def _only_error_line(done: subprocess.CompletedProcess[str]) -> str:

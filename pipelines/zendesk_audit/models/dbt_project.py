@@ -261,9 +261,10 @@ class DbtProject:
         """One dbt command in-process; returns dbt's `dbtRunnerResult`."""
         from dbt.cli.main import dbtRunner
 
-        from zendesk_audit.models import dbt_flag_source
+        from zendesk_audit.models import dbt_flag_source, dbt_macro_memo
 
         dbt_flag_source.install()
+        dbt_macro_memo.install()
         common = [
             "--project-dir", str(self.project_dir),
             "--profiles-dir", str(self.work_dir),
