@@ -28,6 +28,7 @@ from hostile_http import Answer, Seen, hostile_server
 from test_cli import run_cli
 
 from zendesk_audit.errors import ApiError
+from zendesk_audit.extract.windows import QUEUED_BATCHES
 from zendesk_audit.zendesk_api.client import ZendeskClient
 from zendesk_audit.zendesk_api.credentials import ZendeskCredentials
 from zendesk_audit.zendesk_api.stats import RequestStats
@@ -330,7 +331,10 @@ def test_endless_rejected_records_stop_the_load_at_the_bound(tmp_path: Path) -> 
         seconds = time.monotonic() - started
     assert_one_line_failure(result, "more than 500 records (max_rejected_records)", "outside the range asked for")
     assert seconds < 60
-    assert sum("page%5Bsize%5D" in seen.path for seen in server.seen) <= 7  # checked at each batch of 100
+    # Counted as the load takes each batch of 100 (past 500 at the sixth); the worker fetches on
+    # meanwhile, up to the batches queued for the load and the one it is filling: bounded, not exact
+    # (eight pages were seen once on a busy machine).
+    assert sum("page%5Bsize%5D" in seen.path for seen in server.seen) <= 6 + QUEUED_BATCHES + 1
     assert _loaded_ids(tmp_path) == []
 
 
