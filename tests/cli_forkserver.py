@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _HEADER = struct.Struct("!I")
@@ -144,6 +145,7 @@ class ForkServer:
         out_read, out_write = os.pipe()
         err_read, err_write = os.pipe()
         stdin = os.open(os.devnull, os.O_RDONLY)
+        command = [sys.executable, "-m", module, *args]
         payload = json.dumps({"module": module, "args": args, "cwd": str(cwd), "env": env}).encode()
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
             connection.connect(self.path)
@@ -158,18 +160,17 @@ class ForkServer:
                 os.close(out_read)
                 os.close(err_read)
                 raise RuntimeError(f"the CLI fork server refused: {started['error']}")
-            stdout, stderr = self._read(started["pid"], out_read, err_read, args, timeout)
+            stdout, stderr = self._read(started["pid"], out_read, err_read, command, timeout)
             ended = json.loads(replies.readline())
         encoding = locale.getpreferredencoding(False)
 
         def text(data: bytes) -> str:
             return data.decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
 
-        return subprocess.CompletedProcess([sys.executable, "-m", module, *args], ended["returncode"],
-                                           text(stdout), text(stderr))
+        return subprocess.CompletedProcess(command, ended["returncode"], text(stdout), text(stderr))
 
     @staticmethod
-    def _read(pid: int, out_read: int, err_read: int, args: list[str], timeout: float) -> tuple[bytes, bytes]:
+    def _read(pid: int, out_read: int, err_read: int, command: list[str], timeout: float) -> tuple[bytes, bytes]:
         """Both streams to their end (every writer closed them), as `communicate` reads them."""
         chunks: dict[int, list[bytes]] = {out_read: [], err_read: []}
         deadline = time.monotonic() + timeout
@@ -180,9 +181,9 @@ class ForkServer:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     os.kill(pid, signal.SIGKILL)
-                    for fd in chunks:
+                    for fd in list(selector.get_map()):  # the streams not closed yet
                         os.close(fd)
-                    raise subprocess.TimeoutExpired(["zendesk-audit", *args], timeout)
+                    raise subprocess.TimeoutExpired(command, timeout)
                 for key, _ in selector.select(remaining):
                     data = os.read(key.fd, 1 << 16)
                     if data:
@@ -193,13 +194,14 @@ class ForkServer:
         return b"".join(chunks[out_read]), b"".join(chunks[err_read])
 
 
-def run_module(args: list[str], cwd: Path, env: dict[str, str], timeout: float,
-               module: str = "zendesk_audit") -> subprocess.CompletedProcess[str]:
+def run_module(args: list[str], cwd: Path, env: dict[str, str], timeout: float, module: str = "zendesk_audit",
+               preexec_fn: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m MODULE ARGS` to its end with its output captured: forked from the shared server, or
-    started itself with ZENDESK_AUDIT_TEST_FORK=0 (to compare the two)."""
-    if os.environ.get("ZENDESK_AUDIT_TEST_FORK") == "0":
+    started itself with a `preexec_fn` (it runs in the test's own child) or with
+    ZENDESK_AUDIT_TEST_FORK=0 (to compare the two)."""
+    if preexec_fn is not None or os.environ.get("ZENDESK_AUDIT_TEST_FORK") == "0":
         return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL, preexec_fn=preexec_fn)
     return ForkServer.shared().run(args, cwd, env, timeout, module)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -37,13 +36,7 @@ def run_cli(
     full_env.update({key: value for key, value in env.items() if value is not None}, DLT_DATA_DIR=str(cwd / "dlt-data"))
     for key in [key for key, value in env.items() if value is None]:
         full_env.pop(key, None)
-    if preexec_fn is None:
-        return run_module(args, cwd, full_env, timeout=120)
-    return subprocess.run(
-        [sys.executable, "-m", "zendesk_audit", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-        preexec_fn=preexec_fn,
-    )
+    return run_module(args, cwd, full_env, timeout=120, preexec_fn=preexec_fn)
 
 
 def _sandbox_env(sandbox: Any, **credentials: str) -> dict[str, str]:

@@ -34,12 +34,11 @@ def _files(loader: Any, project_parser_files: dict[str, dict[str, list[str]]]) -
     ]
 
 
-def _key(loader: Any, project_parser_files: dict[str, dict[str, list[str]]]) -> tuple[Any, ...]:
+def _key(loader: Any, file_ids: list[str]) -> tuple[Any, ...]:
     from dbt.version import __version__
 
     projects = tuple((name, str(project.project_root)) for name, project in loader.all_projects.items())
-    files = tuple((file_id, loader.manifest.files[file_id].checksum.checksum)
-                  for file_id in _files(loader, project_parser_files))
+    files = tuple((file_id, loader.manifest.files[file_id].checksum.checksum) for file_id in file_ids)
     return __version__, projects, files
 
 
@@ -51,14 +50,15 @@ def load_and_parse_macros(loader: Any, project_parser_files: dict[str, dict[str,
     if loader.manifest.macros:
         _original(loader, project_parser_files)
         return
-    key = _key(loader, project_parser_files)
+    file_ids = _files(loader, project_parser_files)
+    key = _key(loader, file_ids)
     parsed = _parsed.get(key)
     if parsed is None:
         _original(loader, project_parser_files)
         manifest = loader.manifest
         _parsed[key] = [
             (file_id, [copy.deepcopy(manifest.macros[unique_id]) for unique_id in manifest.files[file_id].macros])
-            for file_id in _files(loader, project_parser_files)
+            for file_id in file_ids
         ]
         return
     for file_id, macros in parsed:
